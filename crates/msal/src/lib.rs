@@ -1,1 +1,22 @@
-//! placeholder
+//! # msal: the Microsoft Authentication Library for Rust
+//!
+//! Tokens from Microsoft Entra ID (and any OpenID Connect provider) for Rust services, CLIs
+//! and desktop apps, with errors that are typed, classified and actionable.
+//!
+//! Every failure is an [`Error`]; match on [`Error::kind`] and, for
+//! [`ErrorKind::UiRequired`], on [`Error::classification`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod account;
+pub mod authority;
+pub mod cache;
+pub mod error;
+pub mod http;
+pub mod result;
+pub mod secret;
+
+pub use account::Account;
+pub use error::{Error, ErrorKind, UiRequiredClassification};
+pub use result::{AuthenticationResult, TokenSource};
+pub use secret::{AccessToken, Assertion, ClientSecret, RefreshToken};

@@ -1,0 +1,267 @@
+//! The HTTP layer: a small [`HttpClient`] trait (so tests and hosts can see or replace every
+//! request), the default client on reqwest with rustls, MSAL's retry policy and `Retry-After`.
+
+mod reqwest_client;
+mod retry;
+pub(crate) mod throttle;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
+
+pub use bytes::Bytes;
+pub use http::{HeaderMap, HeaderValue, Method, StatusCode};
+pub use reqwest_client::{ReqwestHttpClient, ReqwestHttpClientBuilder};
+pub use retry::RetryPolicy;
+pub(crate) use retry::send_with_retry;
+use url::Url;
+
+/// A boxed future, as [`HttpClient::execute`] returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One HTTP request the library wants sent.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct HttpRequest {
+    /// GET or POST.
+    pub method: Method,
+    /// The full URL, query included.
+    pub url: Url,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body (form-encoded for token requests), empty for GET.
+    pub body: Vec<u8>,
+}
+
+impl HttpRequest {
+    /// A GET request.
+    pub fn get(url: Url) -> Self {
+        HttpRequest {
+            method: Method::GET,
+            url,
+            headers: HeaderMap::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// A POST of `application/x-www-form-urlencoded` fields.
+    pub fn post_form<'a>(url: Url, fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish()
+            .into_bytes();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded;charset=utf-8"),
+        );
+        HttpRequest {
+            method: Method::POST,
+            url,
+            headers,
+            body,
+        }
+    }
+
+    /// The form fields of the body, decoded (for tests and diagnostics).
+    pub fn form_fields(&self) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(&self.body)
+            .into_owned()
+            .collect()
+    }
+}
+
+// The body carries secrets (client secrets, assertions, codes, refresh tokens): never print it.
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url.as_str())
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One HTTP answer.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct HttpResponse {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+impl HttpResponse {
+    /// An answer from its parts.
+    pub fn new(status: StatusCode, headers: HeaderMap, body: impl Into<Bytes>) -> Self {
+        HttpResponse {
+            status,
+            headers,
+            body: body.into(),
+        }
+    }
+}
+
+// Token responses carry tokens: never print the body.
+impl fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why no answer came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The request timed out.
+    Timeout,
+    /// No connection: refused, reset, DNS or TLS failure.
+    Connect,
+    /// The answer was cut off or unreadable.
+    Body,
+    /// Anything else.
+    Other,
+}
+
+/// A failure to get an answer, as an [`HttpClient`] reports it; the library turns it into an
+/// [`crate::Error`] of kind `Transport` that keeps this error (and its source) in its chain.
+#[derive(Debug)]
+pub struct TransportError {
+    kind: TransportErrorKind,
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl TransportError {
+    /// A transport error with the underlying error kept as its source.
+    pub fn new(
+        kind: TransportErrorKind,
+        message: impl Into<String>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        TransportError {
+            kind,
+            message: message.into(),
+            source,
+        }
+    }
+
+    /// Why no answer came back.
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<TransportError> for crate::Error {
+    fn from(e: TransportError) -> Self {
+        let code = match e.kind {
+            TransportErrorKind::Timeout => crate::error::codes::REQUEST_TIMEOUT,
+            _ => crate::error::codes::NETWORK_ERROR,
+        };
+        let msg = format!("no usable answer from the identity provider: {}", e.message);
+        crate::Error::transport(code, msg, e)
+    }
+}
+
+/// Sends HTTP requests for the library. Implement it to route requests through your own stack,
+/// or to see the exact requests in tests; the default is [`ReqwestHttpClient`].
+pub trait HttpClient: Send + Sync + fmt::Debug {
+    /// Sends one request and reads the whole answer. Any status is an `Ok` answer; only a
+    /// failure to get an answer is an `Err`.
+    fn execute(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>>;
+}
+
+/// The longest `Retry-After` the library honours; longer values are capped.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// Parses a `Retry-After` value: delta-seconds or an HTTP-date, capped at [`MAX_RETRY_AFTER`].
+/// A date in the past is a zero delay.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let delay = if let Ok(secs) = value.parse::<u64>() {
+        Duration::from_secs(secs)
+    } else {
+        let date = httpdate::parse_http_date(value).ok()?;
+        date.duration_since(SystemTime::now()).unwrap_or_default()
+    };
+    Some(delay.min(MAX_RETRY_AFTER))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_delta_seconds_and_cap() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("999999"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("-3"), None);
+    }
+
+    #[test]
+    fn retry_after_http_date() {
+        let in_a_minute = SystemTime::now() + Duration::from_secs(61);
+        let v = httpdate::fmt_http_date(in_a_minute);
+        let d = parse_retry_after(&v).unwrap();
+        assert!(d <= Duration::from_secs(61) && d >= Duration::from_secs(55), "{d:?}");
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let far = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(86_400));
+        assert_eq!(parse_retry_after(&far), Some(MAX_RETRY_AFTER));
+    }
+
+    #[test]
+    fn request_debug_hides_the_body() {
+        let r = HttpRequest::post_form(
+            Url::parse("https://login.example/t/token").unwrap(),
+            [("client_secret", "s3cret")],
+        );
+        assert!(!format!("{r:?}").contains("s3cret"));
+        assert_eq!(r.form_fields(), vec![("client_secret".into(), "s3cret".into())]);
+    }
+}
+
+/// The headers MSAL sends on every request to the identity provider: the correlation id
+/// (`client-request-id`, asked back with `return-client-request-id`), the library's identity
+/// (`x-client-SKU`, `x-client-Ver`, `x-client-OS`) and its capabilities
+/// (`x-ms-lib-capability: retry-after, h429`: it honours `Retry-After` and HTTP 429).
+pub fn standard_headers(correlation_id: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    };
+    put("client-request-id", correlation_id);
+    put("return-client-request-id", "true");
+    put("x-client-SKU", "msal.rust");
+    put("x-client-Ver", env!("CARGO_PKG_VERSION"));
+    put("x-client-OS", std::env::consts::OS);
+    put("x-ms-lib-capability", "retry-after, h429");
+    h
+}

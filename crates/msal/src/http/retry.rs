@@ -1,0 +1,160 @@
+//! MSAL's retry policy for requests to the identity provider.
+//!
+//! Written here rather than with a generic retry crate because the rules are protocol
+//! semantics, not back-off tuning: one retry of a 5xx after a fixed delay unless the server
+//! said when to come back (then the caller decides), one retry of a timeout, never a retry of
+//! a 429 (the server asked us to slow down).
+
+use std::time::Duration;
+
+use super::{HttpClient, HttpRequest, HttpResponse, TransportErrorKind};
+use crate::error::Error;
+
+/// When and how the library retries a request by itself.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Retry a 5xx answer without `Retry-After` once.
+    pub retry_server_errors: bool,
+    /// Retry a timed-out request once.
+    pub retry_timeouts: bool,
+    /// The delay before retrying a 5xx (1 s, as MSAL .NET).
+    pub delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            retry_server_errors: true,
+            retry_timeouts: true,
+            delay: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries at all.
+    pub fn none() -> Self {
+        RetryPolicy {
+            retry_server_errors: false,
+            retry_timeouts: false,
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+/// Sends `request`, retrying at most once as the policy says. Returns the last answer whatever
+/// its status, or the transport error of the last attempt.
+pub(crate) async fn send_with_retry(
+    client: &dyn HttpClient,
+    request: HttpRequest,
+    policy: &RetryPolicy,
+) -> Result<HttpResponse, Error> {
+    match client.execute(request.clone()).await {
+        Ok(resp) => {
+            let status = resp.status.as_u16();
+            let has_retry_after = resp.headers.contains_key(http::header::RETRY_AFTER);
+            if (500..600).contains(&status) && !has_retry_after && policy.retry_server_errors {
+                tracing::info!(status, "server error; retrying once after {:?}", policy.delay);
+                tokio::time::sleep(policy.delay).await;
+                return client.execute(request).await.map_err(Error::from);
+            }
+            Ok(resp)
+        }
+        Err(e) if e.kind() == TransportErrorKind::Timeout && policy.retry_timeouts => {
+            tracing::info!("request timed out; retrying once");
+            client.execute(request).await.map_err(Error::from)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::super::{BoxFuture, HeaderMap, StatusCode, TransportError};
+    use super::*;
+    use crate::ErrorKind;
+
+    /// Answers from a script and counts the requests.
+    #[derive(Debug)]
+    struct Scripted(Mutex<Vec<Result<(u16, Option<&'static str>), TransportErrorKind>>>);
+
+    impl HttpClient for Scripted {
+        fn execute(&self, _: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
+            let next = self.0.lock().unwrap().remove(0);
+            Box::pin(async move {
+                match next {
+                    Ok((status, retry_after)) => {
+                        let mut h = HeaderMap::new();
+                        if let Some(v) = retry_after {
+                            h.insert(http::header::RETRY_AFTER, v.parse().unwrap());
+                        }
+                        Ok(HttpResponse::new(StatusCode::from_u16(status).unwrap(), h, ""))
+                    }
+                    Err(kind) => Err(TransportError::new(kind, "scripted", None)),
+                }
+            })
+        }
+    }
+
+    fn req() -> HttpRequest {
+        HttpRequest::get(url::Url::parse("http://127.0.0.1:1/x").unwrap())
+    }
+
+    fn fast() -> RetryPolicy {
+        RetryPolicy {
+            delay: Duration::from_millis(1),
+            ..Default::default()
+        }
+    }
+
+    async fn run(
+        script: Vec<Result<(u16, Option<&'static str>), TransportErrorKind>>,
+    ) -> (Result<HttpResponse, Error>, usize) {
+        let n = script.len();
+        let c = Scripted(Mutex::new(script));
+        let r = send_with_retry(&c, req(), &fast()).await;
+        let left = c.0.lock().unwrap().len();
+        (r, n - left)
+    }
+
+    #[tokio::test]
+    async fn a_5xx_is_retried_once() {
+        let (r, sent) = run(vec![Ok((503, None)), Ok((200, None))]).await;
+        assert_eq!(r.unwrap().status, 200);
+        assert_eq!(sent, 2);
+        let (r, sent) = run(vec![Ok((500, None)), Ok((502, None)), Ok((200, None))]).await;
+        assert_eq!(r.unwrap().status, 502);
+        assert_eq!(sent, 2);
+    }
+
+    #[tokio::test]
+    async fn a_5xx_with_retry_after_and_a_429_are_not_retried() {
+        let (r, sent) = run(vec![Ok((503, Some("5"))), Ok((200, None))]).await;
+        assert_eq!(r.unwrap().status, 503);
+        assert_eq!(sent, 1);
+        let (r, sent) = run(vec![Ok((429, None)), Ok((200, None))]).await;
+        assert_eq!(r.unwrap().status, 429);
+        assert_eq!(sent, 1);
+    }
+
+    #[tokio::test]
+    async fn a_timeout_is_retried_once_and_a_refusal_never() {
+        let (r, sent) = run(vec![Err(TransportErrorKind::Timeout), Ok((200, None))]).await;
+        assert_eq!(r.unwrap().status, 200);
+        assert_eq!(sent, 2);
+        let (r, sent) = run(vec![
+            Err(TransportErrorKind::Timeout),
+            Err(TransportErrorKind::Timeout),
+        ])
+        .await;
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Transport);
+        assert!(e.is_timeout());
+        assert_eq!(sent, 2);
+        let (r, sent) = run(vec![Err(TransportErrorKind::Connect), Ok((200, None))]).await;
+        assert_eq!(r.unwrap_err().code(), "network_error");
+        assert_eq!(sent, 1);
+    }
+}
