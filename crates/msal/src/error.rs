@@ -390,9 +390,12 @@ impl Error {
         self
     }
 
-    pub(crate) fn with_classification(mut self, c: UiRequiredClassification) -> Self {
-        self.inner.kind = ErrorKind::UiRequired;
-        self.inner.classification = Some(c);
+    /// The same error reclassified (e.g. a server's `authorization_declined` is `Cancelled`).
+    pub(crate) fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.inner.kind = kind;
+        if kind != ErrorKind::UiRequired {
+            self.inner.classification = None;
+        }
         self
     }
 
@@ -404,11 +407,6 @@ impl Error {
 
     pub(crate) fn with_partial_result(mut self, result: crate::AuthenticationResult) -> Self {
         self.inner.partial_result = Some(Box::new(result));
-        self
-    }
-
-    pub(crate) fn with_retry_after(mut self, d: Duration) -> Self {
-        self.inner.retry_after = Some(d);
         self
     }
 

@@ -9,14 +9,25 @@
 #![warn(missing_docs)]
 
 pub mod account;
+pub mod app;
 pub mod authority;
 pub mod cache;
+pub mod claims;
 pub mod error;
 pub mod http;
+pub mod oauth;
 pub mod result;
 pub mod secret;
 
 pub use account::Account;
+pub use app::{
+    ClientCredential, ConfidentialClientApplication, ConfidentialClientApplicationBuilder,
+    PublicClientApplication, PublicClientApplicationBuilder,
+};
+pub use authority::{Authority, AuthorityKind};
+pub use cache::TokenCache;
 pub use error::{Error, ErrorKind, UiRequiredClassification};
+pub use oauth::DeviceCodeInfo;
+pub use oauth::assertion::{AssertionAlgorithm, ClientCertificate};
 pub use result::{AuthenticationResult, TokenSource};
 pub use secret::{AccessToken, Assertion, ClientSecret, RefreshToken};

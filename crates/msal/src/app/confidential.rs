@@ -1,0 +1,174 @@
+//! The confidential client: services and daemons that hold a credential.
+
+use std::sync::Arc;
+
+use super::builder::ConfidentialClientApplicationBuilder;
+use super::{AppCore, Completion, cached_result, correlation_id, normalize_scopes, now_unix};
+use crate::cache::{AccessTokenQuery, TokenCache};
+use crate::error::{Error, codes};
+use crate::http::throttle::throttle_key;
+use crate::oauth::{join_scopes, post_token_request};
+use crate::result::AuthenticationResult;
+
+/// A service or daemon application with a credential.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), msal::Error> {
+/// use msal::ConfidentialClientApplication;
+/// let app = ConfidentialClientApplication::builder("my-client-id")
+///     .authority("https://login.microsoftonline.com/contoso.onmicrosoft.com")
+///     .client_secret(std::env::var("CLIENT_SECRET").unwrap_or_default())
+///     .build()?;
+/// let token = app
+///     .acquire_token_for_client(["https://graph.microsoft.com/.default"])
+///     .send()
+///     .await?;
+/// println!("expires on {}", token.expires_on);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConfidentialClientApplication {
+    pub(crate) core: Arc<AppCore>,
+}
+
+impl ConfidentialClientApplication {
+    /// A builder for the application with this client id.
+    pub fn builder(client_id: &str) -> ConfidentialClientApplicationBuilder {
+        ConfidentialClientApplicationBuilder::new(client_id)
+    }
+
+    /// The application's client id.
+    pub fn client_id(&self) -> &str {
+        &self.core.client_id
+    }
+
+    /// The application's token cache.
+    pub fn token_cache(&self) -> &TokenCache {
+        &self.core.cache
+    }
+
+    /// A token for the application itself (client credentials grant), from the cache when it
+    /// holds a valid one. Scopes are usually `<resource>/.default`.
+    pub fn acquire_token_for_client<I, S>(&self, scopes: I) -> ClientCredentialsRequest
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        ClientCredentialsRequest {
+            core: self.core.clone(),
+            scopes: normalize_scopes(scopes),
+            claims: None,
+            force_refresh: false,
+            correlation_id: None,
+        }
+    }
+}
+
+/// A client credentials request; set options, then [`send`](Self::send) it.
+#[derive(Debug)]
+#[must_use = "a request does nothing until it is sent"]
+pub struct ClientCredentialsRequest {
+    core: Arc<AppCore>,
+    scopes: Result<Vec<String>, Error>,
+    claims: Option<String>,
+    force_refresh: bool,
+    correlation_id: Option<String>,
+}
+
+impl ClientCredentialsRequest {
+    /// Sends a claims request (e.g. from a claims challenge); it bypasses cached tokens.
+    pub fn with_claims(mut self, claims: impl Into<String>) -> Self {
+        self.claims = Some(claims.into());
+        self
+    }
+
+    /// Skips the cache and asks the identity provider.
+    pub fn force_refresh(mut self, force: bool) -> Self {
+        self.force_refresh = force;
+        self
+    }
+
+    /// Uses this correlation id instead of a fresh one.
+    pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
+        self.correlation_id = Some(id.into());
+        self
+    }
+
+    /// Gets the token.
+    pub async fn send(self) -> Result<AuthenticationResult, Error> {
+        let core = &self.core;
+        let cid = correlation_id(self.correlation_id.as_deref());
+        let scopes = self.scopes.map_err(|e| e.with_correlation_id(&cid))?;
+        let claims = core.claims(self.claims.as_deref())?;
+        let metadata = core.metadata(&cid).await?;
+        if claims.is_none() && !self.force_refresh {
+            let hit = core
+                .cache
+                .find_access_token(&AccessTokenQuery {
+                    client_id: &core.client_id,
+                    environments: &metadata.aliases,
+                    realm: core.app_realm(),
+                    scopes: &scopes,
+                    home_account_id: None,
+                    user_assertion_hash: None,
+                    now: now_unix(),
+                })
+                .await?;
+            if let Some(at) = hit {
+                tracing::debug!(correlation_id = %cid, "client credentials: cache hit");
+                return Ok(cached_result(at, None, None, cid));
+            }
+        }
+        let scope = join_scopes(scopes.iter().map(String::as_str));
+        let key = throttle_key(&[
+            "client_credentials",
+            &core.client_id,
+            core.authority.url().as_str(),
+            &scope,
+        ]);
+        core.throttle.check(&key)?;
+        let credential = core.credential.as_ref().ok_or_else(|| {
+            Error::client(codes::MISSING_CREDENTIAL, "the application has no credential")
+        })?;
+        let token_endpoint = metadata.token_endpoint.as_str();
+        let cred_fields = credential.fields(&core.client_id, token_endpoint).await?;
+        let mut form: Vec<(&str, &str)> = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", &core.client_id),
+            ("scope", &scope),
+        ];
+        form.extend(cred_fields.pairs());
+        if let Some(c) = claims.as_deref() {
+            form.push(("claims", c));
+        }
+        tracing::debug!(correlation_id = %cid, %scope, "client credentials: requesting a token");
+        let resp = match post_token_request(
+            core.http.as_ref(),
+            &core.retry,
+            &metadata.token_endpoint,
+            &form,
+            &cid,
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                core.throttle.record(key, &e, core.public, false);
+                return Err(e);
+            }
+        };
+        core.throttle.clear(&key);
+        core.complete(
+            resp,
+            Completion {
+                metadata: &metadata,
+                requested: &scopes,
+                correlation_id: &cid,
+                user_flow: false,
+                user_assertion_hash: None,
+                accept_partial: true,
+            },
+        )
+        .await
+    }
+}

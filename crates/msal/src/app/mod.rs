@@ -1,0 +1,299 @@
+//! Client applications: what a program creates once and asks for tokens.
+//!
+//! - [`ConfidentialClientApplication`]: services and daemons that hold a credential (client
+//!   credentials, on-behalf-of, web-app auth code).
+//! - [`PublicClientApplication`]: CLIs and desktop apps that sign users in (device code,
+//!   interactive, silent).
+//!
+//! Both are cheap to clone (`Arc` inside) and share one token cache per application.
+
+mod builder;
+mod confidential;
+mod credential;
+mod public;
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+pub use builder::{ConfidentialClientApplicationBuilder, PublicClientApplicationBuilder};
+pub use confidential::{ClientCredentialsRequest, ConfidentialClientApplication};
+pub use credential::{AssertionContext, AssertionProvider, ClientCredential};
+pub use public::{DeviceCodeRequest, PublicClientApplication, SilentRequest};
+
+use crate::account::Account;
+use crate::authority::{Authority, AuthorityResolver, Metadata};
+use crate::cache::{CacheWrite, TokenCache};
+use crate::error::{Error, codes};
+use crate::http::throttle::ThrottleStore;
+use crate::http::{HttpClient, RetryPolicy};
+use crate::oauth::{ClientInfo, RESERVED_SCOPES, TokenResponse, decode_jwt_payload};
+use crate::result::{AuthenticationResult, TokenSource};
+use crate::secret::AccessToken;
+
+/// What every application holds.
+#[derive(Debug)]
+pub(crate) struct AppCore {
+    pub client_id: String,
+    pub authority: Authority,
+    pub http: Arc<dyn HttpClient>,
+    pub retry: RetryPolicy,
+    pub resolver: AuthorityResolver,
+    pub cache: TokenCache,
+    pub throttle: ThrottleStore,
+    pub instance_discovery: bool,
+    pub client_capabilities: Vec<String>,
+    pub credential: Option<ClientCredential>,
+    pub public: bool,
+}
+
+/// What a token answer is saved and reported with.
+pub(crate) struct Completion<'a> {
+    pub metadata: &'a Metadata,
+    pub requested: &'a [String],
+    pub correlation_id: &'a str,
+    pub user_flow: bool,
+    pub user_assertion_hash: Option<&'a str>,
+    pub accept_partial: bool,
+}
+
+pub(crate) fn now_unix() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+pub(crate) fn from_unix(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Checks and normalises the requested scopes: at least one, none empty, split on spaces.
+pub(crate) fn normalize_scopes<I, S>(scopes: I) -> Result<Vec<String>, Error>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut out: Vec<String> = Vec::new();
+    for s in scopes {
+        for part in s.as_ref().split_whitespace() {
+            if !out.iter().any(|x| x.eq_ignore_ascii_case(part)) {
+                out.push(part.to_owned());
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::client(
+            codes::EMPTY_SCOPES,
+            "at least one scope is required (e.g. `https://graph.microsoft.com/.default`)",
+        ));
+    }
+    Ok(out)
+}
+
+/// A fresh correlation id, unless the caller gave one.
+pub(crate) fn correlation_id(given: Option<&str>) -> String {
+    given
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// Whether `granted` covers `requested` (case-insensitive; Entra answers Microsoft Graph scopes
+/// in their short form, `User.Read` for `https://graph.microsoft.com/User.Read`).
+fn scope_granted(requested: &str, granted: &[String]) -> bool {
+    let short = requested
+        .strip_prefix("https://graph.microsoft.com/")
+        .or_else(|| requested.strip_prefix("https://graph.microsoft.com//"));
+    granted.iter().any(|g| {
+        g.eq_ignore_ascii_case(requested) || short.is_some_and(|s| g.eq_ignore_ascii_case(s))
+    })
+}
+
+/// The requested scopes the server did not grant (never the reserved OIDC scopes, and never for
+/// a `/.default` request, whose answer lists the consented scopes instead).
+pub(crate) fn declined_scopes(requested: &[String], granted: &[String]) -> Vec<String> {
+    if requested.iter().any(|s| s.ends_with("/.default")) {
+        return Vec::new();
+    }
+    requested
+        .iter()
+        .filter(|r| !RESERVED_SCOPES.iter().any(|x| x.eq_ignore_ascii_case(r)))
+        .filter(|r| !scope_granted(r, granted))
+        .cloned()
+        .collect()
+}
+
+impl AppCore {
+    /// The authority's metadata (fetched once, then from memory).
+    pub(crate) async fn metadata(&self, correlation_id: &str) -> Result<Arc<Metadata>, Error> {
+        self.resolver
+            .metadata(
+                &self.authority,
+                self.http.as_ref(),
+                self.instance_discovery,
+                correlation_id,
+            )
+            .await
+            .map_err(|e| e.with_correlation_id(correlation_id))
+    }
+
+    /// The merged claims of a request and the app's client capabilities.
+    pub(crate) fn claims(&self, claims: Option<&str>) -> Result<Option<String>, Error> {
+        crate::claims::merge_claims(claims, &self.client_capabilities)
+    }
+
+    /// The realm (tenant) that app tokens of this authority are cached under.
+    pub(crate) fn app_realm(&self) -> &str {
+        self.authority.tenant()
+    }
+
+    /// Saves a token answer in the cache and reports it.
+    pub(crate) async fn complete(
+        &self,
+        resp: TokenResponse,
+        c: Completion<'_>,
+    ) -> Result<AuthenticationResult, Error> {
+        let now = now_unix();
+        let granted = resp
+            .granted_scopes()
+            .unwrap_or_else(|| c.requested.to_vec());
+        let id_claims = match resp.id_token.as_deref() {
+            Some(t) if c.user_flow => Some(decode_jwt_payload(t)?),
+            _ => None,
+        };
+        let client_info = match resp.client_info.as_deref() {
+            Some(ci) if c.user_flow => Some(ClientInfo::decode(ci)?),
+            _ => None,
+        };
+        let home_account_id = client_info.as_ref().map(ClientInfo::home_account_id).or_else(|| {
+            // Without client_info (ADFS, generic OIDC), MSAL keys the account by `sub`.
+            id_claims
+                .as_ref()
+                .and_then(|c| c.get("sub"))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        });
+        let realm = id_claims
+            .as_ref()
+            .and_then(|c| c.get("tid"))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .or_else(|| client_info.as_ref().map(|ci| ci.utid.clone()))
+            .unwrap_or_else(|| self.authority.tenant().to_owned());
+        let access_token = resp.access_token.clone().unwrap_or_default();
+        let token_type = resp.token_type.clone().unwrap_or_else(|| "Bearer".into());
+        let expires_in = resp.expires_in.map_or(3600, |s| s.0);
+        let account = self
+            .cache
+            .save_response(CacheWrite {
+                client_id: &self.client_id,
+                environment: &c.metadata.environment,
+                realm: &realm,
+                scopes: &granted,
+                access_token: Some(&access_token),
+                token_type: &token_type,
+                expires_in,
+                ext_expires_in: resp.ext_expires_in.map(|s| s.0),
+                refresh_in: resp.refresh_in.map(|s| s.0),
+                refresh_token: if c.user_flow {
+                    resp.refresh_token.as_deref()
+                } else {
+                    None
+                },
+                family_id: resp.foci.as_deref(),
+                id_token: if c.user_flow {
+                    resp.id_token.as_deref()
+                } else {
+                    None
+                },
+                id_token_claims: id_claims.as_ref(),
+                home_account_id: if c.user_flow {
+                    home_account_id.as_deref()
+                } else {
+                    None
+                },
+                user_assertion_hash: c.user_assertion_hash,
+                now,
+            })
+            .await?;
+        let declined = declined_scopes(c.requested, &granted);
+        let result = AuthenticationResult {
+            access_token: AccessToken::new(access_token),
+            token_type,
+            expires_on: from_unix(now + expires_in as i64),
+            extended_expires_on: resp.ext_expires_in.map(|s| from_unix(now + s.0 as i64)),
+            refresh_on: resp.refresh_in.map(|s| from_unix(now + s.0 as i64)),
+            scopes: granted.clone(),
+            declined_scopes: declined.clone(),
+            source: TokenSource::IdentityProvider,
+            tenant_id: Some(realm),
+            correlation_id: c.correlation_id.to_owned(),
+            account,
+            id_token_claims: id_claims,
+        };
+        if !declined.is_empty() && !c.accept_partial {
+            return Err(Error::service(
+                codes::DECLINED_SCOPES,
+                format!(
+                    "the identity provider declined some of the requested scopes: {}; the tokens for the granted scopes are cached",
+                    declined.join(" ")
+                ),
+            )
+            .with_correlation_id(c.correlation_id)
+            .with_scopes(granted, declined)
+            .with_partial_result(result));
+        }
+        Ok(result)
+    }
+}
+
+/// A result served from the cache.
+pub(crate) fn cached_result(
+    at: crate::cache::CachedAccessToken,
+    account: Option<Account>,
+    id_token_claims: Option<serde_json::Value>,
+    correlation_id: String,
+) -> AuthenticationResult {
+    AuthenticationResult {
+        access_token: at.secret,
+        token_type: at.token_type,
+        expires_on: from_unix(at.expires_on),
+        extended_expires_on: at.extended_expires_on.map(from_unix),
+        refresh_on: at.refresh_on.map(from_unix),
+        scopes: at.scopes,
+        declined_scopes: Vec::new(),
+        source: TokenSource::Cache,
+        tenant_id: Some(at.realm),
+        correlation_id,
+        account,
+        id_token_claims,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn scopes_are_split_deduplicated_and_required() {
+        assert_eq!(
+            normalize_scopes(["a b", "A", "c"]).unwrap(),
+            v(&["a", "b", "c"])
+        );
+        let e = normalize_scopes(["  "]).unwrap_err();
+        assert_eq!(e.code(), codes::EMPTY_SCOPES);
+        assert_eq!(e.kind(), crate::ErrorKind::Client);
+    }
+
+    #[test]
+    fn declined_scopes_ignore_reserved_default_and_graph_short_forms() {
+        let req = v(&["https://graph.microsoft.com/User.Read", "Mail.Read", "openid"]);
+        assert_eq!(
+            declined_scopes(&req, &v(&["User.Read", "profile"])),
+            v(&["Mail.Read"])
+        );
+        assert!(declined_scopes(&req, &v(&["user.read", "mail.read"])).is_empty());
+        assert!(declined_scopes(&v(&["api://x/.default"]), &v(&["api://x/a"])).is_empty());
+    }
+}

@@ -1,0 +1,450 @@
+//! The public client: CLIs and desktop apps that sign users in, and silent acquisition (shared
+//! with confidential clients).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::builder::PublicClientApplicationBuilder;
+use super::{AppCore, Completion, cached_result, correlation_id, normalize_scopes, now_unix};
+use crate::account::Account;
+use crate::cache::{AccessTokenQuery, TokenCache};
+use crate::error::{Error, UiRequiredClassification, codes};
+use crate::http::throttle::throttle_key;
+use crate::oauth::device_code::{self, DeviceCodeInfo};
+use crate::oauth::{DEVICE_CODE_GRANT, RESERVED_SCOPES, join_scopes, post_token_request};
+use crate::result::AuthenticationResult;
+
+/// A CLI or desktop application that signs users in.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), msal::Error> {
+/// use msal::{ErrorKind, PublicClientApplication};
+/// let app = PublicClientApplication::builder("my-client-id")
+///     .authority("https://login.microsoftonline.com/organizations")
+///     .build()?;
+/// let scopes = ["User.Read"];
+/// let accounts = app.accounts().await?;
+/// let result = match accounts.first() {
+///     Some(account) => app.acquire_token_silent(scopes, account).send().await,
+///     None => Err(msal::Error::client("no_account", "nobody signed in yet")),
+/// };
+/// let token = match result {
+///     Ok(t) => t,
+///     Err(e) if e.kind() == ErrorKind::UiRequired || accounts.is_empty() => {
+///         app.acquire_token_by_device_code(scopes)
+///             .on_code(|code| eprintln!("{}", code.message))
+///             .send()
+///             .await?
+///     }
+///     Err(e) => return Err(e),
+/// };
+/// # let _ = token; Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PublicClientApplication {
+    pub(crate) core: Arc<AppCore>,
+}
+
+type CodeCallback = Box<dyn Fn(&DeviceCodeInfo) + Send + Sync>;
+type CancelFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+impl PublicClientApplication {
+    /// A builder for the application with this client id.
+    pub fn builder(client_id: &str) -> PublicClientApplicationBuilder {
+        PublicClientApplicationBuilder::new(client_id)
+    }
+
+    /// The application's client id.
+    pub fn client_id(&self) -> &str {
+        &self.core.client_id
+    }
+
+    /// The application's token cache.
+    pub fn token_cache(&self) -> &TokenCache {
+        &self.core.cache
+    }
+
+    /// Signs a user in with the device code flow: the user opens a page on any device and types
+    /// a code. Set [`DeviceCodeRequest::on_code`] to show them the server's message.
+    pub fn acquire_token_by_device_code<I, S>(&self, scopes: I) -> DeviceCodeRequest
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        DeviceCodeRequest {
+            core: self.core.clone(),
+            scopes: normalize_scopes(scopes),
+            claims: None,
+            on_code: None,
+            cancel: None,
+            correlation_id: None,
+        }
+    }
+
+    /// A token for a signed-in user without interaction: from the cache, else with the refresh
+    /// token. Fails with [`crate::ErrorKind::UiRequired`] when only the user can help.
+    pub fn acquire_token_silent<I, S>(&self, scopes: I, account: &Account) -> SilentRequest
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        SilentRequest::new(self.core.clone(), normalize_scopes(scopes), account.clone())
+    }
+
+    /// The accounts in the cache that this application can use.
+    pub async fn accounts(&self) -> Result<Vec<Account>, Error> {
+        self.core.accounts().await
+    }
+
+    /// The account with this home account id or user name (case-insensitive), if cached.
+    pub async fn get_account(&self, id_or_username: &str) -> Result<Option<Account>, Error> {
+        Ok(self.core.accounts().await?.into_iter().find(|a| {
+            a.home_account_id == id_or_username || a.username.eq_ignore_ascii_case(id_or_username)
+        }))
+    }
+
+    /// Removes the account and its tokens from the cache (signs it out of this app).
+    pub async fn remove_account(&self, account: &Account) -> Result<(), Error> {
+        self.core
+            .cache
+            .remove_account(account, &self.core.client_id)
+            .await
+    }
+}
+
+impl AppCore {
+    pub(crate) async fn accounts(&self) -> Result<Vec<Account>, Error> {
+        let cid = correlation_id(None);
+        let metadata = self.metadata(&cid).await?;
+        self.cache.accounts(&self.client_id, &metadata.aliases).await
+    }
+}
+
+/// A device code request; set options, then [`send`](Self::send) it.
+#[must_use = "a request does nothing until it is sent"]
+pub struct DeviceCodeRequest {
+    core: Arc<AppCore>,
+    scopes: Result<Vec<String>, Error>,
+    claims: Option<String>,
+    on_code: Option<CodeCallback>,
+    cancel: Option<CancelFuture>,
+    correlation_id: Option<String>,
+}
+
+impl std::fmt::Debug for DeviceCodeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceCodeRequest")
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeviceCodeRequest {
+    /// Called once with the code and the server's message, which you show to the user.
+    pub fn on_code(mut self, f: impl Fn(&DeviceCodeInfo) + Send + Sync + 'static) -> Self {
+        self.on_code = Some(Box::new(f));
+        self
+    }
+
+    /// Stops polling, with a `Cancelled` error, when this future completes (e.g. Ctrl-C).
+    pub fn with_cancellation(mut self, cancel: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.cancel = Some(Box::pin(cancel));
+        self
+    }
+
+    /// Sends a claims request (e.g. from a claims challenge).
+    pub fn with_claims(mut self, claims: impl Into<String>) -> Self {
+        self.claims = Some(claims.into());
+        self
+    }
+
+    /// Uses this correlation id instead of a fresh one.
+    pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
+        self.correlation_id = Some(id.into());
+        self
+    }
+
+    /// Runs the flow until the user signed in, declined, or the code expired.
+    pub async fn send(self) -> Result<AuthenticationResult, Error> {
+        let core = &self.core;
+        let cid = correlation_id(self.correlation_id.as_deref());
+        let scopes = self.scopes.map_err(|e| e.with_correlation_id(&cid))?;
+        let claims = core.claims(self.claims.as_deref())?;
+        let metadata = core.metadata(&cid).await?;
+        let endpoint = metadata.device_authorization_endpoint.clone().ok_or_else(|| {
+            Error::client(
+                codes::NOT_SUPPORTED,
+                "the authority has no device authorization endpoint",
+            )
+        })?;
+        let scope = join_scopes(
+            scopes
+                .iter()
+                .map(String::as_str)
+                .chain(RESERVED_SCOPES.iter().copied()),
+        );
+        let mut form: Vec<(&str, &str)> =
+            vec![("client_id", &core.client_id), ("scope", &scope)];
+        if let Some(c) = claims.as_deref() {
+            form.push(("claims", c));
+        }
+        let info =
+            device_code::request_code(core.http.as_ref(), &core.retry, &endpoint, &form, &cid)
+                .await?;
+        tracing::info!(correlation_id = %cid, verification_uri = %info.verification_uri, "device code issued; waiting for the user");
+        if let Some(cb) = &self.on_code {
+            cb(&info);
+        }
+        let mut poll_form: Vec<(&str, &str)> = vec![
+            ("grant_type", DEVICE_CODE_GRANT),
+            ("client_id", &core.client_id),
+            ("device_code", &info.device_code),
+            ("client_info", "1"),
+        ];
+        if let Some(c) = claims.as_deref() {
+            poll_form.push(("claims", c));
+        }
+        let cancel = self
+            .cancel
+            .unwrap_or_else(|| Box::pin(std::future::pending()));
+        let resp = device_code::poll(
+            core.http.as_ref(),
+            &core.retry,
+            &metadata.token_endpoint,
+            &poll_form,
+            &info,
+            &cid,
+            cancel,
+        )
+        .await?;
+        core.complete(
+            resp,
+            Completion {
+                metadata: &metadata,
+                requested: &scopes,
+                correlation_id: &cid,
+                user_flow: true,
+                user_assertion_hash: None,
+                accept_partial: false,
+            },
+        )
+        .await
+    }
+}
+
+/// A silent request; set options, then [`send`](Self::send) it.
+#[derive(Debug)]
+#[must_use = "a request does nothing until it is sent"]
+pub struct SilentRequest {
+    core: Arc<AppCore>,
+    scopes: Result<Vec<String>, Error>,
+    account: Account,
+    claims: Option<String>,
+    force_refresh: bool,
+    correlation_id: Option<String>,
+}
+
+impl SilentRequest {
+    pub(crate) fn new(
+        core: Arc<AppCore>,
+        scopes: Result<Vec<String>, Error>,
+        account: Account,
+    ) -> Self {
+        SilentRequest {
+            core,
+            scopes,
+            account,
+            claims: None,
+            force_refresh: false,
+            correlation_id: None,
+        }
+    }
+
+    /// Sends a claims request (e.g. from a claims challenge); it bypasses cached access tokens.
+    pub fn with_claims(mut self, claims: impl Into<String>) -> Self {
+        self.claims = Some(claims.into());
+        self
+    }
+
+    /// Skips cached access tokens and uses the refresh token.
+    pub fn force_refresh(mut self, force: bool) -> Self {
+        self.force_refresh = force;
+        self
+    }
+
+    /// Uses this correlation id instead of a fresh one.
+    pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
+        self.correlation_id = Some(id.into());
+        self
+    }
+
+    /// Gets the token.
+    pub async fn send(self) -> Result<AuthenticationResult, Error> {
+        let core = &self.core;
+        let cid = correlation_id(self.correlation_id.as_deref());
+        let scopes = self.scopes.map_err(|e| e.with_correlation_id(&cid))?;
+        let claims = core.claims(self.claims.as_deref())?;
+        let metadata = core.metadata(&cid).await?;
+        let account = &self.account;
+        let silent_failed = |what: &str| {
+            Error::ui_required(
+                codes::NO_TOKENS_FOUND,
+                UiRequiredClassification::AcquireTokenSilentFailed,
+                format!("{what}; sign the user in interactively"),
+            )
+            .with_correlation_id(&cid)
+        };
+        if account.home_account_id.is_empty() {
+            return Err(silent_failed("no account was given"));
+        }
+        // A tenanted authority names the realm; `common` and friends use the account's home.
+        let realm = if core.authority.is_tenantless() || !looks_like_guid(core.authority.tenant()) {
+            account.realm.as_str()
+        } else {
+            core.authority.tenant()
+        };
+        let mut fallback = None;
+        if claims.is_none() && !self.force_refresh {
+            let now = now_unix();
+            let hit = core
+                .cache
+                .find_access_token(&AccessTokenQuery {
+                    client_id: &core.client_id,
+                    environments: &metadata.aliases,
+                    realm,
+                    scopes: &scopes,
+                    home_account_id: Some(&account.home_account_id),
+                    user_assertion_hash: None,
+                    now,
+                })
+                .await?;
+            if let Some(at) = hit {
+                let id_claims = core
+                    .cache
+                    .id_token_claims(
+                        &account.home_account_id,
+                        &metadata.aliases,
+                        &core.client_id,
+                        &at.realm,
+                    )
+                    .await?;
+                let result = cached_result(at, Some(account.clone()), id_claims, cid.clone());
+                // Past refresh_on, refresh now, and fall back to the cached token on failure.
+                if result
+                    .refresh_on
+                    .is_none_or(|r| r.unix_timestamp() > now)
+                {
+                    return Ok(result);
+                }
+                fallback = Some(result);
+            }
+        }
+        let rt = match core
+            .cache
+            .find_refresh_token(
+                &account.home_account_id,
+                &metadata.aliases,
+                &core.client_id,
+                false,
+            )
+            .await?
+        {
+            Some(rt) => rt,
+            None => match core
+                .cache
+                .find_refresh_token(
+                    &account.home_account_id,
+                    &metadata.aliases,
+                    &core.client_id,
+                    true,
+                )
+                .await?
+            {
+                Some(rt) => rt,
+                None => return Err(silent_failed("no refresh token for this account in the cache")),
+            },
+        };
+        let scope = join_scopes(
+            scopes
+                .iter()
+                .map(String::as_str)
+                .chain(RESERVED_SCOPES.iter().copied()),
+        );
+        let rt_hash = hex_sha256(rt.secret.secret());
+        let key = throttle_key(&[
+            "silent",
+            &core.client_id,
+            core.authority.url().as_str(),
+            &scope,
+            &account.home_account_id,
+            &rt_hash,
+        ]);
+        core.throttle.check(&key)?;
+        let mut form: Vec<(&str, &str)> = vec![
+            ("grant_type", "refresh_token"),
+            ("client_id", &core.client_id),
+            ("refresh_token", rt.secret.secret()),
+            ("scope", &scope),
+            ("client_info", "1"),
+        ];
+        let cred_fields = match &core.credential {
+            Some(c) => Some(c.fields(&core.client_id, metadata.token_endpoint.as_str()).await?),
+            None => None,
+        };
+        if let Some(f) = &cred_fields {
+            form.extend(f.pairs());
+        }
+        if let Some(c) = claims.as_deref() {
+            form.push(("claims", c));
+        }
+        tracing::debug!(correlation_id = %cid, "silent: redeeming the refresh token");
+        let resp = match post_token_request(
+            core.http.as_ref(),
+            &core.retry,
+            &metadata.token_endpoint,
+            &form,
+            &cid,
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                core.throttle.record(key, &e, core.public, true);
+                if let Some(cached) = fallback
+                    && e.kind() != crate::ErrorKind::UiRequired
+                {
+                    tracing::warn!(correlation_id = %cid, error = %e, "proactive refresh failed; the cached token is still valid");
+                    return Ok(cached);
+                }
+                return Err(e);
+            }
+        };
+        core.throttle.clear(&key);
+        core.complete(
+            resp,
+            Completion {
+                metadata: &metadata,
+                requested: &scopes,
+                correlation_id: &cid,
+                user_flow: true,
+                user_assertion_hash: None,
+                accept_partial: false,
+            },
+        )
+        .await
+    }
+}
+
+pub(crate) fn hex_sha256(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn looks_like_guid(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok()
+}
