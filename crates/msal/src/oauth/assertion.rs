@@ -185,19 +185,13 @@ mod tests {
         assert_eq!(p["aud"], "https://login/t/token");
         assert_eq!(p["exp"].as_i64().unwrap() - p["nbf"].as_i64().unwrap(), 600);
 
-        let der = CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
-        let spki = rcgen::KeyPair::from_pem(&key).unwrap().public_key_der();
-        let _ = der;
-        let dk = jsonwebtoken::DecodingKey::from_rsa_der(&spki_to_pkcs1(&spki));
+        // For RSA, rcgen's raw public key bytes are the PKCS#1 RSAPublicKey.
+        use rcgen::PublicKeyData;
+        let kp = rcgen::KeyPair::from_pem(&key).unwrap();
+        let dk = jsonwebtoken::DecodingKey::from_rsa_der(kp.der_bytes());
         let mut v = jsonwebtoken::Validation::new(Algorithm::PS256);
         v.set_audience(&["https://login/t/token"]);
         jsonwebtoken::decode::<serde_json::Value>(jwt.secret(), &dk, &v).unwrap();
-    }
-
-    // The SubjectPublicKeyInfo of an RSA key wraps the PKCS#1 key in a BIT STRING at its end.
-    fn spki_to_pkcs1(spki: &[u8]) -> Vec<u8> {
-        let pos = spki.windows(2).rposition(|w| w == [0x03, 0x82]).unwrap();
-        spki[pos + 5..].to_vec()
     }
 
     #[test]
