@@ -1,0 +1,188 @@
+//! The admin API under `/_emulator/`: loopback peers only, `Authorization: Bearer <admin
+//! token>` required.
+//!
+//! | method and path | body | effect |
+//! | --- | --- | --- |
+//! | `GET /_emulator/faults` | | installed rules: `[{"id", "remaining", "rule"}]` |
+//! | `POST /_emulator/faults` | a [`FaultRule`] or `{"preset": "...", ...}` | installs it: `{"id"}` |
+//! | `DELETE /_emulator/faults` | | removes every rule |
+//! | `DELETE /_emulator/faults/{id}` | | removes one rule |
+//! | `GET /_emulator/faults/presets` | | `{"presets": [names]}` |
+//! | `GET /_emulator/requests` | | the request log, oldest first |
+//! | `DELETE /_emulator/requests` | | empties the log |
+//! | `POST /_emulator/devicecode/approve` | `{"user_code", "username"}` | approves |
+//! | `POST /_emulator/devicecode/deny` | `{"user_code"}` | denies |
+//! | `GET /_emulator/users` | | the users |
+//! | `POST /_emulator/users` | a [`UserConfig`] | adds or replaces it |
+//! | `POST /_emulator/refresh-tokens/revoke` | `{"username"}` | revokes the user's refresh tokens |
+//! | `GET /_emulator/apps` | | the apps |
+//! | `POST /_emulator/apps` | an [`AppConfig`] | adds or replaces it |
+//! | `POST /_emulator/settings` | `{"api_claims_challenge": bool}` | changes options |
+
+use http::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::config::{AppConfig, UserConfig};
+use crate::errors::Reply;
+use crate::faults::{FaultRule, PRESET_NAMES};
+use crate::server::{Incoming, Shared, lock};
+
+fn bad(msg: impl std::fmt::Display) -> Reply {
+    Reply::json(
+        400,
+        &json!({"error": "invalid_request", "error_description": msg.to_string()}),
+    )
+}
+
+fn ok(v: Value) -> Reply {
+    Reply::json(200, &v)
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(inc: &Incoming) -> Result<T, Reply> {
+    serde_json::from_slice(&inc.body).map_err(|e| bad(format!("invalid JSON body: {e}")))
+}
+
+#[derive(Deserialize)]
+struct ApproveBody {
+    user_code: String,
+    username: String,
+}
+
+#[derive(Deserialize)]
+struct UserCodeBody {
+    user_code: String,
+}
+
+#[derive(Deserialize)]
+struct UsernameBody {
+    username: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsBody {
+    api_claims_challenge: Option<bool>,
+}
+
+/// Handles one admin request.
+pub(crate) fn handle(shared: &Shared, inc: &Incoming) -> Reply {
+    let expected = format!("Bearer {}", shared.admin_token);
+    let authorized = inc.peer.ip().is_loopback()
+        && inc
+            .header("authorization")
+            .is_some_and(|h| h.as_bytes() == expected.as_bytes());
+    if !authorized {
+        return Reply::json(
+            401,
+            &json!({"error": "unauthorized", "error_description": "The admin API needs 'Authorization: Bearer <admin token>' from a loopback address."}),
+        )
+        .header("www-authenticate", "Bearer realm=\"msal-emulator-admin\"");
+    }
+    let rest = inc
+        .path
+        .trim_start_matches("/_emulator")
+        .trim_matches('/')
+        .to_string();
+    let result = route(shared, inc, &rest);
+    result.unwrap_or_else(|r| r)
+}
+
+fn route(shared: &Shared, inc: &Incoming, rest: &str) -> Result<Reply, Reply> {
+    let m = &inc.method;
+    Ok(match (m, rest) {
+        (&Method::GET, "faults") => {
+            let st = shared.st();
+            let list: Vec<Value> = st
+                .faults
+                .iter()
+                .map(|f| json!({"id": f.id, "remaining": f.remaining, "rule": f.rule}))
+                .collect();
+            ok(json!(list))
+        }
+        (&Method::POST, "faults") => {
+            let rule: FaultRule = parse(inc)?;
+            let id = shared.st().add_fault(rule);
+            Reply::json(201, &json!({"id": id}))
+        }
+        (&Method::DELETE, "faults") => {
+            let mut st = shared.st();
+            let n = st.faults.len();
+            st.faults.clear();
+            ok(json!({"removed": n}))
+        }
+        (&Method::GET, "faults/presets") => ok(json!({"presets": PRESET_NAMES})),
+        (&Method::DELETE, p) if p.starts_with("faults/") => {
+            let Ok(id) = p["faults/".len()..].parse::<u64>() else {
+                return Err(bad("the fault id must be a number"));
+            };
+            let mut st = shared.st();
+            let before = st.faults.len();
+            st.faults.retain(|f| f.id != id);
+            if st.faults.len() == before {
+                return Err(Reply::json(
+                    404,
+                    &json!({"error": "not_found", "error_description": format!("no fault rule {id}")}),
+                ));
+            }
+            ok(json!({"removed": 1}))
+        }
+        (&Method::GET, "requests") => {
+            let log = lock(&shared.log);
+            let list: Vec<&crate::RecordedRequest> = log.entries.iter().collect();
+            ok(json!(list))
+        }
+        (&Method::DELETE, "requests") => {
+            lock(&shared.log).entries.clear();
+            ok(json!({"cleared": true}))
+        }
+        (&Method::POST, "devicecode/approve") => {
+            let b: ApproveBody = parse(inc)?;
+            shared
+                .st()
+                .approve_device_code(&b.user_code, &b.username)
+                .map_err(bad)?;
+            ok(json!({"approved": true}))
+        }
+        (&Method::POST, "devicecode/deny") => {
+            let b: UserCodeBody = parse(inc)?;
+            shared.st().deny_device_code(&b.user_code).map_err(bad)?;
+            ok(json!({"denied": true}))
+        }
+        (&Method::GET, "users") => ok(json!(shared.st().users)),
+        (&Method::POST, "users") => {
+            let u: UserConfig = parse(inc)?;
+            shared.st().upsert_user(u).map_err(bad)?;
+            ok(json!({"saved": true}))
+        }
+        (&Method::POST, "refresh-tokens/revoke") => {
+            let b: UsernameBody = parse(inc)?;
+            shared.st().revoke_refresh_tokens(&b.username);
+            ok(json!({"revoked": true}))
+        }
+        (&Method::GET, "apps") => {
+            let st = shared.st();
+            let apps: Vec<&AppConfig> = st.apps.iter().map(|a| &a.cfg).collect();
+            ok(json!(apps))
+        }
+        (&Method::POST, "apps") => {
+            let a: AppConfig = parse(inc)?;
+            shared.st().upsert_app(a).map_err(bad)?;
+            ok(json!({"saved": true}))
+        }
+        (&Method::POST, "settings") => {
+            let b: SettingsBody = parse(inc)?;
+            let mut st = shared.st();
+            if let Some(v) = b.api_claims_challenge {
+                st.options.api_claims_challenge = v;
+            }
+            ok(json!({"api_claims_challenge": st.options.api_claims_challenge}))
+        }
+        _ => {
+            return Err(Reply::json(
+                404,
+                &json!({"error": "not_found", "error_description": format!("no admin endpoint {} /_emulator/{rest}", inc.method)}),
+            ));
+        }
+    })
+}

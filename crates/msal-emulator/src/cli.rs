@@ -1,0 +1,118 @@
+//! The `msal-emulator` command line (also used by `msal emulator`).
+
+use std::future::Future;
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::config::{ConfigError, EmulatorConfig, defaults};
+use crate::server::{Emulator, EmulatorHandle};
+
+/// Command line options of the emulator.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CliArgs {
+    /// Port to listen on at 127.0.0.1 (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// A TOML configuration file (directory, fault rules, options); the built-in directory
+    /// when absent.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Serve HTTPS with a certificate signed by a newly generated CA.
+    #[arg(long)]
+    pub tls: bool,
+    /// Where to write the CA certificate (PEM) with --tls (default: msal-emulator-ca.pem).
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca_out: Option<PathBuf>,
+    /// The admin API's bearer token (random when absent).
+    #[arg(long, env = "MSAL_EMULATOR_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+}
+
+/// Why the emulator could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The configuration file is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Binding, writing the CA file or printing failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Starts the emulator as the options say, prints where it listens, and runs until Ctrl-C.
+pub async fn run_cli(args: CliArgs) -> Result<(), CliError> {
+    let mut out = std::io::stdout();
+    run_cli_until(args, &mut out, async {
+        // An error here means no signal handler could be installed: run until killed then.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    })
+    .await
+}
+
+/// Like [`run_cli`], but writes its banner to `out` and stops when `shutdown` completes.
+pub async fn run_cli_until<W: Write, F: Future<Output = ()>>(
+    args: CliArgs,
+    out: &mut W,
+    shutdown: F,
+) -> Result<(), CliError> {
+    let mut config = match &args.config {
+        Some(path) => EmulatorConfig::from_toml_file(path)?,
+        None => EmulatorConfig::default_directory(),
+    };
+    if let Some(t) = &args.admin_token {
+        config.options.admin_token = Some(t.clone());
+    }
+    let ca_path = args
+        .ca_out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("msal-emulator-ca.pem"));
+    let handle = if args.tls {
+        Emulator::start_tls(config.clone(), args.port, &ca_path).await?
+    } else {
+        Emulator::start_on(config.clone(), args.port).await?
+    };
+    write_banner(out, &handle, &config, args.tls.then_some(&ca_path))?;
+    shutdown.await;
+    writeln!(out, "stopping")?;
+    handle.shutdown().await;
+    Ok(())
+}
+
+fn write_banner<W: Write>(
+    out: &mut W,
+    handle: &EmulatorHandle,
+    config: &EmulatorConfig,
+    ca: Option<&PathBuf>,
+) -> std::io::Result<()> {
+    let tenant = config
+        .tenants
+        .first()
+        .map(|t| t.id.clone())
+        .unwrap_or_else(|| defaults::TENANT_ID.to_string());
+    writeln!(out, "MSAL emulator listening on {}", handle.base_url())?;
+    writeln!(out, "authority:   {}", handle.authority(&tenant))?;
+    writeln!(out, "admin token: {}", handle.admin_token())?;
+    if let Some(ca) = ca {
+        writeln!(out, "CA file:     {}", ca.display())?;
+    }
+    for app in &config.apps {
+        writeln!(
+            out,
+            "app:         {} {} ({})",
+            app.client_id,
+            app.name,
+            if app.public_client {
+                "public"
+            } else {
+                "confidential"
+            }
+        )?;
+    }
+    for user in &config.users {
+        writeln!(out, "user:        {}", user.username)?;
+    }
+    writeln!(out, "Press Ctrl-C to stop.")?;
+    out.flush()
+}
