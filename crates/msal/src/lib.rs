@@ -11,6 +11,7 @@
 pub mod account;
 pub mod authority;
 pub mod cache;
+pub mod claims;
 pub mod error;
 pub mod http;
 pub mod result;
