@@ -194,7 +194,10 @@ impl Parser<'_> {
     fn error(&self, what: &str) -> Error {
         Error::client(
             codes::INVALID_ARGUMENT,
-            format!("malformed WWW-Authenticate header at byte {}: {what}", self.i),
+            format!(
+                "malformed WWW-Authenticate header at byte {}: {what}",
+                self.i
+            ),
         )
     }
 

@@ -51,7 +51,12 @@ const WELL_KNOWN_ENTRA_HOSTS: &[&str] = &[
 ];
 
 /// The host suffixes of Azure AD B2C.
-const B2C_HOST_SUFFIXES: &[&str] = &[".b2clogin.com", ".b2clogin.cn", ".b2clogin.us", ".b2clogin.de"];
+const B2C_HOST_SUFFIXES: &[&str] = &[
+    ".b2clogin.com",
+    ".b2clogin.cn",
+    ".b2clogin.us",
+    ".b2clogin.de",
+];
 
 /// The host suffix of Entra External ID (CIAM).
 const CIAM_HOST_SUFFIX: &str = ".ciamlogin.com";
@@ -128,7 +133,10 @@ fn is_loopback_host(host: Host<&str>) -> bool {
         Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
         Host::Ipv4(ip) => ip.is_loopback(),
         Host::Ipv6(ip) => {
-            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| IpAddr::V4(v4).is_loopback())
+            ip.is_loopback()
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| IpAddr::V4(v4).is_loopback())
         }
     }
 }
@@ -155,7 +163,12 @@ fn parse_common(input: &str, options: &AuthorityOptions) -> Result<(Url, Vec<Str
                 ));
             }
         }
-        other => return Err(invalid(input, format_args!("the scheme `{other}` is not https"))),
+        other => {
+            return Err(invalid(
+                input,
+                format_args!("the scheme `{other}` is not https"),
+            ));
+        }
     }
     if url.host().is_none() {
         return Err(invalid(input, "it has no host"));
@@ -215,7 +228,12 @@ impl Authority {
                 Some(t) => t.to_owned(),
                 None => format!("{subdomain}.onmicrosoft.com"),
             };
-            return Ok(Self::build(parsed, AuthorityKind::Ciam, &[&tenant], tenant.clone()));
+            return Ok(Self::build(
+                parsed,
+                AuthorityKind::Ciam,
+                &[&tenant],
+                tenant.clone(),
+            ));
         }
 
         let b2c_host = B2C_HOST_SUFFIXES

@@ -130,10 +130,16 @@ impl AuthorityResolver {
         tracing::debug!(%url, %authority, "fetching OpenID Connect metadata");
         let resp = get(http, url.clone(), correlation_id).await?;
         if !resp.status.is_success() {
-            return Err(error_answer(&resp, correlation_id));
+            return Err(error_answer(&resp, &url, correlation_id));
         }
-        let metadata =
-            parse_metadata(&resp.body, authority, &url, environment, aliases, correlation_id)?;
+        let metadata = parse_metadata(
+            &resp.body,
+            authority,
+            &url,
+            environment,
+            aliases,
+            correlation_id,
+        )?;
         Ok(Arc::new(metadata))
     }
 
@@ -222,7 +228,7 @@ async fn fetch_instance(
         {
             return Err(invalid_instance(e.error_description.as_deref()));
         }
-        return Err(error_answer(&resp, correlation_id));
+        return Err(error_answer(&resp, &url, correlation_id));
     }
     let context = |why: &str| {
         discovery_failed(
@@ -318,7 +324,7 @@ async fn get(http: &dyn HttpClient, url: Url, correlation_id: &str) -> Result<Ht
 
 /// The error for a non-2xx answer: the server's OAuth error when the body is one, else an
 /// unparsable-answer error with the status.
-fn error_answer(resp: &HttpResponse, correlation_id: &str) -> Error {
+fn error_answer(resp: &HttpResponse, url: &Url, correlation_id: &str) -> Error {
     let status = resp.status.as_u16();
     match OAuthErrorResponse::parse(&resp.body) {
         Some(mut e) => {
@@ -332,8 +338,8 @@ fn error_answer(resp: &HttpResponse, correlation_id: &str) -> Error {
             resp.headers.clone(),
             None,
             format!(
-                "discovery answered HTTP {status} with a body that is not an OAuth error \
-                 (a proxy or a wrong authority URL?)"
+                "{url} answered HTTP {status} with a body that is not an OAuth error \
+                 (a proxy, or a wrong authority URL?)"
             ),
             Some(correlation_id.to_owned()),
         ),
