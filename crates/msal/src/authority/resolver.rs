@@ -1,0 +1,418 @@
+//! Instance discovery and OpenID Connect metadata, fetched once per resolver and cached.
+//!
+//! Concurrent lookups of the same document share one request; a failed lookup is not cached,
+//! so the next call tries again.
+
+// The application layer calls the resolver; until it is merged some items are unused.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use tokio::sync::OnceCell;
+use url::Url;
+
+use super::{Authority, AuthorityKind};
+use crate::error::{Error, OAuthErrorResponse, codes};
+use crate::http::{
+    HeaderValue, HttpClient, HttpRequest, HttpResponse, RetryPolicy, send_with_retry,
+    standard_headers,
+};
+
+/// The host that validates authorities on hosts that are not well-known Entra hosts.
+const WORLDWIDE_DISCOVERY_HOST: &str = "login.microsoftonline.com";
+
+/// The endpoints and the cache identity of an authority, from its OpenID Connect metadata and
+/// (for Entra) instance discovery.
+#[derive(Debug, Clone)]
+pub(crate) struct Metadata {
+    /// The `issuer` of the metadata, as given (Entra's multi-tenant metadata keeps its
+    /// `{tenantid}` placeholder); empty when the document has none.
+    pub issuer: String,
+    /// `authorization_endpoint`.
+    pub authorization_endpoint: Url,
+    /// `token_endpoint`.
+    pub token_endpoint: Url,
+    /// `device_authorization_endpoint`, else for Entra `{authority}/oauth2/v2.0/devicecode`.
+    pub device_authorization_endpoint: Option<Url>,
+    /// `end_session_endpoint`.
+    pub end_session_endpoint: Option<Url>,
+    /// The environment under which tokens are cached: instance discovery's `preferred_cache`
+    /// for the authority's host, else the host (with its port, if any).
+    pub environment: String,
+    /// The hosts that share the cache with this one (the host itself always included).
+    pub aliases: Vec<String>,
+}
+
+/// What instance discovery says about a host.
+#[derive(Debug)]
+struct Instance {
+    environment: String,
+    aliases: Vec<String>,
+    /// The `tenant_discovery_endpoint` of the answer, and the authority (key) it was asked for:
+    /// it names that authority's tenant, so it only serves that authority.
+    tenant_discovery: Option<(String, Url)>,
+}
+
+type Cell<T> = Arc<OnceCell<Arc<T>>>;
+
+/// Resolves authorities to their [`Metadata`], caching instance discovery (per host, aliases
+/// included) and OpenID Connect metadata (per authority).
+#[derive(Debug, Default)]
+pub(crate) struct AuthorityResolver {
+    /// By `{scheme}://{host[:port]}`, lower case.
+    instances: Mutex<HashMap<String, Cell<Instance>>>,
+    /// By authority key and whether instance discovery was used.
+    metadata: Mutex<HashMap<(String, bool), Cell<Metadata>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn discovery_failed(correlation_id: &str, description: String) -> Error {
+    Error::service(codes::DISCOVERY_FAILED, description).with_correlation_id(correlation_id)
+}
+
+impl AuthorityResolver {
+    /// The metadata of `authority`, fetched once and cached.
+    ///
+    /// With `instance_discovery` (Entra ID authorities only) the authority is first validated
+    /// and its aliases found through instance discovery; B2C, AD FS, CIAM and OIDC authorities
+    /// always fetch their metadata directly.
+    ///
+    /// Every request carries the [`standard_headers`] with `correlation_id`.
+    ///
+    /// # Errors
+    ///
+    /// - `Client` `invalid_authority` when instance discovery says `invalid_instance`;
+    /// - the server's OAuth error (`Service` or other, per [`Error::from_oauth_error`]) for an
+    ///   error answer, `non_parsable_oauth_error` when the error body is not OAuth JSON;
+    /// - `Service` `discovery_failed` for a 2xx answer that is not valid metadata;
+    /// - `Transport` when no answer came back.
+    pub(crate) async fn metadata(
+        &self,
+        authority: &Authority,
+        http: &dyn HttpClient,
+        instance_discovery: bool,
+        correlation_id: &str,
+    ) -> Result<Arc<Metadata>, Error> {
+        let use_discovery = instance_discovery && authority.kind() == AuthorityKind::Aad;
+        let cell = lock(&self.metadata)
+            .entry((authority.key(), use_discovery))
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| self.fetch_metadata(authority, http, use_discovery, correlation_id))
+            .await
+            .cloned()
+    }
+
+    async fn fetch_metadata(
+        &self,
+        authority: &Authority,
+        http: &dyn HttpClient,
+        use_discovery: bool,
+        correlation_id: &str,
+    ) -> Result<Arc<Metadata>, Error> {
+        let (environment, aliases, url) = if use_discovery {
+            let instance = self.instance(authority, http, correlation_id).await?;
+            let url = match &instance.tenant_discovery {
+                Some((key, url)) if *key == authority.key() => url.clone(),
+                _ => authority.metadata_url()?,
+            };
+            (instance.environment.clone(), instance.aliases.clone(), url)
+        } else {
+            let host = authority.host();
+            (host.clone(), vec![host], authority.metadata_url()?)
+        };
+        tracing::debug!(%url, %authority, "fetching OpenID Connect metadata");
+        let resp = get(http, url.clone(), correlation_id).await?;
+        if !resp.status.is_success() {
+            return Err(error_answer(&resp, &url, correlation_id));
+        }
+        let metadata = parse_metadata(
+            &resp.body,
+            authority,
+            &url,
+            environment,
+            aliases,
+            correlation_id,
+        )?;
+        Ok(Arc::new(metadata))
+    }
+
+    /// Instance discovery for the authority's host, fetched once per host; an answer also
+    /// fills the cache for every alias it lists.
+    async fn instance(
+        &self,
+        authority: &Authority,
+        http: &dyn HttpClient,
+        correlation_id: &str,
+    ) -> Result<Arc<Instance>, Error> {
+        let key = instance_key(authority.scheme(), &authority.host());
+        let cell = lock(&self.instances).entry(key).or_default().clone();
+        cell.get_or_try_init(|| async {
+            let (instance, others) = fetch_instance(authority, http, correlation_id).await?;
+            let mut map = lock(&self.instances);
+            for (alias, other) in others {
+                map.entry(instance_key(authority.scheme(), &alias))
+                    .or_insert_with(|| Arc::new(OnceCell::new_with(Some(Arc::new(other)))));
+            }
+            Ok::<_, Error>(Arc::new(instance))
+        })
+        .await
+        .cloned()
+    }
+}
+
+fn instance_key(scheme: &str, host: &str) -> String {
+    format!("{scheme}://{host}").to_ascii_lowercase()
+}
+
+/// The instance discovery request URL for an authority: on the authority's own host when it
+/// is a well-known Entra host or loopback, else on `login.microsoftonline.com`.
+pub(crate) fn instance_discovery_url(authority: &Authority) -> Result<Url, Error> {
+    let base = if authority.is_well_known_entra_host() || authority.is_loopback() {
+        format!("{}://{}", authority.scheme(), authority.host())
+    } else {
+        format!("https://{WORLDWIDE_DISCOVERY_HOST}")
+    };
+    let mut url = Url::parse(&format!("{base}/common/discovery/instance")).map_err(|e| {
+        Error::client(
+            codes::INVALID_AUTHORITY,
+            format!("cannot build the instance discovery URL for {authority}: {e}"),
+        )
+    })?;
+    let authorize = authority.oauth2_v2_endpoint("authorize")?;
+    url.query_pairs_mut()
+        .append_pair("api-version", "1.1")
+        .append_pair("authorization_endpoint", authorize.as_str());
+    Ok(url)
+}
+
+#[derive(Deserialize)]
+struct InstanceEntry {
+    #[serde(default)]
+    preferred_cache: Option<String>,
+    #[serde(default)]
+    aliases: Vec<String>,
+}
+
+/// Asks instance discovery about the authority. Returns what it says about the authority's
+/// host, and the same for every other alias it lists.
+async fn fetch_instance(
+    authority: &Authority,
+    http: &dyn HttpClient,
+    correlation_id: &str,
+) -> Result<(Instance, Vec<(String, Instance)>), Error> {
+    let url = instance_discovery_url(authority)?;
+    tracing::debug!(%url, %authority, "instance discovery");
+    let resp = get(http, url.clone(), correlation_id).await?;
+    let invalid_instance = |desc: Option<&str>| {
+        Error::client(
+            codes::INVALID_AUTHORITY,
+            format!(
+                "instance discovery does not know the authority {authority} (invalid_instance{}). \
+                 If it is a legitimate custom domain, turn off authority validation by \
+                 disabling instance discovery",
+                desc.map(|d| format!(": {d}")).unwrap_or_default()
+            ),
+        )
+        .with_correlation_id(correlation_id)
+    };
+    if !resp.status.is_success() {
+        if let Some(e) = OAuthErrorResponse::parse(&resp.body)
+            && e.error == "invalid_instance"
+        {
+            return Err(invalid_instance(e.error_description.as_deref()));
+        }
+        return Err(error_answer(&resp, &url, correlation_id));
+    }
+    let context = |why: &str| {
+        discovery_failed(
+            correlation_id,
+            format!("instance discovery at {url} for {authority}: {why}"),
+        )
+    };
+    let Ok(Value::Object(doc)) = serde_json::from_slice::<Value>(&resp.body) else {
+        return Err(context("the answer is not a JSON object"));
+    };
+    if let Some(Value::String(error)) = doc.get("error") {
+        if error == "invalid_instance" {
+            let desc = doc.get("error_description").and_then(Value::as_str);
+            return Err(invalid_instance(desc));
+        }
+        if let Some(mut e) = OAuthErrorResponse::parse(&resp.body) {
+            e.http_status = Some(resp.status.as_u16());
+            e.headers = Some(resp.headers.clone());
+            e.correlation_id = Some(correlation_id.to_owned());
+            return Err(Error::from_oauth_error(e));
+        }
+    }
+    let tenant_discovery = match doc.get("tenant_discovery_endpoint") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            let endpoint = Url::parse(s)
+                .map_err(|_| context("`tenant_discovery_endpoint` is not an absolute URL"))?;
+            check_endpoint_scheme(authority, &endpoint)
+                .map_err(|why| context(&format!("`tenant_discovery_endpoint` {why}")))?;
+            Some((authority.key(), endpoint))
+        }
+        Some(_) => return Err(context("`tenant_discovery_endpoint` is not a string")),
+    };
+    let entries: Vec<InstanceEntry> = match doc.get("metadata") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => Vec::<InstanceEntry>::deserialize(v)
+            .map_err(|e| context(&format!("`metadata` is not a list of entries: {e}")))?,
+    };
+
+    let host = authority.host();
+    let to_instance = |entry: &InstanceEntry, host: &str| {
+        let environment = entry
+            .preferred_cache
+            .clone()
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| host.to_owned());
+        let mut aliases: Vec<String> = Vec::new();
+        for a in &entry.aliases {
+            if !a.is_empty() && !aliases.iter().any(|x| x.eq_ignore_ascii_case(a)) {
+                aliases.push(a.clone());
+            }
+        }
+        if !aliases.iter().any(|x| x.eq_ignore_ascii_case(host)) {
+            aliases.insert(0, host.to_owned());
+        }
+        Instance {
+            environment,
+            aliases,
+            tenant_discovery: None,
+        }
+    };
+    let mut instance = entries
+        .iter()
+        .find(|e| e.aliases.iter().any(|a| a.eq_ignore_ascii_case(&host)))
+        .map(|e| to_instance(e, &host))
+        .unwrap_or_else(|| Instance {
+            environment: host.clone(),
+            aliases: vec![host.clone()],
+            tenant_discovery: None,
+        });
+    instance.tenant_discovery = tenant_discovery;
+    let others = entries
+        .iter()
+        .flat_map(|e| e.aliases.iter().map(move |a| (e, a)))
+        .filter(|(_, a)| !a.is_empty() && !a.eq_ignore_ascii_case(&host))
+        .map(|(e, a)| (a.to_ascii_lowercase(), to_instance(e, a)))
+        .collect();
+    Ok((instance, others))
+}
+
+/// A GET with the standard headers, retried as MSAL does.
+async fn get(http: &dyn HttpClient, url: Url, correlation_id: &str) -> Result<HttpResponse, Error> {
+    let mut req = HttpRequest::get(url);
+    req.headers = standard_headers(correlation_id);
+    req.headers.insert(
+        http::header::ACCEPT,
+        HeaderValue::from_static("application/json"),
+    );
+    send_with_retry(http, req, &RetryPolicy::default())
+        .await
+        .map_err(|e| e.with_correlation_id(correlation_id))
+}
+
+/// The error for a non-2xx answer: the server's OAuth error when the body is one, else an
+/// unparsable-answer error with the status.
+fn error_answer(resp: &HttpResponse, url: &Url, correlation_id: &str) -> Error {
+    let status = resp.status.as_u16();
+    match OAuthErrorResponse::parse(&resp.body) {
+        Some(mut e) => {
+            e.http_status = Some(status);
+            e.headers = Some(resp.headers.clone());
+            e.correlation_id = Some(correlation_id.to_owned());
+            Error::from_oauth_error(e)
+        }
+        None => Error::unparsable_response(
+            status,
+            resp.headers.clone(),
+            None,
+            format!(
+                "{url} answered HTTP {status} with a body that is not an OAuth error \
+                 (a proxy, or a wrong authority URL?)"
+            ),
+            Some(correlation_id.to_owned()),
+        ),
+    }
+}
+
+/// `Err(reason)` when an endpoint's scheme is not acceptable for the authority: `https`
+/// always is, `http` only for an `http` (loopback) authority.
+fn check_endpoint_scheme(authority: &Authority, endpoint: &Url) -> Result<(), String> {
+    match endpoint.scheme() {
+        "https" => Ok(()),
+        "http" if authority.scheme() == "http" => Ok(()),
+        other => Err(format!(
+            "uses `{other}`, but the endpoints of an {} authority must use https",
+            authority.scheme()
+        )),
+    }
+}
+
+/// Validates and reads an OpenID Connect metadata document.
+pub(crate) fn parse_metadata(
+    body: &[u8],
+    authority: &Authority,
+    url: &Url,
+    environment: String,
+    aliases: Vec<String>,
+    correlation_id: &str,
+) -> Result<Metadata, Error> {
+    let context = |why: &str| {
+        discovery_failed(
+            correlation_id,
+            format!("the OpenID Connect metadata at {url} for {authority} is not usable: {why}"),
+        )
+    };
+    let Ok(Value::Object(doc)) = serde_json::from_slice::<Value>(body) else {
+        return Err(context("it is not a JSON object"));
+    };
+    let endpoint = |doc: &Map<String, Value>, name: &str| -> Result<Option<Url>, Error> {
+        match doc.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => {
+                let u = Url::parse(s)
+                    .map_err(|_| context(&format!("`{name}` is not an absolute URL")))?;
+                check_endpoint_scheme(authority, &u)
+                    .map_err(|why| context(&format!("`{name}` {why}")))?;
+                Ok(Some(u))
+            }
+            Some(_) => Err(context(&format!("`{name}` is not a string"))),
+        }
+    };
+    let required = |name: &str| -> Result<Url, Error> {
+        endpoint(&doc, name)?.ok_or_else(|| context(&format!("`{name}` is missing")))
+    };
+    let authorization_endpoint = required("authorization_endpoint")?;
+    let token_endpoint = required("token_endpoint")?;
+    let device_authorization_endpoint = match endpoint(&doc, "device_authorization_endpoint")? {
+        Some(u) => Some(u),
+        None if authority.kind().is_entra() => Some(authority.oauth2_v2_endpoint("devicecode")?),
+        None => None,
+    };
+    let end_session_endpoint = endpoint(&doc, "end_session_endpoint")?;
+    let issuer = match doc.get("issuer") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => return Err(context("`issuer` is not a string")),
+    };
+    Ok(Metadata {
+        issuer,
+        authorization_endpoint,
+        token_endpoint,
+        device_authorization_endpoint,
+        end_session_endpoint,
+        environment,
+        aliases,
+    })
+}
