@@ -1,0 +1,286 @@
+//! The commands: build the application from the flags, run the flow, print the contract's JSON.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use msal::cache::FileCachePersistence;
+use msal::error::codes;
+use msal::{
+    ClientCertificate, ConfidentialClientApplication, Error, PublicClientApplication, TokenCache,
+    UiRequiredClassification,
+};
+use serde_json::json;
+
+use crate::output::{self, OutputFormat, account_json};
+use crate::{ConnArgs, Flow, TokenArgs};
+
+fn fail(format: OutputFormat, e: &Error) -> ExitCode {
+    output::print_error(format, e);
+    ExitCode::from(output::exit_code(e.kind()))
+}
+
+fn cache_for(conn: &ConnArgs) -> TokenCache {
+    match &conn.cache {
+        Some(path) => TokenCache::with_persistence(Arc::new(FileCachePersistence::new(path))),
+        None => TokenCache::new(),
+    }
+}
+
+/// Applies the connection flags to either builder (they share these methods).
+macro_rules! configure {
+    ($builder:expr, $conn:expr, $caps:expr) => {{
+        let conn: &ConnArgs = $conn;
+        let mut b = $builder
+            .allow_insecure_loopback(conn.insecure_loopback)
+            .timeout(Duration::from_secs(conn.timeout.max(1)))
+            .token_cache(cache_for(conn))
+            .client_capabilities($caps);
+        b = match (&conn.authority, &conn.oidc_authority) {
+            (_, Some(issuer)) => b.oidc_authority(issuer.clone()),
+            (Some(a), None) => b.authority(a.clone()),
+            (None, None) => b,
+        };
+        if conn.no_instance_discovery {
+            b = b.instance_discovery(false);
+        }
+        if let Some(ca) = &conn.ca_file {
+            b = b.ca_file(ca.clone());
+        }
+        b
+    }};
+}
+
+fn public_app(conn: &ConnArgs, caps: &[String]) -> Result<PublicClientApplication, Error> {
+    configure!(
+        PublicClientApplication::builder(&conn.client_id),
+        conn,
+        caps.to_vec()
+    )
+    .build()
+}
+
+fn env_secret(var: &str, what: &str) -> Result<String, Error> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Ok(v),
+        _ => Err(Error::client(
+            codes::MISSING_CREDENTIAL,
+            format!("the environment variable {var} (the {what}) is not set or empty"),
+        )),
+    }
+}
+
+fn confidential_app(args: &TokenArgs) -> Result<ConfidentialClientApplication, Error> {
+    let b = configure!(
+        ConfidentialClientApplication::builder(&args.conn.client_id),
+        &args.conn,
+        args.client_capabilities.clone()
+    );
+    let b = match (&args.client_secret_env, &args.certificate) {
+        (Some(_), Some(_)) => {
+            return Err(Error::client(
+                codes::INVALID_ARGUMENT,
+                "give either --client-secret-env or --certificate, not both",
+            ));
+        }
+        (Some(var), None) => b.client_secret(env_secret(var, "client secret")?),
+        (None, Some(pem)) => b.certificate(ClientCertificate::from_pem_file(pem)?),
+        (None, None) => {
+            return Err(Error::client(
+                codes::MISSING_CREDENTIAL,
+                "this flow needs a credential: --client-secret-env VAR or --certificate PEM",
+            ));
+        }
+    };
+    b.build()
+}
+
+/// `msal token <flow>`.
+pub async fn token(args: TokenArgs) -> ExitCode {
+    let format = args.conn.format();
+    let result = match args.flow {
+        Flow::ClientCredentials => client_credentials(&args).await,
+        Flow::DeviceCode => device_code(&args).await,
+        Flow::Silent => silent(&args).await,
+        Flow::Interactive | Flow::UsernamePassword | Flow::OnBehalfOf => Err(Error::client(
+            codes::NOT_SUPPORTED,
+            format!(
+                "the `{}` flow is not available in this version of msal",
+                clap::ValueEnum::to_possible_value(&args.flow)
+                    .map(|v| v.get_name().to_owned())
+                    .unwrap_or_default()
+            ),
+        )),
+    };
+    match result {
+        Ok(r) => {
+            output::print_result(format, &r);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format, &e),
+    }
+}
+
+async fn client_credentials(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
+    let app = confidential_app(args)?;
+    let mut req = app.acquire_token_for_client(&args.scopes);
+    if let Some(c) = &args.claims {
+        req = req.with_claims(c.clone());
+    }
+    req.force_refresh(args.force_refresh).send().await
+}
+
+async fn device_code(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
+    let app = public_app(&args.conn, &args.client_capabilities)?;
+    let mut req = app
+        .acquire_token_by_device_code(&args.scopes)
+        .on_code(|info| eprintln!("{}", info.message))
+        .with_cancellation(async {
+            let _ = tokio::signal::ctrl_c().await;
+        });
+    if let Some(c) = &args.claims {
+        req = req.with_claims(c.clone());
+    }
+    req.send().await
+}
+
+async fn silent(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
+    let app = public_app(&args.conn, &args.client_capabilities)?;
+    let account = pick_account(&app, args.account.as_deref()).await?;
+    let mut req = app
+        .acquire_token_silent(&args.scopes, &account)
+        .force_refresh(args.force_refresh);
+    if let Some(c) = &args.claims {
+        req = req.with_claims(c.clone());
+    }
+    req.send().await
+}
+
+/// The account named, or the only one in the cache.
+async fn pick_account(
+    app: &PublicClientApplication,
+    wanted: Option<&str>,
+) -> Result<msal::Account, Error> {
+    let no_account = |what: String| {
+        Error::ui_required(
+            codes::NO_ACCOUNT,
+            UiRequiredClassification::AcquireTokenSilentFailed,
+            what,
+        )
+    };
+    match wanted {
+        Some(id) => app
+            .get_account(id)
+            .await?
+            .ok_or_else(|| no_account(format!("no account `{id}` in the cache; sign in first"))),
+        None => {
+            let mut accounts = app.accounts().await?;
+            match accounts.len() {
+                0 => Err(no_account(
+                    "the cache holds no account; sign in first (e.g. `msal token device-code`)"
+                        .into(),
+                )),
+                1 => Ok(accounts.remove(0)),
+                n => Err(Error::client(
+                    codes::INVALID_ARGUMENT,
+                    format!("the cache holds {n} accounts; choose one with --account"),
+                )),
+            }
+        }
+    }
+}
+
+/// `msal accounts list`.
+pub async fn accounts_list(conn: ConnArgs) -> ExitCode {
+    let format = conn.format();
+    let accounts = match public_app(&conn, &[]) {
+        Ok(app) => app.accounts().await,
+        Err(e) => Err(e),
+    };
+    match accounts {
+        Ok(accounts) => {
+            match format {
+                OutputFormat::Json => println!(
+                    "{}",
+                    json!({"accounts": accounts.iter().map(account_json).collect::<Vec<_>>()})
+                ),
+                OutputFormat::Text if accounts.is_empty() => println!("No accounts in the cache."),
+                OutputFormat::Text => {
+                    for a in &accounts {
+                        println!("{}\t{}\t{}", a.username, a.home_account_id, a.environment);
+                    }
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format, &e),
+    }
+}
+
+/// `msal accounts remove`.
+pub async fn accounts_remove(conn: ConnArgs, account: String) -> ExitCode {
+    let format = conn.format();
+    let run = async {
+        let app = public_app(&conn, &[])?;
+        let found = app.get_account(&account).await?.ok_or_else(|| {
+            Error::client(
+                codes::INVALID_ARGUMENT,
+                format!("no account `{account}` in the cache"),
+            )
+        })?;
+        app.remove_account(&found).await?;
+        Ok::<_, Error>(found)
+    };
+    match run.await {
+        Ok(a) => {
+            match format {
+                OutputFormat::Json => {
+                    println!("{}", json!({"removed": true, "account": account_json(&a)}))
+                }
+                OutputFormat::Text => println!("Removed {} ({})", a.username, a.home_account_id),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format, &e),
+    }
+}
+
+/// `msal decode <jwt>`.
+pub fn decode(jwt: &str) -> ExitCode {
+    let parsed = msal::oauth::decode_jwt_header(jwt)
+        .and_then(|h| Ok((h, msal::oauth::decode_jwt_payload(jwt)?)));
+    match parsed {
+        Ok((header, claims)) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({
+                    "validated": false,
+                    "note": "decoded only: the signature, issuer, audience and expiry were NOT checked",
+                    "header": header,
+                    "claims": claims,
+                }))
+                .unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let e = Error::client(codes::INVALID_JWT, e.description().to_owned());
+            fail(OutputFormat::Json, &e)
+        }
+    }
+}
+
+/// `msal emulator`: the emulator's own command line, run until Ctrl-C.
+pub async fn emulator(args: msal_emulator::CliArgs) -> ExitCode {
+    match msal_emulator::run_cli(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msal_emulator::CliError::Config(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(6)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(5)
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! What the CLI prints: exactly one JSON object on stdout with `--output json`, readable lines
+//! with `text`; the shapes are the contract in CONTRACT.md.
+
+use msal::{Account, AuthenticationResult, Error, ErrorKind};
+use serde_json::{Value, json};
+
+/// How to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Exactly one JSON object on stdout.
+    Json,
+    /// For people.
+    Text,
+}
+
+/// The exit code of an error kind, per the contract.
+pub fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::UiRequired => 3,
+        ErrorKind::Service => 4,
+        ErrorKind::Transport => 5,
+        ErrorKind::Client => 6,
+        ErrorKind::Cancelled => 7,
+        _ => 4,
+    }
+}
+
+/// An account as the contract shows it.
+pub fn account_json(a: &Account) -> Value {
+    json!({
+        "home_account_id": a.home_account_id,
+        "username": a.username,
+        "environment": a.environment,
+    })
+}
+
+/// The success object.
+pub fn result_json(r: &AuthenticationResult) -> Value {
+    json!({
+        "access_token": r.access_token.secret(),
+        "token_type": r.token_type,
+        "expires_on": r.expires_on.unix_timestamp(),
+        "scopes": r.scopes,
+        "source": r.source.as_str(),
+        "tenant_id": r.tenant_id,
+        "correlation_id": r.correlation_id,
+        "account": r.account.as_ref().map(account_json),
+    })
+}
+
+/// The failure object.
+pub fn error_json(e: &Error) -> Value {
+    json!({"error": {
+        "kind": e.kind().as_str(),
+        "code": e.code(),
+        "suberror": e.suberror(),
+        "classification": e.classification().map(|c| c.as_str()),
+        "aadsts_codes": e.aadsts_codes(),
+        "message": e.description(),
+        "claims": e.claims(),
+        "correlation_id": e.correlation_id(),
+        "trace_id": e.trace_id(),
+        "http_status": e.http_status(),
+        "retry_after_seconds": e.retry_after().map(|d| d.as_secs()),
+        "throttled": e.is_throttled(),
+        "granted_scopes": e.granted_scopes(),
+        "declined_scopes": e.declined_scopes(),
+    }})
+}
+
+/// Prints a success.
+pub fn print_result(format: OutputFormat, r: &AuthenticationResult) {
+    match format {
+        OutputFormat::Json => println!("{}", result_json(r)),
+        OutputFormat::Text => {
+            println!(
+                "Token from {} for {}",
+                r.source.as_str().replace('_', " "),
+                r.scopes.join(" ")
+            );
+            println!("  expires on:     {}", r.expires_on);
+            if let Some(a) = &r.account {
+                println!("  account:        {} ({})", a.username, a.home_account_id);
+            }
+            if let Some(t) = &r.tenant_id {
+                println!("  tenant:         {t}");
+            }
+            println!("  correlation id: {}", r.correlation_id);
+            println!("{}", r.access_token.secret());
+        }
+    }
+}
+
+/// Prints a failure: JSON on stdout, or a readable report on stderr.
+pub fn print_error(format: OutputFormat, e: &Error) {
+    match format {
+        OutputFormat::Json => println!("{}", error_json(e)),
+        OutputFormat::Text => eprintln!("{}", error_text(e)),
+    }
+}
+
+/// A readable, multi-line report of an error, with what to do about it.
+pub fn error_text(e: &Error) -> String {
+    let mut out = format!("error: {e}");
+    let mut line = |k: &str, v: String| out.push_str(&format!("\n  {k:<15} {v}"));
+    line("kind:", e.kind().as_str().into());
+    if let Some(c) = e.classification() {
+        line("classification:", c.as_str().into());
+    }
+    if !e.aadsts_codes().is_empty() {
+        let codes: Vec<String> = e.aadsts_codes().iter().map(|c| format!("AADSTS{c}")).collect();
+        line("aadsts:", codes.join(", "));
+    }
+    if let Some(c) = e.correlation_id() {
+        line("correlation id:", c.into());
+    }
+    if let Some(t) = e.trace_id() {
+        line("trace id:", t.into());
+    }
+    if let Some(d) = e.retry_after() {
+        line("retry after:", format!("{}s", d.as_secs()));
+    }
+    if let Some(d) = e.declined_scopes() {
+        line("declined:", d.join(" "));
+    }
+    if let Some(c) = e.claims() {
+        line("claims:", c.into());
+    }
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        line("caused by:", s.to_string());
+        src = s.source();
+    }
+    line("what to do:", advice(e).into());
+    out
+}
+
+/// The seed's recommended handling, in one line.
+pub fn advice(e: &Error) -> &'static str {
+    use msal::UiRequiredClassification as C;
+    match e.kind() {
+        ErrorKind::UiRequired => match e.classification() {
+            Some(C::ConsentRequired) => "sign in interactively so the user can consent",
+            Some(C::UserPasswordExpired) => "sign in interactively so the user can reset the password",
+            Some(C::MessageOnly) => "an interactive sign-in only shows a message; consider hiding the feature",
+            Some(C::AdditionalAction) => "the user must act outside the sign-in; an interactive sign-in explains how",
+            Some(C::PromptNeverFailed) => "sign in interactively without prompt=none",
+            _ => "sign in interactively (device code or browser), passing the claims if any",
+        },
+        ErrorKind::Service if e.is_throttled() => "wait for the retry-after delay, then try again",
+        ErrorKind::Service if e.code() == "declined_scopes" => {
+            "continue with the granted scopes, or stop the sign-in"
+        }
+        ErrorKind::Service if e.is_retryable() => "try again later",
+        ErrorKind::Service => "check the application registration and the request; quote the correlation id to support",
+        ErrorKind::Transport => "check the network, proxy and TLS trust; then try again",
+        ErrorKind::Client => "fix the configuration or the arguments",
+        ErrorKind::Cancelled => "ask the user whether to try again",
+        _ => "see the message",
+    }
+}
