@@ -50,6 +50,8 @@ pub(crate) struct AppCore {
 /// What a token answer is saved and reported with.
 pub(crate) struct Completion<'a> {
     pub metadata: &'a Metadata,
+    /// The tenant of the authority the request went to: the realm of app tokens.
+    pub tenant: &'a str,
     pub requested: &'a [String],
     pub correlation_id: &'a str,
     pub user_flow: bool,
@@ -123,9 +125,18 @@ pub(crate) fn declined_scopes(requested: &[String], granted: &[String]) -> Vec<S
 impl AppCore {
     /// The authority's metadata (fetched once, then from memory).
     pub(crate) async fn metadata(&self, correlation_id: &str) -> Result<Arc<Metadata>, Error> {
+        self.metadata_for(&self.authority, correlation_id).await
+    }
+
+    /// The metadata of another authority of the same app (a per-request tenant).
+    pub(crate) async fn metadata_for(
+        &self,
+        authority: &Authority,
+        correlation_id: &str,
+    ) -> Result<Arc<Metadata>, Error> {
         self.resolver
             .metadata(
-                &self.authority,
+                authority,
                 self.http.as_ref(),
                 self.instance_discovery,
                 correlation_id,
@@ -137,11 +148,6 @@ impl AppCore {
     /// The merged claims of a request and the app's client capabilities.
     pub(crate) fn claims(&self, claims: Option<&str>) -> Result<Option<String>, Error> {
         crate::claims::merge_claims(claims, &self.client_capabilities)
-    }
-
-    /// The realm (tenant) that app tokens of this authority are cached under.
-    pub(crate) fn app_realm(&self) -> &str {
-        self.authority.tenant()
     }
 
     /// Saves a token answer in the cache and reports it.
@@ -176,7 +182,7 @@ impl AppCore {
             .and_then(|v| v.as_str())
             .map(str::to_owned)
             .or_else(|| client_info.as_ref().map(|ci| ci.utid.clone()))
-            .unwrap_or_else(|| self.authority.tenant().to_owned());
+            .unwrap_or_else(|| c.tenant.to_owned());
         let access_token = resp.access_token.clone().unwrap_or_default();
         let token_type = resp.token_type.clone().unwrap_or_else(|| "Bearer".into());
         let expires_in = resp.expires_in.map_or(3600, |s| s.0);

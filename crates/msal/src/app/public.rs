@@ -224,6 +224,7 @@ impl DeviceCodeRequest {
             resp,
             Completion {
                 metadata: &metadata,
+                tenant: core.authority.tenant(),
                 requested: &scopes,
                 correlation_id: &cid,
                 user_flow: true,
@@ -427,6 +428,7 @@ impl SilentRequest {
             resp,
             Completion {
                 metadata: &metadata,
+                tenant: core.authority.tenant(),
                 requested: &scopes,
                 correlation_id: &cid,
                 user_flow: true,
