@@ -118,7 +118,7 @@ fn authenticate_client(
         return Ok("0");
     }
     if let Some(secret) = secret {
-        if app.cfg.secrets.iter().any(|s| *s == secret) {
+        if app.cfg.secrets.contains(&secret) {
             return Ok("1");
         }
         return Err(AadErr::new(7000215));
@@ -538,7 +538,8 @@ fn refresh(
         return Err(AadErr::new(700082));
     }
     let same_client = grant.client_id.eq_ignore_ascii_case(&app.cfg.client_id);
-    if !same_client && !(grant.foci && app.cfg.foci) {
+    let family = grant.foci && app.cfg.foci;
+    if !(same_client || family) {
         return Err(AadErr::new(70000).desc(format!(
             "Provided grant is invalid or malformed. The refresh token was issued to a different client id than '{}'.",
             app.cfg.client_id
