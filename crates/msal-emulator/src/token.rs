@@ -89,7 +89,7 @@ fn token_inner(
         "client_credentials" => client_credentials(shared, st, &app, inc, &sel, azpacr),
         "password" => ropc(shared, st, ctx, &app, inc, &sel, declined, azpacr),
         "refresh_token" => refresh(shared, st, &app, inc, &sel, declined, azpacr),
-        "authorization_code" => auth_code(shared, st, &app, inc, azpacr),
+        "authorization_code" => auth_code(shared, st, &app, inc, declined, azpacr),
         DEVICE_CODE_GRANT => device_code_grant(shared, st, &app, inc, declined, azpacr),
         JWT_BEARER_GRANT => obo(shared, st, &app, inc, declined, azpacr),
         other => Err(AadErr::new(70003)
@@ -594,6 +594,7 @@ fn auth_code(
     st: &mut State,
     app: &App,
     inc: &Incoming,
+    declined: &[String],
     azpacr: &str,
 ) -> Result<Reply, AadErr> {
     let code = inc.f("code").ok_or_else(|| AadErr::missing("code"))?;
@@ -642,7 +643,7 @@ fn auth_code(
         UserIssue {
             app,
             user: &user,
-            granted: grant.granted,
+            granted: grant.granted.without(declined),
             nonce: grant.nonce,
             claims: grant.claims,
             mfa: grant.mfa,

@@ -217,6 +217,18 @@ async fn sign_in_then_code_with_pkce() {
     let id = jwt_claims(ok.json["id_token"].as_str().unwrap());
     assert_eq!(id["nonce"], "n-456");
     assert_eq!(id["preferred_username"], defaults::USER_USERNAME);
+    // A declined scope applies to the code redemption too.
+    let url = flow
+        .start(
+            defaults::PUBLIC_CLIENT_ID,
+            "User.Read Mail.Read",
+            &[("prompt", "none")],
+        )
+        .await
+        .redirect();
+    emu.add_fault(FaultRule::decline_scope("Mail.Read").once());
+    let declined = redeem(&emu, &param(&url, "code").unwrap(), VERIFIER, REDIRECT).await;
+    assert_eq!(declined.json["scope"], "User.Read");
     // Reuse: refused.
     let reuse = redeem(&emu, &code, VERIFIER, REDIRECT).await;
     assert_aad_error(&reuse, 400, "invalid_grant", 70008);

@@ -108,6 +108,24 @@ async fn discovery_documents_and_keys_verify_issued_tokens() {
         json!([format!("127.0.0.1:{port}"), format!("localhost:{port}")])
     );
 
+    // Another host is an unknown instance.
+    let foreign = client()
+        .get(format!("{base}common/discovery/instance"))
+        .query(&[
+            ("api-version", "1.1"),
+            (
+                "authorization_endpoint",
+                "https://login.example.com/common/oauth2/v2.0/authorize",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 400);
+    let foreign: Value = foreign.json().await.unwrap();
+    assert_eq!(foreign["error"], "invalid_instance");
+    assert_eq!(foreign["error_codes"][0], 50049);
+
     // A token verifies against the published JWKS.
     let jwks: Value = client()
         .get(doc["jwks_uri"].as_str().unwrap())
