@@ -589,7 +589,7 @@ impl State {
             )));
         }
         let ident = &req.resource.identifier;
-        let mut scopes: Vec<String> = if req.is_default {
+        let scopes: Vec<String> = if req.is_default {
             req.resource
                 .scopes
                 .iter()
