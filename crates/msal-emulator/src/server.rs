@@ -891,6 +891,22 @@ impl EmulatorHandle {
         st.faults.len() != before
     }
 
+    /// The installed fault rules with their ids and remaining counts (`None`: unlimited).
+    pub fn faults(&self) -> Vec<(FaultId, FaultRule, Option<u32>)> {
+        self.shared
+            .st()
+            .faults
+            .iter()
+            .map(|f| (f.id, f.rule.clone(), f.remaining))
+            .collect()
+    }
+
+    /// Makes the sample API (`/api/me`) demand the claims challenge from every user (same as
+    /// `POST /_emulator/settings {"api_claims_challenge": on}`).
+    pub fn set_api_claims_challenge(&self, on: bool) {
+        self.shared.st().options.api_claims_challenge = on;
+    }
+
     /// Removes every fault rule.
     pub fn clear_faults(&self) {
         self.shared.st().faults.clear();

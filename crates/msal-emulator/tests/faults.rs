@@ -22,6 +22,8 @@ async fn aad_errors_and_times_then_normal() {
     let emu = start().await;
     let id = emu.add_fault(FaultRule::preset("consent_required").unwrap().times(2));
     assert!(id > 0);
+    assert_eq!(emu.faults()[0].0, id);
+    assert_eq!(emu.faults()[0].2, Some(2));
     for _ in 0..2 {
         let a = token(&emu, defaults::TENANT_ID, &cc_form()).await;
         assert_aad_error(&a, 400, "invalid_grant", 65001);
@@ -29,6 +31,9 @@ async fn aad_errors_and_times_then_normal() {
     }
     let a = token(&emu, defaults::TENANT_ID, &cc_form()).await;
     assert_eq!(a.status, 200);
+    assert_eq!(emu.faults()[0].2, Some(0));
+    assert!(emu.remove_fault(id));
+    assert!(!emu.remove_fault(id));
 
     // Override of suberror and claims.
     emu.add_fault(

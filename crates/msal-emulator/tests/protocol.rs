@@ -854,4 +854,11 @@ async fn sample_api_validates_tokens_and_challenges_claims() {
     .await;
     let (s, _, _) = me(again.json["access_token"].as_str().map(str::to_string)).await;
     assert_eq!(s, 200);
+    // The switch for every user.
+    emu.set_api_claims_challenge(true);
+    let (s, _, _) = me(alice.json["access_token"].as_str().map(str::to_string)).await;
+    assert_eq!(s, 401);
+    emu.set_api_claims_challenge(false);
+    let (s, _, _) = me(alice.json["access_token"].as_str().map(str::to_string)).await;
+    assert_eq!(s, 200);
 }
