@@ -273,7 +273,7 @@ impl Tour {
     async fn mfa_and_password(&self) -> Step {
         let account = self.account().await?;
         for (code, scope, want) in [
-            (50076, d::GRAPH_FILES_READ, UiRequiredClassification::None),
+            (50076, d::GRAPH_FILES_READ, UiRequiredClassification::BasicAction),
             (50055, d::API_SCOPE, UiRequiredClassification::UserPasswordExpired),
         ] {
             self.fault(self.refresh_fault(FaultAction::AadError { code, suberror: None, claims: None }));

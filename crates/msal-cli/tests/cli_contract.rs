@@ -207,15 +207,15 @@ async fn device_code_silent_and_accounts_share_the_cache_file() {
     assert_eq!(v["account"]["username"], d::USER_USERNAME);
     let home = v["account"]["home_account_id"].as_str().unwrap().to_owned();
 
-    let (code, v, _) = run(user_cmd(&emu, &["accounts", "list"], &cache));
+    let (code, v, _) = run(&mut user_cmd(&emu, &["accounts", "list"], &cache));
     assert_eq!(code, 0);
     assert_eq!(v["accounts"][0]["home_account_id"], home.as_str());
 
-    let (code, v, _) = run(user_cmd(&emu, &["token", "silent", "--scope", d::GRAPH_USER_READ], &cache));
+    let (code, v, _) = run(&mut user_cmd(&emu, &["token", "silent", "--scope", d::GRAPH_USER_READ], &cache));
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["source"], "cache");
 
-    let (code, v, _) = run(user_cmd(&emu, &["token", "silent", "--force-refresh", "--account", d::USER_USERNAME, "--scope", d::GRAPH_USER_READ], &cache));
+    let (code, v, _) = run(&mut user_cmd(&emu, &["token", "silent", "--force-refresh", "--account", d::USER_USERNAME, "--scope", d::GRAPH_USER_READ], &cache));
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["source"], "identity_provider");
 
@@ -225,7 +225,7 @@ async fn device_code_silent_and_accounts_share_the_cache_file() {
         times: Some(1),
         ..Default::default()
     });
-    let (code, v, _) = run(user_cmd(&emu, &["token", "silent", "--scope", d::GRAPH_MAIL_READ], &cache));
+    let (code, v, _) = run(&mut user_cmd(&emu, &["token", "silent", "--scope", d::GRAPH_MAIL_READ], &cache));
     assert_eq!(code, 3, "{v}");
     assert_error_shape(&v);
     assert_eq!(v["error"]["kind"], "ui_required");
@@ -234,9 +234,9 @@ async fn device_code_silent_and_accounts_share_the_cache_file() {
     assert_eq!(v["error"]["classification"], "consent_required");
     assert_eq!(v["error"]["aadsts_codes"], serde_json::json!([65001]));
 
-    let (code, v, _) = run(user_cmd(&emu, &["accounts", "remove", "--account", &home], &cache));
+    let (code, v, _) = run(&mut user_cmd(&emu, &["accounts", "remove", "--account", &home], &cache));
     assert_eq!(code, 0, "{v}");
-    let (code, v, _) = run(user_cmd(&emu, &["token", "silent", "--scope", d::GRAPH_USER_READ], &cache));
+    let (code, v, _) = run(&mut user_cmd(&emu, &["token", "silent", "--scope", d::GRAPH_USER_READ], &cache));
     assert_eq!(code, 3);
     assert_eq!(v["error"]["classification"], "acquire_token_silent_failed");
 }
