@@ -850,7 +850,7 @@ mod file {
         std::fs::write(&path, text).unwrap();
         assert_eq!(
             find(&a, &Q::app(TENANT, &["t"])).await.as_deref(),
-            Some("edited")
+            Some("edited-by-hand")
         );
 
         // Deleted: an empty cache.
