@@ -945,3 +945,113 @@ fn bench_support_hits() {
     assert_eq!(tokens.len(), 12);
     assert!((0..12).all(|i| tokens.hit(i)));
 }
+
+/// A cache in MSAL Python's format, written by hand following `token_cache.py`.
+fn msal_python_cache() -> String {
+    let home = home();
+    json!({
+        "AccessToken": {
+            format!("{home}-{ENV}-accesstoken-{CLIENT}-{TENANT}-email openid profile user.read"): {
+                "credential_type": "AccessToken", "secret": "py-at", "home_account_id": home,
+                "environment": ENV, "client_id": CLIENT,
+                "target": "email openid profile User.Read", "realm": TENANT,
+                "token_type": "Bearer", "cached_at": "1700000000",
+                "expires_on": "1700003600", "extended_expires_on": "1700003600",
+                "key_id": "unknown-to-us"
+            },
+            format!("-{ENV}-accesstoken-{CLIENT}-{TENANT}-s"): {
+                "credential_type": "AccessToken", "secret": "py-app", "home_account_id": null,
+                "environment": ENV, "client_id": CLIENT, "target": "s", "realm": TENANT,
+                "token_type": "Bearer", "cached_at": "1700000000",
+                "expires_on": "1700003600", "extended_expires_on": "1700003600"
+            }
+        },
+        "Account": {
+            format!("{home}-{ENV}-{TENANT}"): {
+                "home_account_id": home, "environment": ENV, "realm": TENANT,
+                "local_account_id": UID, "username": "py@contoso.com",
+                "authority_type": "MSSTS", "account_source": "device_code"
+            }
+        },
+        "IdToken": {
+            format!("{home}-{ENV}-idtoken-{CLIENT}-{TENANT}-"): {
+                "credential_type": "IdToken", "secret": jwt(&json!({"tid": TENANT})),
+                "home_account_id": home, "environment": ENV, "realm": TENANT,
+                "client_id": CLIENT
+            }
+        },
+        "RefreshToken": {
+            format!("{home}-{ENV}-refreshtoken-{CLIENT}--email openid profile user.read"): {
+                "credential_type": "RefreshToken", "secret": "py-rt", "home_account_id": home,
+                "environment": ENV, "client_id": CLIENT,
+                "target": "email openid profile User.Read",
+                "last_modification_time": "1700000000", "family_id": "1"
+            }
+        },
+        "AppMetadata": {
+            format!("appmetadata-{ENV}-{CLIENT}"): {
+                "client_id": CLIENT, "environment": ENV, "family_id": "1"
+            }
+        },
+        "Future": {"x": {"y": 1}}
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_cache_written_by_msal_python_is_usable() {
+    let cache = TokenCache::new();
+    cache.deserialize(&msal_python_cache()).unwrap();
+    let home = home();
+    let envs = strings(&[ALIAS, ENV]);
+    let mut q = Q::user(&home, TENANT, &["User.Read", "offline_access"]);
+    q.environments = envs.clone();
+    assert_eq!(find(&cache, &q).await.as_deref(), Some("py-at"));
+    assert_eq!(
+        find(&cache, &Q::app(TENANT, &["S"])).await.as_deref(),
+        Some("py-app")
+    );
+    let rt = cache
+        .find_refresh_token(&home, &envs, OTHER_CLIENT, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rt.secret.secret(), "py-rt");
+    let accounts = cache.accounts(CLIENT, &envs).await.unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].username, "py@contoso.com");
+    assert_eq!(accounts[0].name, None);
+    let claims = cache
+        .id_token_claims(&home, &envs, CLIENT, TENANT)
+        .await
+        .unwrap();
+    assert_eq!(claims, Some(json!({"tid": TENANT})));
+
+    // A new token for the app leaves everything else as MSAL Python wrote it.
+    save(&cache, &Resp::app(TENANT, &["other"], "ours")).await;
+    let out = json_of(&cache);
+    let input: Value = serde_json::from_str(&msal_python_cache()).unwrap();
+    assert_eq!(out["Future"], input["Future"]);
+    assert_eq!(out["Account"], input["Account"]);
+    assert_eq!(out["RefreshToken"], input["RefreshToken"]);
+    let key = format!("{home}-{ENV}-accesstoken-{CLIENT}-{TENANT}-email openid profile user.read");
+    assert_eq!(out["AccessToken"][&key], input["AccessToken"][&key]);
+    assert_eq!(out["AccessToken"].as_object().unwrap().len(), 3);
+}
+
+#[test]
+fn futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let cache = TokenCache::new();
+    let q = Q::app(TENANT, &["s"]);
+    let query = q.q();
+    send(&cache.find_access_token(&query));
+    let r = Resp::app(TENANT, &["s"], "x");
+    send(&cache.save_response(r.w()));
+    send(&cache.find_refresh_token("h", &[], CLIENT, true));
+    send(&cache.find_account("h", &[]));
+    send(&cache.id_token_claims("h", &[], CLIENT, TENANT));
+    send(&cache.accounts(CLIENT, &[]));
+    let account = Account::new("h", ENV, "", "", "");
+    send(&cache.remove_account(&account, CLIENT));
+}
