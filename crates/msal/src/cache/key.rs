@@ -105,15 +105,60 @@ pub(crate) fn is_reserved_scope(scope: &str) -> bool {
         .any(|r| r.eq_ignore_ascii_case(scope))
 }
 
+/// A 64-bit Bloom filter of one scope (ASCII case-insensitive, two bits set), so an access
+/// token's scopes can be ruled out without reading them.
+pub(crate) fn scope_bloom(scope: &str) -> u64 {
+    // FNV-1a, then MurmurHash3's finalizer to spread the bits.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in scope.bytes() {
+        h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    (1 << (h & 63)) | (1 << ((h >> 32) & 63))
+}
+
+/// The Bloom filter of the scopes a request must find, `None` when it names none but the
+/// reserved ones (such a request matches no access token).
+pub(crate) fn request_bloom(scopes: &[String]) -> Option<u64> {
+    let mut bloom = 0;
+    for scope in scopes {
+        let scope = scope.trim();
+        if !scope.is_empty() && !is_reserved_scope(scope) {
+            bloom |= scope_bloom(scope);
+        }
+    }
+    (bloom != 0).then_some(bloom)
+}
+
 /// Hashes the access-token partition `(home_account_id, client_id, realm)`, ASCII
 /// case-insensitively and without allocating, so lookups need not lower-case their input.
 #[derive(Clone, Default)]
-pub(crate) struct PartitionHasher(RandomState);
+pub(crate) struct PartitionHasher {
+    state: RandomState,
+    /// Every partition hashes alike (tests of the collision path).
+    #[cfg(test)]
+    colliding: bool,
+}
 
 impl PartitionHasher {
+    /// A hasher under which all partitions collide.
+    #[cfg(test)]
+    pub(crate) fn colliding() -> Self {
+        PartitionHasher {
+            state: RandomState::new(),
+            colliding: true,
+        }
+    }
+
     /// The partition of `(home_account_id or "", client_id, realm)`.
     pub(crate) fn partition(&self, home_account_id: &str, client_id: &str, realm: &str) -> u64 {
-        let mut h = self.0.build_hasher();
+        #[cfg(test)]
+        if self.colliding {
+            return 7;
+        }
+        let mut h = self.state.build_hasher();
         write_lower(&mut h, home_account_id);
         write_lower(&mut h, client_id);
         write_lower(&mut h, realm);
@@ -217,5 +262,16 @@ mod tests {
         );
         assert_ne!(h.partition("", "ab", "c"), h.partition("", "a", "bc"));
         assert_ne!(h.partition("a", "", "c"), h.partition("", "a", "c"));
+    }
+
+    #[test]
+    fn scope_blooms_ignore_case_and_reserved_scopes() {
+        assert_eq!(scope_bloom("User.Read"), scope_bloom("user.read"));
+        assert!((1..=2).contains(&scope_bloom("a").count_ones()));
+        assert_eq!(request_bloom(&["openid".into(), "PROFILE".into()]), None);
+        assert_eq!(
+            request_bloom(&["openid".into(), "Mail.Read".into()]),
+            Some(scope_bloom("mail.read"))
+        );
     }
 }

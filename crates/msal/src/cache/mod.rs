@@ -167,13 +167,13 @@ pub(crate) struct CachedRefreshToken {
 fn cached_access_token(e: &AtEntry) -> CachedAccessToken {
     CachedAccessToken {
         secret: e.secret.clone(),
-        token_type: e.token_type.clone(),
+        token_type: e.token_type().to_owned(),
         expires_on: e.expires_on,
         extended_expires_on: e.extended_expires_on,
         refresh_on: e.refresh_on,
-        scopes: e.scopes.clone(),
-        realm: e.realm.clone(),
-        home_account_id: e.home_account_id.clone(),
+        scopes: e.scopes().map(str::to_owned).collect(),
+        realm: e.realm().to_owned(),
+        home_account_id: e.home_account_id().map(str::to_owned),
     }
 }
 

@@ -18,26 +18,23 @@ use crate::secret::{AccessToken, RefreshToken};
 /// A cache entry as stored: a JSON object.
 pub(crate) type Raw = Map<String, Value>;
 
-/// An access token, normalised for the lookup hot path.
+/// An access token, laid out for the lookup hot path: its strings share one buffer, so a
+/// lookup reads few cache lines. Comparisons are ASCII case-insensitive.
 #[derive(Debug)]
 pub(crate) struct AtEntry {
     /// Its key in the `AccessToken` section.
     pub key: String,
-    /// `None` for app tokens (`home_account_id` null, empty or absent).
-    pub home_account_id: Option<String>,
-    pub environment: String,
-    pub client_id: String,
-    pub realm: String,
-    /// The scopes of `target`, as written.
-    pub scopes: Vec<String>,
-    /// The scopes of `target`, lower-cased (ASCII).
-    pub scopes_lc: Vec<Box<str>>,
+    /// `environment`, `client_id`, `realm`, `home_account_id` (empty for app tokens),
+    /// `target`, `token_type`, `user_assertion_hash` (empty when absent), concatenated.
+    text: Box<str>,
+    /// Where each part of `text` ends.
+    ends: [usize; 7],
+    /// The Bloom filter of the scopes (see [`key::scope_bloom`]).
+    pub scope_bloom: u64,
     pub secret: AccessToken,
-    pub token_type: String,
     pub expires_on: i64,
     pub extended_expires_on: Option<i64>,
     pub refresh_on: Option<i64>,
-    pub user_assertion_hash: Option<String>,
 }
 
 /// A refresh token.
@@ -149,31 +146,95 @@ impl AtEntry {
             raw,
         };
         let target = f.opt_str("target")?.unwrap_or("");
-        let scopes: Vec<String> = target.split_whitespace().map(str::to_owned).collect();
-        let scopes_lc = scopes
-            .iter()
-            .map(|s| s.to_ascii_lowercase().into_boxed_str())
-            .collect();
+        let scope_bloom = target
+            .split_ascii_whitespace()
+            .fold(0, |b, s| b | key::scope_bloom(s));
         let extended_expires_on = match f.opt_time("extended_expires_on")? {
             Some(t) => Some(t),
             // The name older MSAL .NET versions wrote.
             None => f.opt_time("ext_expires_on")?,
         };
+        let parts = [
+            f.req_str("environment")?,
+            f.req_str("client_id")?,
+            f.opt_str("realm")?.unwrap_or(""),
+            f.opt_str("home_account_id")?.unwrap_or(""),
+            target,
+            f.opt_nonempty("token_type")?.unwrap_or("Bearer"),
+            f.opt_str("user_assertion_hash")?.unwrap_or(""),
+        ];
+        let mut ends = [0; 7];
+        let mut end = 0;
+        for (e, p) in ends.iter_mut().zip(parts) {
+            end += p.len();
+            *e = end;
+        }
         Ok(AtEntry {
             key: key.to_owned(),
-            home_account_id: f.opt_nonempty("home_account_id")?.map(str::to_owned),
-            environment: f.req_str("environment")?.to_owned(),
-            client_id: f.req_str("client_id")?.to_owned(),
-            realm: f.opt_str("realm")?.unwrap_or("").to_owned(),
-            scopes,
-            scopes_lc,
+            text: parts.concat().into_boxed_str(),
+            ends,
+            scope_bloom,
             secret: AccessToken::new(f.req_str("secret")?),
-            token_type: f.opt_nonempty("token_type")?.unwrap_or("Bearer").to_owned(),
             expires_on: f.req_time("expires_on")?,
             extended_expires_on,
             refresh_on: f.opt_time("refresh_on")?,
-            user_assertion_hash: f.opt_nonempty("user_assertion_hash")?.map(str::to_owned),
         })
+    }
+
+    fn part(&self, i: usize) -> &str {
+        let start = match i.checked_sub(1) {
+            Some(prev) => self.ends.get(prev).copied().unwrap_or(0),
+            None => 0,
+        };
+        let end = self.ends.get(i).copied().unwrap_or(start);
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    /// The cloud instance host.
+    pub(crate) fn environment(&self) -> &str {
+        self.part(0)
+    }
+
+    /// The app's client id.
+    pub(crate) fn client_id(&self) -> &str {
+        self.part(1)
+    }
+
+    /// The tenant.
+    pub(crate) fn realm(&self) -> &str {
+        self.part(2)
+    }
+
+    /// The account, `""` for app tokens.
+    pub(crate) fn home(&self) -> &str {
+        self.part(3)
+    }
+
+    /// The account, `None` for app tokens.
+    pub(crate) fn home_account_id(&self) -> Option<&str> {
+        Some(self.home()).filter(|h| !h.is_empty())
+    }
+
+    /// The space-separated scopes.
+    pub(crate) fn target(&self) -> &str {
+        self.part(4)
+    }
+
+    /// `Bearer`, usually.
+    pub(crate) fn token_type(&self) -> &str {
+        self.part(5)
+    }
+
+    /// The on-behalf-of assertion hash, `None` for other tokens.
+    pub(crate) fn user_assertion_hash(&self) -> Option<&str> {
+        Some(self.part(6)).filter(|h| !h.is_empty())
+    }
+
+    /// Whether the token is in this partition.
+    pub(crate) fn is_in(&self, home: &str, client_id: &str, realm: &str) -> bool {
+        self.home().eq_ignore_ascii_case(home)
+            && self.client_id().eq_ignore_ascii_case(client_id)
+            && self.realm().eq_ignore_ascii_case(realm)
     }
 
     /// Whether the token holds every requested scope (ASCII case-insensitive), ignoring
@@ -187,7 +248,7 @@ impl AtEntry {
                 continue;
             }
             any = true;
-            if !self.scopes_lc.iter().any(|s| s.eq_ignore_ascii_case(scope)) {
+            if !self.scopes().any(|s| s.eq_ignore_ascii_case(scope)) {
                 return false;
             }
         }
@@ -196,7 +257,13 @@ impl AtEntry {
 
     /// Whether the two tokens share a scope (ASCII case-insensitive).
     pub(crate) fn intersects(&self, other: &AtEntry) -> bool {
-        self.scopes_lc.iter().any(|s| other.scopes_lc.contains(s))
+        self.scopes()
+            .any(|s| other.scopes().any(|o| o.eq_ignore_ascii_case(s)))
+    }
+
+    /// The scopes.
+    pub(crate) fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.target().split_ascii_whitespace()
     }
 }
 

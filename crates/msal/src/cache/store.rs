@@ -84,6 +84,13 @@ enum Slot {
     Account,
 }
 
+/// An access token in its partition: what rules it out without reading the entry.
+struct AtSlot {
+    expires_on: i64,
+    scope_bloom: u64,
+    entry: Arc<AtEntry>,
+}
+
 fn user_key(home_account_id: &str) -> String {
     home_account_id.to_ascii_lowercase()
 }
@@ -105,7 +112,8 @@ pub(crate) struct Store {
     app_metadata: Section<AppMetadataEntry>,
     /// Sections this library does not know, in their original order.
     unknown: Raw,
-    at_partitions: HashMap<u64, Vec<Arc<AtEntry>>, BuildIdentity>,
+    /// Access tokens by partition hash. Two partitions may share a hash: entries are checked.
+    at_partitions: HashMap<u64, Vec<AtSlot>, BuildIdentity>,
     users: HashMap<String, UserKeys>,
     /// Counts mutations, to tell whether a write changed anything.
     generation: u64,
@@ -255,22 +263,29 @@ impl Store {
     }
 
     fn partition_of(&self, e: &AtEntry) -> u64 {
-        self.hasher.partition(
-            e.home_account_id.as_deref().unwrap_or(""),
-            &e.client_id,
-            &e.realm,
-        )
+        self.hasher.partition(e.home(), e.client_id(), e.realm())
+    }
+
+    /// The other access tokens of the entry's `(home_account_id, client_id, realm)`.
+    fn same_partition<'a>(&'a self, e: &'a AtEntry) -> impl Iterator<Item = &'a AtEntry> + 'a {
+        self.at_partitions
+            .get(&self.partition_of(e))
+            .into_iter()
+            .flatten()
+            .map(|slot| &*slot.entry)
+            .filter(move |o| o.is_in(e.home(), e.client_id(), e.realm()))
     }
 
     fn insert_at(&mut self, key: String, raw: Raw) -> Result<(), Error> {
         let entry = Arc::new(AtEntry::parse(&key, &raw)?);
         self.remove_at(&key);
-        let partition = self.partition_of(&entry);
-        self.at_partitions
-            .entry(partition)
-            .or_default()
-            .push(Arc::clone(&entry));
-        if let Some(home) = entry.home_account_id.as_deref() {
+        let hash = self.partition_of(&entry);
+        self.at_partitions.entry(hash).or_default().push(AtSlot {
+            expires_on: entry.expires_on,
+            scope_bloom: entry.scope_bloom,
+            entry: Arc::clone(&entry),
+        });
+        if let Some(home) = entry.home_account_id() {
             self.index_user(Slot::At, home, &key);
         }
         self.ats.entries.insert(key, Rec { raw, entry });
@@ -282,14 +297,14 @@ impl Store {
         let Some(rec) = self.ats.entries.remove(key) else {
             return false;
         };
-        let partition = self.partition_of(&rec.entry);
-        if let Some(list) = self.at_partitions.get_mut(&partition) {
-            list.retain(|e| !Arc::ptr_eq(e, &rec.entry));
+        let hash = self.partition_of(&rec.entry);
+        if let Some(list) = self.at_partitions.get_mut(&hash) {
+            list.retain(|s| !Arc::ptr_eq(&s.entry, &rec.entry));
             if list.is_empty() {
-                self.at_partitions.remove(&partition);
+                self.at_partitions.remove(&hash);
             }
         }
-        if let Some(home) = rec.entry.home_account_id.as_deref() {
+        if let Some(home) = rec.entry.home_account_id() {
             self.unindex_user(Slot::At, home, key);
         }
         self.generation += 1;
@@ -373,35 +388,30 @@ impl Store {
     /// The access token the query asks for, if one is cached and has at least five minutes
     /// left. Among several, the one that expires last.
     pub(crate) fn find_access_token(&self, q: &AccessTokenQuery<'_>) -> Option<&AtEntry> {
+        let wanted = key::request_bloom(q.scopes)?;
         let home = q.home_account_id.unwrap_or("");
-        let partition = self.hasher.partition(home, q.client_id, q.realm);
-        let list = self.at_partitions.get(&partition)?;
+        let slots = self
+            .at_partitions
+            .get(&self.hasher.partition(home, q.client_id, q.realm))?;
         let mut best: Option<&AtEntry> = None;
-        for e in list {
-            let e: &AtEntry = e;
-            if e.expires_on.saturating_sub(q.now) < EXPIRY_MARGIN_SECS
-                || !e.client_id.eq_ignore_ascii_case(q.client_id)
-                || !e.realm.eq_ignore_ascii_case(q.realm)
-                || !e
-                    .home_account_id
-                    .as_deref()
-                    .unwrap_or("")
-                    .eq_ignore_ascii_case(home)
-                || !env_in(q.environments, &e.environment)
+        for slot in slots {
+            // What the slot alone rules out, before reading the entry.
+            if slot.expires_on.saturating_sub(q.now) < EXPIRY_MARGIN_SECS
+                || wanted & !slot.scope_bloom != 0
+                || best.is_some_and(|b| slot.expires_on <= b.expires_on)
             {
                 continue;
             }
-            if let Some(hash) = q.user_assertion_hash
-                && e.user_assertion_hash.as_deref() != Some(hash)
+            let e: &AtEntry = &slot.entry;
+            if !e.is_in(home, q.client_id, q.realm)
+                || !env_in(q.environments, e.environment())
+                || q.user_assertion_hash
+                    .is_some_and(|h| e.user_assertion_hash() != Some(h))
+                || !e.covers(q.scopes)
             {
                 continue;
             }
-            if !e.covers(q.scopes) {
-                continue;
-            }
-            if best.is_none_or(|b| e.expires_on > b.expires_on) {
-                best = Some(e);
-            }
+            best = Some(e);
         }
         best
     }
@@ -534,7 +544,7 @@ impl Store {
         };
         let ats: Vec<String> = self
             .user_entries(home, |u| &u.ats, &self.ats)
-            .filter(|(_, e)| same_app(&e.environment, &e.client_id))
+            .filter(|(_, e)| same_app(e.environment(), e.client_id()))
             .map(|(k, _)| k.clone())
             .collect();
         let rts: Vec<String> = self
@@ -603,22 +613,12 @@ impl Store {
             let key = key::access_token(home, w.environment, w.client_id, w.realm, &target);
             let new = AtEntry::parse(&key, &raw)?;
             let stale: Vec<String> = self
-                .at_partitions
-                .get(&self.partition_of(&new))
-                .into_iter()
-                .flatten()
+                .same_partition(&new)
                 .filter(|e| {
-                    let same_partition = e
-                        .home_account_id
-                        .as_deref()
-                        .unwrap_or("")
-                        .eq_ignore_ascii_case(home.unwrap_or(""))
-                        && e.client_id.eq_ignore_ascii_case(&new.client_id)
-                        && e.realm.eq_ignore_ascii_case(&new.realm);
-                    let superseded = e.environment.eq_ignore_ascii_case(&new.environment)
-                        && e.user_assertion_hash == new.user_assertion_hash
+                    let superseded = e.environment().eq_ignore_ascii_case(new.environment())
+                        && e.user_assertion_hash() == new.user_assertion_hash()
                         && e.intersects(&new);
-                    same_partition && (superseded || e.expires_on < w.now)
+                    superseded || e.expires_on < w.now
                 })
                 .map(|e| e.key.clone())
                 .collect();

@@ -1055,3 +1055,55 @@ fn futures_are_send() {
     let account = Account::new("h", ENV, "", "", "");
     send(&cache.remove_account(&account, CLIENT));
 }
+
+#[test]
+fn partitions_sharing_a_hash_stay_apart() {
+    let mut store = store::Store::from_json("", key::PartitionHasher::colliding()).unwrap();
+    let home = home();
+    for r in [
+        Resp::app(TENANT, &["s"], "app-t1"),
+        Resp::app(OTHER_TENANT, &["s"], "app-t2"),
+        Resp::user(&home, TENANT, &["s"], "user-t1"),
+        Resp {
+            client_id: OTHER_CLIENT.into(),
+            ..Resp::app(TENANT, &["s"], "other-app")
+        },
+    ] {
+        store.save_response(&r.w()).unwrap();
+    }
+    let secret = |store: &store::Store, q: &Q| {
+        store
+            .find_access_token(&q.q())
+            .map(|e| e.secret.secret().to_owned())
+    };
+    assert_eq!(
+        store.counts()[0],
+        4,
+        "no token replaced another partition's"
+    );
+    assert_eq!(
+        secret(&store, &Q::app(TENANT, &["s"])).as_deref(),
+        Some("app-t1")
+    );
+    assert_eq!(
+        secret(&store, &Q::app(OTHER_TENANT, &["s"])).as_deref(),
+        Some("app-t2")
+    );
+    assert_eq!(
+        secret(&store, &Q::user(&home, TENANT, &["s"])).as_deref(),
+        Some("user-t1")
+    );
+    let mut other = Q::app(TENANT, &["s"]);
+    other.client_id = OTHER_CLIENT.into();
+    assert_eq!(secret(&store, &other).as_deref(), Some("other-app"));
+    assert_eq!(secret(&store, &Q::app("t3", &["s"])), None);
+
+    let account = Account::new(&home, ENV, "", UID, TENANT);
+    assert!(store.remove_account(&account, CLIENT));
+    assert_eq!(secret(&store, &Q::user(&home, TENANT, &["s"])), None);
+    assert_eq!(
+        secret(&store, &Q::app(TENANT, &["s"])).as_deref(),
+        Some("app-t1")
+    );
+    assert_eq!(store.counts()[0], 3);
+}
