@@ -200,7 +200,8 @@ impl TokenCache {
     /// The cache in MSAL's JSON, as MSAL Python's `SerializableTokenCache.serialize` writes
     /// it (four-space indentation; sections without entries left out unless they were read).
     pub fn serialize(&self) -> String {
-        self.store().to_json()
+        // `to_json` cannot fail in practice; an empty string would read back as empty.
+        self.store().to_json().unwrap_or_default()
     }
 
     /// Replaces the cache's contents with MSAL's JSON. An empty string is an empty cache.
@@ -266,7 +267,11 @@ impl TokenCache {
             let mut store = self.store_mut();
             let before = store.generation();
             let result = change(&mut store)?;
-            let data = (store.generation() != before).then(|| store.to_json());
+            let data = if store.generation() == before {
+                None
+            } else {
+                Some(store.to_json()?)
+            };
             (result, data)
         };
         if let Some(data) = data {

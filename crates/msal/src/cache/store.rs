@@ -91,6 +91,17 @@ struct AtSlot {
     entry: Arc<AtEntry>,
 }
 
+/// What the cache knows of an app's family (FOCI).
+#[derive(Clone, Copy)]
+enum Family<'a> {
+    /// No metadata for the app: it may be in a family.
+    Unknown,
+    /// The app was seen outside any family.
+    NotInAny,
+    /// The app is in this family.
+    Member(&'a str),
+}
+
 fn user_key(home_account_id: &str) -> String {
     home_account_id.to_ascii_lowercase()
 }
@@ -191,16 +202,27 @@ impl Store {
     }
 
     /// MSAL's JSON, indented by four spaces as MSAL Python writes it.
-    pub(crate) fn to_json(&self) -> String {
+    ///
+    /// Cannot fail in practice (string keys, JSON values, an in-memory writer); if it ever
+    /// did, the error keeps a persistence from saving something else over the stored cache.
+    pub(crate) fn to_json(&self) -> Result<String, Error> {
         let mut out = Vec::with_capacity(4096);
         let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
         let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
-        match self.serialize(&mut ser) {
-            // serde_json writes valid UTF-8.
-            Ok(()) => String::from_utf8(out).unwrap_or_default(),
-            // Unreachable: string keys, JSON values and an in-memory writer cannot fail.
-            Err(_) => String::from("{}"),
-        }
+        self.serialize(&mut ser).map_err(|e| {
+            Error::client(
+                codes::CACHE_PERSISTENCE,
+                "the token cache cannot be serialized",
+            )
+            .with_source(e)
+        })?;
+        String::from_utf8(out).map_err(|e| {
+            Error::client(
+                codes::CACHE_PERSISTENCE,
+                "the token cache cannot be serialized",
+            )
+            .with_source(e)
+        })
     }
 
     /// The number of mutations so far.
@@ -477,17 +499,16 @@ impl Store {
             })
     }
 
-    /// The app's family as its metadata records it: `None` when the app is unknown,
-    /// `Some(None)` when it was seen outside any family.
-    fn family_of(&self, client_id: &str, environments: &[String]) -> Option<Option<&str>> {
-        let mut known = None;
+    /// The app's family as its metadata records it.
+    fn family_of(&self, client_id: &str, environments: &[String]) -> Family<'_> {
+        let mut known = Family::Unknown;
         for rec in self.app_metadata.entries.values() {
             let m = &rec.entry;
             if m.client_id.eq_ignore_ascii_case(client_id) && env_in(environments, &m.environment) {
                 if let Some(f) = m.family_id.as_deref() {
-                    return Some(Some(f));
+                    return Family::Member(f);
                 }
-                known = Some(None);
+                known = Family::NotInAny;
             }
         }
         known
@@ -501,9 +522,9 @@ impl Store {
         let rt_counts = |e: &RtEntry| {
             e.client_id.eq_ignore_ascii_case(client_id)
                 || match (family, e.family_id.as_deref()) {
-                    (_, None) | (Some(None), _) => false,
-                    (None, Some(_)) => true,
-                    (Some(Some(f)), Some(g)) => f == g,
+                    (_, None) | (Family::NotInAny, _) => false,
+                    (Family::Unknown, Some(_)) => true,
+                    (Family::Member(f), Some(g)) => f == g,
                 }
         };
         let mut out: Vec<Account> = Vec::new();
@@ -537,7 +558,10 @@ impl Store {
     pub(crate) fn remove_account(&mut self, account: &Account, client_id: &str) -> bool {
         let before = self.generation;
         let envs = std::slice::from_ref(&account.environment);
-        let family = self.family_of(client_id, envs).flatten().map(str::to_owned);
+        let family = match self.family_of(client_id, envs) {
+            Family::Member(f) => Some(f.to_owned()),
+            Family::Unknown | Family::NotInAny => None,
+        };
         let home = &account.home_account_id;
         let same_app = |env: &str, client: &str| {
             env.eq_ignore_ascii_case(&account.environment) && client.eq_ignore_ascii_case(client_id)
