@@ -311,7 +311,6 @@ impl SilentRequest {
         if claims.is_none() && !self.force_refresh {
             let now = now_unix();
             let hit = core
-                .cache
                 .find_access_token(&AccessTokenQuery {
                     client_id: &core.client_id,
                     environments: &metadata.aliases,
