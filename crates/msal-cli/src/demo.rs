@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use msal::{
-    AuthenticationResult, ConfidentialClientApplication, Error, ErrorKind,
-    PublicClientApplication, UiRequiredClassification,
+    AuthenticationResult, ConfidentialClientApplication, Error, ErrorKind, PublicClientApplication,
+    UiRequiredClassification,
 };
 use msal_emulator::defaults as d;
 use msal_emulator::{
@@ -52,7 +52,11 @@ impl Style {
             line.push_str(&format!(" suberror={s}"));
         }
         if !e.aadsts_codes().is_empty() {
-            let codes: Vec<String> = e.aadsts_codes().iter().map(|c| format!("AADSTS{c}")).collect();
+            let codes: Vec<String> = e
+                .aadsts_codes()
+                .iter()
+                .map(|c| format!("AADSTS{c}"))
+                .collect();
             line.push_str(&format!(" {}", codes.join(",")));
         }
         if let Some(s) = e.http_status() {
@@ -87,6 +91,9 @@ impl Style {
 
 type Step = Result<(), String>;
 
+/// One scenario of the tour.
+type Scenario = fn(&Tour) -> std::pin::Pin<Box<dyn std::future::Future<Output = Step> + Send + '_>>;
+
 fn check(cond: bool, what: &str) -> Step {
     if cond { Ok(()) } else { Err(what.to_owned()) }
 }
@@ -104,7 +111,13 @@ pub async fn run() -> ExitCode {
     let s = Style {
         color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
-    println!("{}", s.paint("1", "msal demo: tokens and error handling, on a local Entra ID emulator"));
+    println!(
+        "{}",
+        s.paint(
+            "1",
+            "msal demo: tokens and error handling, on a local Entra ID emulator"
+        )
+    );
     let emu = match Emulator::start(EmulatorConfig::default_directory()).await {
         Ok(h) => Arc::new(h),
         Err(e) => {
@@ -113,7 +126,17 @@ pub async fn run() -> ExitCode {
         }
     };
     let authority = emu.authority(d::TENANT_ID);
-    println!("{}", s.paint("2", &format!("emulator at {} (tenant {})", emu.base_url(), d::TENANT_DOMAIN)));
+    println!(
+        "{}",
+        s.paint(
+            "2",
+            &format!(
+                "emulator at {} (tenant {})",
+                emu.base_url(),
+                d::TENANT_DOMAIN
+            )
+        )
+    );
     let built = ConfidentialClientApplication::builder(d::CONFIDENTIAL_CLIENT_ID)
         .authority(&authority)
         .allow_insecure_loopback(true)
@@ -133,19 +156,50 @@ pub async fn run() -> ExitCode {
             return ExitCode::from(6);
         }
     };
-    let tour = Tour { s, emu, authority, daemon, desktop };
+    let tour = Tour {
+        s,
+        emu,
+        authority,
+        daemon,
+        desktop,
+    };
     let started = std::time::Instant::now();
-    let steps: [(&str, fn(&Tour) -> std::pin::Pin<Box<dyn std::future::Future<Output = Step> + Send + '_>>); 10] = [
-        ("Client credentials: a daemon gets an app token, then the cache answers", |t| Box::pin(t.client_credentials())),
-        ("Device code: a user signs in on another device (the emulator approves)", |t| Box::pin(t.device_code())),
-        ("Silent: cache first, then the refresh token", |t| Box::pin(t.silent())),
-        ("UI required: consent is missing (AADSTS65001), fall back to interaction", |t| Box::pin(t.consent_required())),
-        ("UI required: MFA and expired passwords, classified", |t| Box::pin(t.mfa_and_password())),
-        ("Declined scopes: continue with the granted scopes", |t| Box::pin(t.declined_scopes())),
-        ("Throttling: HTTP 429 with Retry-After, waited out", |t| Box::pin(t.throttling())),
-        ("Server errors: one 503, retried once by the library", |t| Box::pin(t.server_error())),
-        ("Claims challenge: retry with the claims the server sent", |t| Box::pin(t.claims_challenge())),
-        ("No usable answer: HTML from a proxy, and no network at all", |t| Box::pin(t.transport())),
+    let steps: [(&str, Scenario); 10] = [
+        (
+            "Client credentials: a daemon gets an app token, then the cache answers",
+            |t| Box::pin(t.client_credentials()),
+        ),
+        (
+            "Device code: a user signs in on another device (the emulator approves)",
+            |t| Box::pin(t.device_code()),
+        ),
+        ("Silent: cache first, then the refresh token", |t| {
+            Box::pin(t.silent())
+        }),
+        (
+            "UI required: consent is missing (AADSTS65001), fall back to interaction",
+            |t| Box::pin(t.consent_required()),
+        ),
+        ("UI required: MFA and expired passwords, classified", |t| {
+            Box::pin(t.mfa_and_password())
+        }),
+        ("Declined scopes: continue with the granted scopes", |t| {
+            Box::pin(t.declined_scopes())
+        }),
+        ("Throttling: HTTP 429 with Retry-After, waited out", |t| {
+            Box::pin(t.throttling())
+        }),
+        ("Server errors: one 503, retried once by the library", |t| {
+            Box::pin(t.server_error())
+        }),
+        (
+            "Claims challenge: retry with the claims the server sent",
+            |t| Box::pin(t.claims_challenge()),
+        ),
+        (
+            "No usable answer: HTML from a proxy, and no network at all",
+            |t| Box::pin(t.transport()),
+        ),
     ];
     let mut failed = 0;
     for (i, (title, f)) in steps.iter().enumerate() {
@@ -164,7 +218,11 @@ pub async fn run() -> ExitCode {
         );
         ExitCode::SUCCESS
     } else {
-        println!("\n{} {failed} of {} scenarios did not behave as expected.", tour.s.paint("1;31", "Failed."), steps.len());
+        println!(
+            "\n{} {failed} of {} scenarios did not behave as expected.",
+            tour.s.paint("1;31", "Failed."),
+            steps.len()
+        );
         ExitCode::from(1)
     }
 }
@@ -180,22 +238,41 @@ impl Tour {
             .iter()
             .filter(|r| r.path.ends_with("/token"))
             .filter(|r| {
-                r.headers
-                    .iter()
-                    .any(|(k, v)| k.eq_ignore_ascii_case("client-request-id") && v == correlation_id)
+                r.headers.iter().any(|(k, v)| {
+                    k.eq_ignore_ascii_case("client-request-id") && v == correlation_id
+                })
             })
             .count()
     }
 
     async fn client_credentials(&self) -> Step {
-        self.s.step(&format!("acquire_token_for_client([\"{}\"])", d::API_SCOPE_DEFAULT));
-        let r = self.daemon.acquire_token_for_client([d::API_SCOPE_DEFAULT]).send().await.map_err(|e| e.to_string())?;
+        self.s.step(&format!(
+            "acquire_token_for_client([\"{}\"])",
+            d::API_SCOPE_DEFAULT
+        ));
+        let r = self
+            .daemon
+            .acquire_token_for_client([d::API_SCOPE_DEFAULT])
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         self.s.token(&r);
-        check(r.source == msal::TokenSource::IdentityProvider, "first call should reach the identity provider")?;
+        check(
+            r.source == msal::TokenSource::IdentityProvider,
+            "first call should reach the identity provider",
+        )?;
         self.s.step("the same call again");
-        let r = self.daemon.acquire_token_for_client([d::API_SCOPE_DEFAULT]).send().await.map_err(|e| e.to_string())?;
+        let r = self
+            .daemon
+            .acquire_token_for_client([d::API_SCOPE_DEFAULT])
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         self.s.token(&r);
-        check(r.source == msal::TokenSource::Cache, "second call should be a cache hit")
+        check(
+            r.source == msal::TokenSource::Cache,
+            "second call should be a cache hit",
+        )
     }
 
     async fn sign_in(&self, scopes: &[&str]) -> Result<AuthenticationResult, Error> {
@@ -205,10 +282,16 @@ impl Tour {
             .acquire_token_by_device_code(scopes)
             .on_code(move |info| {
                 let st = Style { color: s_color };
-                println!("     {}", st.paint("2", &format!("server says: {}", info.message)));
+                println!(
+                    "     {}",
+                    st.paint("2", &format!("server says: {}", info.message))
+                );
                 // A person would open the page; the emulator's admin call approves as Alice.
                 match emu.approve_device_code(&info.user_code, d::USER_USERNAME) {
-                    Ok(()) => println!("     {}", st.paint("2", &format!("(approved as {})", d::USER_USERNAME))),
+                    Ok(()) => println!(
+                        "     {}",
+                        st.paint("2", &format!("(approved as {})", d::USER_USERNAME))
+                    ),
                     Err(e) => println!("     approval failed: {e}"),
                 }
             })
@@ -217,8 +300,14 @@ impl Tour {
     }
 
     async fn device_code(&self) -> Step {
-        self.s.step(&format!("acquire_token_by_device_code([\"{}\"])", d::GRAPH_USER_READ));
-        let r = self.sign_in(&[d::GRAPH_USER_READ]).await.map_err(|e| e.to_string())?;
+        self.s.step(&format!(
+            "acquire_token_by_device_code([\"{}\"])",
+            d::GRAPH_USER_READ
+        ));
+        let r = self
+            .sign_in(&[d::GRAPH_USER_READ])
+            .await
+            .map_err(|e| e.to_string())?;
         self.s.token(&r);
         check(r.account.is_some(), "a user token carries the account")
     }
@@ -234,13 +323,31 @@ impl Tour {
     async fn silent(&self) -> Step {
         let account = self.account().await?;
         self.s.step("acquire_token_silent(User.Read, alice)");
-        let r = self.desktop.acquire_token_silent([d::GRAPH_USER_READ], &account).send().await.map_err(|e| e.to_string())?;
+        let r = self
+            .desktop
+            .acquire_token_silent([d::GRAPH_USER_READ], &account)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         self.s.token(&r);
-        check(r.source == msal::TokenSource::Cache, "silent should hit the cache")?;
-        self.s.step("acquire_token_silent(...).force_refresh(true): the refresh token grant");
-        let r = self.desktop.acquire_token_silent([d::GRAPH_USER_READ], &account).force_refresh(true).send().await.map_err(|e| e.to_string())?;
+        check(
+            r.source == msal::TokenSource::Cache,
+            "silent should hit the cache",
+        )?;
+        self.s
+            .step("acquire_token_silent(...).force_refresh(true): the refresh token grant");
+        let r = self
+            .desktop
+            .acquire_token_silent([d::GRAPH_USER_READ], &account)
+            .force_refresh(true)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         self.s.token(&r);
-        check(r.source == msal::TokenSource::IdentityProvider, "force_refresh should reach the identity provider")
+        check(
+            r.source == msal::TokenSource::IdentityProvider,
+            "force_refresh should reach the identity provider",
+        )
     }
 
     fn refresh_fault(&self, action: FaultAction) -> FaultRule {
@@ -255,17 +362,37 @@ impl Tour {
 
     async fn consent_required(&self) -> Step {
         let account = self.account().await?;
-        self.fault(self.refresh_fault(FaultAction::AadError { code: 65001, suberror: None, claims: None }));
-        self.s.step("acquire_token_silent(Mail.Read) while the emulator says consent is missing");
-        let e = match self.desktop.acquire_token_silent([d::GRAPH_MAIL_READ], &account).send().await {
+        self.fault(self.refresh_fault(FaultAction::AadError {
+            code: 65001,
+            suberror: None,
+            claims: None,
+        }));
+        self.s
+            .step("acquire_token_silent(Mail.Read) while the emulator says consent is missing");
+        let e = match self
+            .desktop
+            .acquire_token_silent([d::GRAPH_MAIL_READ], &account)
+            .send()
+            .await
+        {
             Ok(_) => return Err("silent should fail with ui_required".into()),
             Err(e) => e,
         };
         self.s.error(&e);
-        check(e.kind() == ErrorKind::UiRequired, "kind should be ui_required")?;
-        check(e.classification() == Some(UiRequiredClassification::ConsentRequired), "classification should be consent_required")?;
-        self.s.step("interactive fallback (device code), where the user consents");
-        let r = self.sign_in(&[d::GRAPH_MAIL_READ]).await.map_err(|e| e.to_string())?;
+        check(
+            e.kind() == ErrorKind::UiRequired,
+            "kind should be ui_required",
+        )?;
+        check(
+            e.classification() == Some(UiRequiredClassification::ConsentRequired),
+            "classification should be consent_required",
+        )?;
+        self.s
+            .step("interactive fallback (device code), where the user consents");
+        let r = self
+            .sign_in(&[d::GRAPH_MAIL_READ])
+            .await
+            .map_err(|e| e.to_string())?;
         self.s.token(&r);
         Ok(())
     }
@@ -273,73 +400,163 @@ impl Tour {
     async fn mfa_and_password(&self) -> Step {
         let account = self.account().await?;
         for (code, scope, want) in [
-            (50076, d::GRAPH_FILES_READ, UiRequiredClassification::BasicAction),
-            (50055, d::API_SCOPE, UiRequiredClassification::UserPasswordExpired),
+            (
+                50076,
+                d::GRAPH_FILES_READ,
+                UiRequiredClassification::BasicAction,
+            ),
+            (
+                50055,
+                d::API_SCOPE,
+                UiRequiredClassification::UserPasswordExpired,
+            ),
         ] {
-            self.fault(self.refresh_fault(FaultAction::AadError { code, suberror: None, claims: None }));
-            self.s.step(&format!("acquire_token_silent while the emulator answers AADSTS{code}"));
-            match self.desktop.acquire_token_silent([scope], &account).force_refresh(true).send().await {
+            self.fault(self.refresh_fault(FaultAction::AadError {
+                code,
+                suberror: None,
+                claims: None,
+            }));
+            self.s.step(&format!(
+                "acquire_token_silent while the emulator answers AADSTS{code}"
+            ));
+            match self
+                .desktop
+                .acquire_token_silent([scope], &account)
+                .force_refresh(true)
+                .send()
+                .await
+            {
                 Ok(_) => return Err(format!("AADSTS{code} should fail")),
                 Err(e) => {
                     self.s.error(&e);
-                    check(e.kind() == ErrorKind::UiRequired && e.classification() == Some(want), &format!("AADSTS{code} should be ui_required/{}", want.as_str()))?;
+                    check(
+                        e.kind() == ErrorKind::UiRequired && e.classification() == Some(want),
+                        &format!("AADSTS{code} should be ui_required/{}", want.as_str()),
+                    )?;
                 }
             }
         }
-        self.fault(self.refresh_fault(FaultAction::AadError { code: 53005, suberror: Some("protection_policy_required".into()), claims: None }));
-        self.s.step("and an app protection policy (Intune) requirement is a service error of its own");
-        match self.desktop.acquire_token_silent([d::GRAPH_USER_READ], &account).force_refresh(true).send().await {
+        self.fault(self.refresh_fault(FaultAction::AadError {
+            code: 53005,
+            suberror: Some("protection_policy_required".into()),
+            claims: None,
+        }));
+        self.s.step(
+            "and an app protection policy (Intune) requirement is a service error of its own",
+        );
+        match self
+            .desktop
+            .acquire_token_silent([d::GRAPH_USER_READ], &account)
+            .force_refresh(true)
+            .send()
+            .await
+        {
             Ok(_) => Err("protection policy should fail".into()),
             Err(e) => {
                 self.s.error(&e);
-                check(e.kind() == ErrorKind::Service && e.code() == "protection_policy_required", "code should be protection_policy_required")
+                check(
+                    e.kind() == ErrorKind::Service && e.code() == "protection_policy_required",
+                    "code should be protection_policy_required",
+                )
             }
         }
     }
 
     async fn declined_scopes(&self) -> Step {
         let account = self.account().await?;
-        self.fault(self.refresh_fault(FaultAction::DeclineScope { scope: "Files.Read".into() }));
-        self.s.step("acquire_token_silent(User.Read Files.Read): the server grants only User.Read");
-        let e = match self.desktop.acquire_token_silent([d::GRAPH_USER_READ, d::GRAPH_FILES_READ], &account).force_refresh(true).send().await {
+        self.fault(self.refresh_fault(FaultAction::DeclineScope {
+            scope: "Files.Read".into(),
+        }));
+        self.s
+            .step("acquire_token_silent(User.Read Files.Read): the server grants only User.Read");
+        let e = match self
+            .desktop
+            .acquire_token_silent([d::GRAPH_USER_READ, d::GRAPH_FILES_READ], &account)
+            .force_refresh(true)
+            .send()
+            .await
+        {
             Ok(_) => return Err("should fail with declined_scopes".into()),
             Err(e) => e,
         };
         self.s.error(&e);
         let granted: Vec<String> = e.granted_scopes().unwrap_or_default().to_vec();
-        println!("     granted {:?}, declined {:?}", granted, e.declined_scopes().unwrap_or_default());
-        check(e.code() == "declined_scopes", "code should be declined_scopes")?;
-        self.s.step("retry with the granted scopes only: served from the cache");
-        let r = self.desktop.acquire_token_silent(&granted, &account).send().await.map_err(|e| e.to_string())?;
+        println!(
+            "     granted {:?}, declined {:?}",
+            granted,
+            e.declined_scopes().unwrap_or_default()
+        );
+        check(
+            e.code() == "declined_scopes",
+            "code should be declined_scopes",
+        )?;
+        self.s
+            .step("retry with the granted scopes only: served from the cache");
+        let r = self
+            .desktop
+            .acquire_token_silent(&granted, &account)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         self.s.token(&r);
-        check(r.source == msal::TokenSource::Cache, "the granted token should be cached")
+        check(
+            r.source == msal::TokenSource::Cache,
+            "the granted token should be cached",
+        )
     }
 
     async fn throttling(&self) -> Step {
         self.fault(FaultRule {
             endpoint: Endpoint::Token,
             grant_type: Some("client_credentials".into()),
-            action: FaultAction::Status { status: 429, retry_after: Some(RetryAfter::Seconds(2)), body: None },
+            action: FaultAction::Status {
+                status: 429,
+                retry_after: Some(RetryAfter::Seconds(2)),
+                body: None,
+            },
             times: Some(1),
             ..Default::default()
         });
-        self.s.step("acquire_token_for_client(...).force_refresh(true) while the emulator throttles");
-        let e = match self.daemon.acquire_token_for_client([d::API_SCOPE_DEFAULT]).force_refresh(true).send().await {
+        self.s
+            .step("acquire_token_for_client(...).force_refresh(true) while the emulator throttles");
+        let e = match self
+            .daemon
+            .acquire_token_for_client([d::API_SCOPE_DEFAULT])
+            .force_refresh(true)
+            .send()
+            .await
+        {
             Ok(_) => return Err("should be throttled".into()),
             Err(e) => e,
         };
         self.s.error(&e);
-        check(e.is_throttled() && e.retry_after() == Some(Duration::from_secs(2)), "429 should carry retry_after=2s")?;
-        self.s.step("calling again at once: the library fails fast, no request is sent");
-        let again = self.daemon.acquire_token_for_client([d::API_SCOPE_DEFAULT]).force_refresh(true).send().await;
+        check(
+            e.is_throttled() && e.retry_after() == Some(Duration::from_secs(2)),
+            "429 should carry retry_after=2s",
+        )?;
+        self.s
+            .step("calling again at once: the library fails fast, no request is sent");
+        let again = self
+            .daemon
+            .acquire_token_for_client([d::API_SCOPE_DEFAULT])
+            .force_refresh(true)
+            .send()
+            .await;
         match again {
             Err(e) if e.is_client_throttled() => self.s.error(&e),
             _ => return Err("the second call should be throttled by the client".into()),
         }
         let wait = e.retry_after().unwrap_or_default();
-        self.s.step(&format!("waiting {}s as told, then again", wait.as_secs()));
+        self.s
+            .step(&format!("waiting {}s as told, then again", wait.as_secs()));
         tokio::time::sleep(wait).await;
-        let r = self.daemon.acquire_token_for_client([d::API_SCOPE_DEFAULT]).force_refresh(true).send().await.map_err(|e| e.to_string())?;
+        let r = self
+            .daemon
+            .acquire_token_for_client([d::API_SCOPE_DEFAULT])
+            .force_refresh(true)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         self.s.token(&r);
         Ok(())
     }
@@ -348,15 +565,30 @@ impl Tour {
         self.fault(FaultRule {
             endpoint: Endpoint::Token,
             grant_type: Some("client_credentials".into()),
-            action: FaultAction::Status { status: 503, retry_after: None, body: None },
+            action: FaultAction::Status {
+                status: 503,
+                retry_after: None,
+                body: None,
+            },
             times: Some(1),
             ..Default::default()
         });
-        self.s.step("acquire_token_for_client(...).force_refresh(true) while the emulator answers one 503");
-        let r = self.daemon.acquire_token_for_client([d::API_SCOPE_DEFAULT]).force_refresh(true).send().await.map_err(|e| e.to_string())?;
+        self.s.step(
+            "acquire_token_for_client(...).force_refresh(true) while the emulator answers one 503",
+        );
+        let r = self
+            .daemon
+            .acquire_token_for_client([d::API_SCOPE_DEFAULT])
+            .force_refresh(true)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         self.s.token(&r);
         let n = self.token_requests_with(&r.correlation_id);
-        self.s.ok(&format!("the emulator saw {n} token requests with correlation id {}", r.correlation_id));
+        self.s.ok(&format!(
+            "the emulator saw {n} token requests with correlation id {}",
+            r.correlation_id
+        ));
         check(n == 2, "a 5xx without Retry-After is retried exactly once")
     }
 
@@ -365,12 +597,24 @@ impl Tour {
         self.fault(FaultRule {
             endpoint: Endpoint::Token,
             grant_type: Some("client_credentials".into()),
-            action: FaultAction::AadError { code: 50158, suberror: None, claims: Some(claims.into()) },
+            action: FaultAction::AadError {
+                code: 50158,
+                suberror: None,
+                claims: Some(claims.into()),
+            },
             times: Some(1),
             ..Default::default()
         });
-        self.s.step("acquire_token_for_client(...) while conditional access sends a claims challenge");
-        let e = match self.daemon.acquire_token_for_client([d::API_SCOPE_DEFAULT]).force_refresh(true).send().await {
+        self.s.step(
+            "acquire_token_for_client(...) while conditional access sends a claims challenge",
+        );
+        let e = match self
+            .daemon
+            .acquire_token_for_client([d::API_SCOPE_DEFAULT])
+            .force_refresh(true)
+            .send()
+            .await
+        {
             Ok(_) => return Err("should fail with a claims challenge".into()),
             Err(e) => e,
         };
@@ -379,10 +623,28 @@ impl Tour {
             return Err("the error should carry the claims".into());
         };
         println!("     claims: {challenge}");
-        self.s.step("retry with_claims(claims): the request carries them, the cache is bypassed");
-        let r = self.daemon.acquire_token_for_client([d::API_SCOPE_DEFAULT]).with_claims(challenge).send().await.map_err(|e| e.to_string())?;
+        self.s
+            .step("retry with_claims(claims): the request carries them, the cache is bypassed");
+        let r = self
+            .daemon
+            .acquire_token_for_client([d::API_SCOPE_DEFAULT])
+            .with_claims(challenge)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         self.s.token(&r);
-        let sent_claims = self.emu.requests().iter().rev().find(|r| r.path.ends_with("/token")).and_then(|r| r.form.iter().find(|(k, _)| k == "claims").map(|(_, v)| v.clone()));
+        let sent_claims = self
+            .emu
+            .requests()
+            .iter()
+            .rev()
+            .find(|r| r.path.ends_with("/token"))
+            .and_then(|r| {
+                r.form
+                    .iter()
+                    .find(|(k, _)| k == "claims")
+                    .map(|(_, v)| v.clone())
+            });
         check(sent_claims.is_some(), "the retry should send the claims")
     }
 
@@ -394,19 +656,31 @@ impl Tour {
             times: Some(2),
             ..Default::default()
         });
-        self.s.step("a gateway answers HTML instead of JSON (twice: the library retries a 5xx once)");
-        match self.daemon.acquire_token_for_client([d::API_SCOPE_DEFAULT]).force_refresh(true).send().await {
+        self.s
+            .step("a gateway answers HTML instead of JSON (twice: the library retries a 5xx once)");
+        match self
+            .daemon
+            .acquire_token_for_client([d::API_SCOPE_DEFAULT])
+            .force_refresh(true)
+            .send()
+            .await
+        {
             Ok(_) => return Err("HTML should fail".into()),
             Err(e) => {
                 self.s.error(&e);
-                check(e.code() == "non_parsable_oauth_error" && e.http_status() == Some(502), "HTML should be non_parsable_oauth_error")?;
+                check(
+                    e.code() == "non_parsable_oauth_error" && e.http_status() == Some(502),
+                    "HTML should be non_parsable_oauth_error",
+                )?;
             }
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .map_err(|e| e.to_string())?;
-        self.s.step(&format!("an authority where nothing listens (127.0.0.1:{port})"));
+        self.s.step(&format!(
+            "an authority where nothing listens (127.0.0.1:{port})"
+        ));
         let _ = &self.authority;
         let offline = ConfidentialClientApplication::builder(d::CONFIDENTIAL_CLIENT_ID)
             .authority(format!("http://127.0.0.1:{port}/{}", d::TENANT_ID))
@@ -414,7 +688,11 @@ impl Tour {
             .client_secret(d::CLIENT_SECRET)
             .build()
             .map_err(|e| e.to_string())?;
-        match offline.acquire_token_for_client([d::API_SCOPE_DEFAULT]).send().await {
+        match offline
+            .acquire_token_for_client([d::API_SCOPE_DEFAULT])
+            .send()
+            .await
+        {
             Ok(_) => Err("should fail".into()),
             Err(e) => {
                 self.s.error(&e);
@@ -427,7 +705,10 @@ impl Tour {
                     cause = c.source();
                 }
                 println!("     the io::Error in the source chain: {io:?}");
-                check(e.kind() == ErrorKind::Transport && io.is_some(), "should be a transport error with the io::Error kept")
+                check(
+                    e.kind() == ErrorKind::Transport && io.is_some(),
+                    "should be a transport error with the io::Error kept",
+                )
             }
         }
     }

@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Acquire a token with one of the flows.
-    Token(TokenArgs),
+    Token(Box<TokenArgs>),
     /// List or remove the accounts in a token cache.
     Accounts {
         #[command(subcommand)]
@@ -64,7 +64,12 @@ enum Flow {
 #[derive(Debug, Clone, Args)]
 struct ConnArgs {
     /// An Entra-style authority, e.g. https://login.microsoftonline.com/<tenant>.
-    #[arg(long, value_name = "URL", required_unless_present = "oidc_authority", conflicts_with = "oidc_authority")]
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "oidc_authority",
+        conflicts_with = "oidc_authority"
+    )]
     authority: Option<String>,
     /// Any OpenID Connect issuer (metadata at <issuer>/.well-known/openid-configuration).
     #[arg(long, value_name = "URL")]
@@ -196,7 +201,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Token(args) => {
                 init_logging(args.conn.verbose);
-                commands::token(args).await
+                commands::token(*args).await
             }
             Command::Accounts { action } => match action {
                 AccountsAction::List { conn } => {

@@ -108,7 +108,11 @@ pub fn error_text(e: &Error) -> String {
         line("classification:", c.as_str().into());
     }
     if !e.aadsts_codes().is_empty() {
-        let codes: Vec<String> = e.aadsts_codes().iter().map(|c| format!("AADSTS{c}")).collect();
+        let codes: Vec<String> = e
+            .aadsts_codes()
+            .iter()
+            .map(|c| format!("AADSTS{c}"))
+            .collect();
         line("aadsts:", codes.join(", "));
     }
     if let Some(c) = e.correlation_id() {
@@ -141,9 +145,15 @@ pub fn advice(e: &Error) -> &'static str {
     match e.kind() {
         ErrorKind::UiRequired => match e.classification() {
             Some(C::ConsentRequired) => "sign in interactively so the user can consent",
-            Some(C::UserPasswordExpired) => "sign in interactively so the user can reset the password",
-            Some(C::MessageOnly) => "an interactive sign-in only shows a message; consider hiding the feature",
-            Some(C::AdditionalAction) => "the user must act outside the sign-in; an interactive sign-in explains how",
+            Some(C::UserPasswordExpired) => {
+                "sign in interactively so the user can reset the password"
+            }
+            Some(C::MessageOnly) => {
+                "an interactive sign-in only shows a message; consider hiding the feature"
+            }
+            Some(C::AdditionalAction) => {
+                "the user must act outside the sign-in; an interactive sign-in explains how"
+            }
             Some(C::PromptNeverFailed) => "sign in interactively without prompt=none",
             _ => "sign in interactively (device code or browser), passing the claims if any",
         },
@@ -152,7 +162,9 @@ pub fn advice(e: &Error) -> &'static str {
             "continue with the granted scopes, or stop the sign-in"
         }
         ErrorKind::Service if e.is_retryable() => "try again later",
-        ErrorKind::Service => "check the application registration and the request; quote the correlation id to support",
+        ErrorKind::Service => {
+            "check the application registration and the request; quote the correlation id to support"
+        }
         ErrorKind::Transport => "check the network, proxy and TLS trust; then try again",
         ErrorKind::Client => "fix the configuration or the arguments",
         ErrorKind::Cancelled => "ask the user whether to try again",

@@ -15,7 +15,15 @@ fn msal() -> Command {
 }
 
 fn common_args<'a>(cmd: &'a mut Command, authority: &str, client_id: &str) -> &'a mut Command {
-    cmd.args(["--authority", authority, "--client-id", client_id, "--insecure-loopback", "--output", "json"])
+    cmd.args([
+        "--authority",
+        authority,
+        "--client-id",
+        client_id,
+        "--insecure-loopback",
+        "--output",
+        "json",
+    ])
 }
 
 /// Runs and parses stdout, which must be exactly one JSON object.
@@ -35,14 +43,27 @@ fn run(cmd: &mut Command) -> (i32, Value, String) {
 }
 
 async fn emulator() -> std::sync::Arc<EmulatorHandle> {
-    std::sync::Arc::new(Emulator::start(EmulatorConfig::default_directory()).await.unwrap())
+    std::sync::Arc::new(
+        Emulator::start(EmulatorConfig::default_directory())
+            .await
+            .unwrap(),
+    )
 }
 
 fn client_credentials(emu: &EmulatorHandle, cache: Option<&Path>) -> Command {
     let mut c = msal();
     c.args(["token", "client-credentials"]);
-    common_args(&mut c, &emu.authority(d::TENANT_ID), d::CONFIDENTIAL_CLIENT_ID);
-    c.args(["--client-secret-env", "MSAL_TEST_SECRET", "--scope", d::API_SCOPE_DEFAULT]);
+    common_args(
+        &mut c,
+        &emu.authority(d::TENANT_ID),
+        d::CONFIDENTIAL_CLIENT_ID,
+    );
+    c.args([
+        "--client-secret-env",
+        "MSAL_TEST_SECRET",
+        "--scope",
+        d::API_SCOPE_DEFAULT,
+    ]);
     c.env("MSAL_TEST_SECRET", d::CLIENT_SECRET);
     if let Some(p) = cache {
         c.arg("--cache").arg(p);
@@ -53,9 +74,20 @@ fn client_credentials(emu: &EmulatorHandle, cache: Option<&Path>) -> Command {
 fn assert_error_shape(v: &Value) {
     let e = &v["error"];
     for k in [
-        "kind", "code", "suberror", "classification", "aadsts_codes", "message", "claims",
-        "correlation_id", "trace_id", "http_status", "retry_after_seconds", "throttled",
-        "granted_scopes", "declined_scopes",
+        "kind",
+        "code",
+        "suberror",
+        "classification",
+        "aadsts_codes",
+        "message",
+        "claims",
+        "correlation_id",
+        "trace_id",
+        "http_status",
+        "retry_after_seconds",
+        "throttled",
+        "granted_scopes",
+        "declined_scopes",
     ] {
         assert!(e.get(k).is_some(), "error.{k} is present: {v}");
     }
@@ -84,7 +116,10 @@ async fn client_credentials_success_then_cache() {
 
     let (code, v, _) = run(&mut client_credentials(&emu, Some(&cache)));
     assert_eq!(code, 0);
-    assert_eq!(v["source"], "cache", "the second process reads the cache file");
+    assert_eq!(
+        v["source"], "cache",
+        "the second process reads the cache file"
+    );
     assert_eq!(v["access_token"], token.as_str());
     #[cfg(unix)]
     {
@@ -105,7 +140,10 @@ async fn service_client_and_transport_errors_have_their_exit_codes() {
     assert_eq!(v["error"]["aadsts_codes"], serde_json::json!([7000215]));
     assert_eq!(v["error"]["http_status"], 401);
     assert!(v["error"]["trace_id"].is_string());
-    assert!(!v.to_string().contains("wrong"), "the secret is never printed");
+    assert!(
+        !v.to_string().contains("wrong"),
+        "the secret is never printed"
+    );
 
     let (code, v, _) = run(client_credentials(&emu, None).env_remove("MSAL_TEST_SECRET"));
     assert_eq!(code, 6);
@@ -113,11 +151,21 @@ async fn service_client_and_transport_errors_have_their_exit_codes() {
     assert_eq!(v["error"]["kind"], "client");
     assert_eq!(v["error"]["code"], "missing_client_credential");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut c = msal();
     c.args(["token", "client-credentials"]);
     common_args(&mut c, &format!("http://127.0.0.1:{port}/t"), "c");
-    c.args(["--client-secret-env", "MSAL_TEST_SECRET", "--scope", "x/.default"]).env("MSAL_TEST_SECRET", "s");
+    c.args([
+        "--client-secret-env",
+        "MSAL_TEST_SECRET",
+        "--scope",
+        "x/.default",
+    ])
+    .env("MSAL_TEST_SECRET", "s");
     let (code, v, _) = run(&mut c);
     assert_eq!(code, 5);
     assert_eq!(v["error"]["kind"], "transport");
@@ -126,9 +174,13 @@ async fn service_client_and_transport_errors_have_their_exit_codes() {
     let mut c = msal();
     c.args(["token", "client-credentials"]);
     common_args(&mut c, "http://login.example.com/t", "c");
-    c.args(["--client-secret-env", "MSAL_TEST_SECRET", "--scope", "x"]).env("MSAL_TEST_SECRET", "s");
+    c.args(["--client-secret-env", "MSAL_TEST_SECRET", "--scope", "x"])
+        .env("MSAL_TEST_SECRET", "s");
     let (code, v, _) = run(&mut c);
-    assert_eq!((code, v["error"]["code"].as_str()), (6, Some("insecure_authority")));
+    assert_eq!(
+        (code, v["error"]["code"].as_str()),
+        (6, Some("insecure_authority"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -136,7 +188,11 @@ async fn throttling_is_reported_with_retry_after() {
     let emu = emulator().await;
     emu.add_fault(FaultRule {
         grant_type: Some("client_credentials".into()),
-        action: FaultAction::Status { status: 429, retry_after: Some(RetryAfter::Seconds(7)), body: None },
+        action: FaultAction::Status {
+            status: 429,
+            retry_after: Some(RetryAfter::Seconds(7)),
+            body: None,
+        },
         times: Some(1),
         ..Default::default()
     });
@@ -153,7 +209,11 @@ async fn unbuilt_flows_and_usage_errors() {
     let emu = emulator().await;
     let mut c = msal();
     c.args(["token", "on-behalf-of"]);
-    common_args(&mut c, &emu.authority(d::TENANT_ID), d::CONFIDENTIAL_CLIENT_ID);
+    common_args(
+        &mut c,
+        &emu.authority(d::TENANT_ID),
+        d::CONFIDENTIAL_CLIENT_ID,
+    );
     c.args(["--scope", "User.Read"]);
     let (code, v, _) = run(&mut c);
     if code == 6 {
@@ -171,14 +231,24 @@ fn device_code_sign_in(emu: &EmulatorHandle, cache: &Path) -> (i32, Value) {
     let mut c = msal();
     c.args(["token", "device-code"]);
     common_args(&mut c, &emu.authority(d::TENANT_ID), d::PUBLIC_CLIENT_ID);
-    c.args(["--scope", d::GRAPH_USER_READ, "--cache"]).arg(cache);
-    let mut child = c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    c.args(["--scope", d::GRAPH_USER_READ, "--cache"])
+        .arg(cache);
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut line = String::new();
     BufReader::new(stderr).read_line(&mut line).unwrap();
     let code = line
         .split_whitespace()
-        .find(|w| w.len() >= 6 && w.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
+        .find(|w| {
+            w.len() >= 6
+                && w.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        })
         .unwrap_or_else(|| panic!("no user code in {line:?}"));
     emu.approve_device_code(code, d::USER_USERNAME).unwrap();
     let out = child.wait_with_output().unwrap();
@@ -201,7 +271,9 @@ async fn device_code_silent_and_accounts_share_the_cache_file() {
     let cache = dir.path().join("user-cache.json");
     let emu2 = emu.clone();
     let cache2 = cache.clone();
-    let (code, v) = tokio::task::spawn_blocking(move || device_code_sign_in(&emu2, &cache2)).await.unwrap();
+    let (code, v) = tokio::task::spawn_blocking(move || device_code_sign_in(&emu2, &cache2))
+        .await
+        .unwrap();
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["source"], "identity_provider");
     assert_eq!(v["account"]["username"], d::USER_USERNAME);
@@ -211,21 +283,45 @@ async fn device_code_silent_and_accounts_share_the_cache_file() {
     assert_eq!(code, 0);
     assert_eq!(v["accounts"][0]["home_account_id"], home.as_str());
 
-    let (code, v, _) = run(&mut user_cmd(&emu, &["token", "silent", "--scope", d::GRAPH_USER_READ], &cache));
+    let (code, v, _) = run(&mut user_cmd(
+        &emu,
+        &["token", "silent", "--scope", d::GRAPH_USER_READ],
+        &cache,
+    ));
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["source"], "cache");
 
-    let (code, v, _) = run(&mut user_cmd(&emu, &["token", "silent", "--force-refresh", "--account", d::USER_USERNAME, "--scope", d::GRAPH_USER_READ], &cache));
+    let (code, v, _) = run(&mut user_cmd(
+        &emu,
+        &[
+            "token",
+            "silent",
+            "--force-refresh",
+            "--account",
+            d::USER_USERNAME,
+            "--scope",
+            d::GRAPH_USER_READ,
+        ],
+        &cache,
+    ));
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["source"], "identity_provider");
 
     emu.add_fault(FaultRule {
         grant_type: Some("refresh_token".into()),
-        action: FaultAction::AadError { code: 65001, suberror: None, claims: None },
+        action: FaultAction::AadError {
+            code: 65001,
+            suberror: None,
+            claims: None,
+        },
         times: Some(1),
         ..Default::default()
     });
-    let (code, v, _) = run(&mut user_cmd(&emu, &["token", "silent", "--scope", d::GRAPH_MAIL_READ], &cache));
+    let (code, v, _) = run(&mut user_cmd(
+        &emu,
+        &["token", "silent", "--scope", d::GRAPH_MAIL_READ],
+        &cache,
+    ));
     assert_eq!(code, 3, "{v}");
     assert_error_shape(&v);
     assert_eq!(v["error"]["kind"], "ui_required");
@@ -234,16 +330,27 @@ async fn device_code_silent_and_accounts_share_the_cache_file() {
     assert_eq!(v["error"]["classification"], "consent_required");
     assert_eq!(v["error"]["aadsts_codes"], serde_json::json!([65001]));
 
-    let (code, v, _) = run(&mut user_cmd(&emu, &["accounts", "remove", "--account", &home], &cache));
+    let (code, v, _) = run(&mut user_cmd(
+        &emu,
+        &["accounts", "remove", "--account", &home],
+        &cache,
+    ));
     assert_eq!(code, 0, "{v}");
-    let (code, v, _) = run(&mut user_cmd(&emu, &["token", "silent", "--scope", d::GRAPH_USER_READ], &cache));
+    let (code, v, _) = run(&mut user_cmd(
+        &emu,
+        &["token", "silent", "--scope", d::GRAPH_USER_READ],
+        &cache,
+    ));
     assert_eq!(code, 3);
     assert_eq!(v["error"]["classification"], "acquire_token_silent_failed");
 }
 
 #[test]
 fn decode_prints_header_and_claims_unvalidated() {
-    let out = msal().args(["decode", "eyJhbGciOiJub25lIn0.eyJ0aWQiOiJ0MSJ9."]).output().unwrap();
+    let out = msal()
+        .args(["decode", "eyJhbGciOiJub25lIn0.eyJ0aWQiOiJ0MSJ9."])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["validated"], false);

@@ -34,7 +34,12 @@ impl HttpClient for InProcessIdp {
                     .find(|(k, _)| k == "authorization_endpoint")
                     .map(|(_, v)| v.into_owned())
                     .unwrap_or_default();
-                let t = auth.trim_start_matches(base).split('/').nth(1).unwrap_or("common").to_owned();
+                let t = auth
+                    .trim_start_matches(base)
+                    .split('/')
+                    .nth(1)
+                    .unwrap_or("common")
+                    .to_owned();
                 json!({
                     "tenant_discovery_endpoint": format!("{base}/{t}/v2.0/.well-known/openid-configuration"),
                     "api-version": "1.1",
@@ -58,7 +63,11 @@ impl HttpClient for InProcessIdp {
                 json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
                        "access_token": format!("at-{tenant}-{scope}")})
             };
-            Ok(HttpResponse::new(StatusCode::OK, Default::default(), body.to_string()))
+            Ok(HttpResponse::new(
+                StatusCode::OK,
+                Default::default(),
+                body.to_string(),
+            ))
         })
     }
 }
@@ -84,10 +93,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .http_client(Arc::new(InProcessIdp))
         .build()?;
     let tenant_names: Vec<String> = (0..tenants).map(|t| format!("tenant{t}")).collect();
-    let scopes: Vec<String> = (0..per_tenant).map(|k| format!("api://resource{k}/.default")).collect();
+    let scopes: Vec<String> = (0..per_tenant)
+        .map(|k| format!("api://resource{k}/.default"))
+        .collect();
     for t in &tenant_names {
         for s in &scopes {
-            let r = app.acquire_token_for_client([s]).with_tenant(t).send().await?;
+            let r = app
+                .acquire_token_for_client([s])
+                .with_tenant(t)
+                .send()
+                .await?;
             assert_eq!(r.source, TokenSource::IdentityProvider);
         }
     }
@@ -97,7 +112,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..calls {
         let t = &tenant_names[i % tenants];
         let s = &scopes[(i / tenants) % per_tenant];
-        let r = app.acquire_token_for_client([s]).with_tenant(t).send().await?;
+        let r = app
+            .acquire_token_for_client([s])
+            .with_tenant(t)
+            .send()
+            .await?;
         if r.source != TokenSource::Cache {
             misses += 1;
         }

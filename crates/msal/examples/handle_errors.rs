@@ -56,7 +56,10 @@ async fn acquire_for_user(
         Err(e) if e.code() == "declined_scopes" => {
             // The guide's MSALErrorServerDeclinedScopes: continue with what was granted.
             let granted: Vec<String> = e.granted_scopes().unwrap_or_default().to_vec();
-            println!("  declined {:?}; continuing with {granted:?}", e.declined_scopes());
+            println!(
+                "  declined {:?}; continuing with {granted:?}",
+                e.declined_scopes()
+            );
             app.acquire_token_silent(&granted, account).send().await
         }
         Err(e) => Err(e),
@@ -145,24 +148,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Default::default()
     };
     println!("1. consent required (AADSTS65001)");
-    emu.add_fault(refresh(FaultAction::AadError { code: 65001, suberror: None, claims: None }));
-    on_token("   result", acquire_for_user(&public, &emu, &[d::GRAPH_MAIL_READ], &alice).await);
-
-    println!("2. declined scopes");
-    emu.add_fault(refresh(FaultAction::DeclineScope { scope: "Files.Read".into() }));
+    emu.add_fault(refresh(FaultAction::AadError {
+        code: 65001,
+        suberror: None,
+        claims: None,
+    }));
     on_token(
         "   result",
-        acquire_for_user(&public, &emu, &[d::GRAPH_USER_READ, d::GRAPH_FILES_READ], &alice).await,
+        acquire_for_user(&public, &emu, &[d::GRAPH_MAIL_READ], &alice).await,
+    );
+
+    println!("2. declined scopes");
+    emu.add_fault(refresh(FaultAction::DeclineScope {
+        scope: "Files.Read".into(),
+    }));
+    on_token(
+        "   result",
+        acquire_for_user(
+            &public,
+            &emu,
+            &[d::GRAPH_USER_READ, d::GRAPH_FILES_READ],
+            &alice,
+        )
+        .await,
     );
 
     println!("3. throttled with Retry-After");
     emu.add_fault(FaultRule {
         grant_type: Some("client_credentials".into()),
-        action: FaultAction::Status { status: 429, retry_after: Some(RetryAfter::Seconds(1)), body: None },
+        action: FaultAction::Status {
+            status: 429,
+            retry_after: Some(RetryAfter::Seconds(1)),
+            body: None,
+        },
         times: Some(1),
         ..Default::default()
     });
-    on_token("   result", acquire_for_app(&daemon, &[d::API_SCOPE_DEFAULT]).await);
+    on_token(
+        "   result",
+        acquire_for_app(&daemon, &[d::API_SCOPE_DEFAULT]).await,
+    );
 
     println!("4. claims challenge");
     emu.add_fault(FaultRule {
@@ -180,7 +205,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .allow_insecure_loopback(true)
         .client_secret(d::CLIENT_SECRET)
         .build()?;
-    on_token("   result", acquire_for_app(&fresh, &[d::API_SCOPE_DEFAULT]).await);
+    on_token(
+        "   result",
+        acquire_for_app(&fresh, &[d::API_SCOPE_DEFAULT]).await,
+    );
 
     println!("5. no network");
     let offline = ConfidentialClientApplication::builder(d::CONFIDENTIAL_CLIENT_ID)
@@ -188,6 +216,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .allow_insecure_loopback(true)
         .client_secret(d::CLIENT_SECRET)
         .build()?;
-    on_token("   result", acquire_for_app(&offline, &[d::API_SCOPE_DEFAULT]).await);
+    on_token(
+        "   result",
+        acquire_for_app(&offline, &[d::API_SCOPE_DEFAULT]).await,
+    );
     Ok(())
 }

@@ -314,7 +314,10 @@ impl Error {
         };
         let sub = suberror.as_deref();
         let (kind, code) = if sub == Some("protection_policy_required") {
-            (ErrorKind::Service, codes::PROTECTION_POLICY_REQUIRED.to_owned())
+            (
+                ErrorKind::Service,
+                codes::PROTECTION_POLICY_REQUIRED.to_owned(),
+            )
         } else {
             let ui = match error.as_str() {
                 "interaction_required" | "login_required" | "consent_required" => true,
@@ -506,7 +509,9 @@ impl Error {
                     || matches!(self.inner.http_status, Some(429 | 500..=599))
                     || matches!(
                         self.inner.code.as_str(),
-                        "temporarily_unavailable" | "service_unavailable" | codes::REQUEST_THROTTLED
+                        "temporarily_unavailable"
+                            | "service_unavailable"
+                            | codes::REQUEST_THROTTLED
                     )
             }
             _ => false,
@@ -732,9 +737,15 @@ mod tests {
     fn invalid_grant_is_ui_required_with_suberror_classification() {
         let cases = [
             ("basic_action", UiRequiredClassification::BasicAction),
-            ("additional_action", UiRequiredClassification::AdditionalAction),
+            (
+                "additional_action",
+                UiRequiredClassification::AdditionalAction,
+            ),
             ("message_only", UiRequiredClassification::MessageOnly),
-            ("consent_required", UiRequiredClassification::ConsentRequired),
+            (
+                "consent_required",
+                UiRequiredClassification::ConsentRequired,
+            ),
             (
                 "user_password_expired",
                 UiRequiredClassification::UserPasswordExpired,
@@ -822,7 +833,11 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         let e = Error::transport(codes::NETWORK_ERROR, "connect failed", io);
         assert_eq!(e.kind(), ErrorKind::Transport);
-        let src = e.source().unwrap().downcast_ref::<std::io::Error>().unwrap();
+        let src = e
+            .source()
+            .unwrap()
+            .downcast_ref::<std::io::Error>()
+            .unwrap();
         assert_eq!(src.kind(), std::io::ErrorKind::ConnectionRefused);
         assert!(e.is_retryable());
     }

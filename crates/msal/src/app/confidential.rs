@@ -109,7 +109,10 @@ impl ClientCredentialsRequest {
         let cid = correlation_id(self.correlation_id.as_deref());
         let scopes = self.scopes.map_err(|e| e.with_correlation_id(&cid))?;
         let claims = core.claims(self.claims.as_deref())?;
-        let tenant_authority = self.tenant.as_deref().map(|t| core.authority.with_tenant(t));
+        let tenant_authority = self
+            .tenant
+            .as_deref()
+            .map(|t| core.authority.with_tenant(t));
         let authority = tenant_authority.as_ref().unwrap_or(&core.authority);
         let metadata = core.metadata_for(authority, &cid).await?;
         if claims.is_none() && !self.force_refresh {
@@ -139,7 +142,10 @@ impl ClientCredentialsRequest {
         ]);
         core.throttle.check(&key)?;
         let credential = core.credential.as_ref().ok_or_else(|| {
-            Error::client(codes::MISSING_CREDENTIAL, "the application has no credential")
+            Error::client(
+                codes::MISSING_CREDENTIAL,
+                "the application has no credential",
+            )
         })?;
         let token_endpoint = metadata.token_endpoint.as_str();
         let cred_fields = credential.fields(&core.client_id, token_endpoint).await?;

@@ -209,14 +209,17 @@ impl AppCore {
             Some(ci) if c.user_flow => Some(ClientInfo::decode(ci)?),
             _ => None,
         };
-        let home_account_id = client_info.as_ref().map(ClientInfo::home_account_id).or_else(|| {
-            // Without client_info (ADFS, generic OIDC), MSAL keys the account by `sub`.
-            id_claims
-                .as_ref()
-                .and_then(|c| c.get("sub"))
-                .and_then(|v| v.as_str())
-                .map(str::to_owned)
-        });
+        let home_account_id = client_info
+            .as_ref()
+            .map(ClientInfo::home_account_id)
+            .or_else(|| {
+                // Without client_info (ADFS, generic OIDC), MSAL keys the account by `sub`.
+                id_claims
+                    .as_ref()
+                    .and_then(|c| c.get("sub"))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            });
         let realm = id_claims
             .as_ref()
             .and_then(|c| c.get("tid"))
@@ -335,7 +338,11 @@ mod tests {
 
     #[test]
     fn declined_scopes_ignore_reserved_default_and_graph_short_forms() {
-        let req = v(&["https://graph.microsoft.com/User.Read", "Mail.Read", "openid"]);
+        let req = v(&[
+            "https://graph.microsoft.com/User.Read",
+            "Mail.Read",
+            "openid",
+        ]);
         assert_eq!(
             declined_scopes(&req, &v(&["User.Read", "profile"])),
             v(&["Mail.Read"])

@@ -119,7 +119,9 @@ impl AppCore {
     pub(crate) async fn accounts(&self) -> Result<Vec<Account>, Error> {
         let cid = correlation_id(None);
         let metadata = self.metadata(&cid).await?;
-        self.cache.accounts(&self.client_id, &metadata.aliases).await
+        self.cache
+            .accounts(&self.client_id, &metadata.aliases)
+            .await
     }
 }
 
@@ -174,20 +176,22 @@ impl DeviceCodeRequest {
         let scopes = self.scopes.map_err(|e| e.with_correlation_id(&cid))?;
         let claims = core.claims(self.claims.as_deref())?;
         let metadata = core.metadata(&cid).await?;
-        let endpoint = metadata.device_authorization_endpoint.clone().ok_or_else(|| {
-            Error::client(
-                codes::NOT_SUPPORTED,
-                "the authority has no device authorization endpoint",
-            )
-        })?;
+        let endpoint = metadata
+            .device_authorization_endpoint
+            .clone()
+            .ok_or_else(|| {
+                Error::client(
+                    codes::NOT_SUPPORTED,
+                    "the authority has no device authorization endpoint",
+                )
+            })?;
         let scope = join_scopes(
             scopes
                 .iter()
                 .map(String::as_str)
                 .chain(RESERVED_SCOPES.iter().copied()),
         );
-        let mut form: Vec<(&str, &str)> =
-            vec![("client_id", &core.client_id), ("scope", &scope)];
+        let mut form: Vec<(&str, &str)> = vec![("client_id", &core.client_id), ("scope", &scope)];
         if let Some(c) = claims.as_deref() {
             form.push(("claims", c));
         }
@@ -333,10 +337,7 @@ impl SilentRequest {
                     .await?;
                 let result = cached_result(at, Some(account.clone()), id_claims, cid.clone());
                 // Past refresh_on, refresh now, and fall back to the cached token on failure.
-                if result
-                    .refresh_on
-                    .is_none_or(|r| r.unix_timestamp() > now)
-                {
+                if result.refresh_on.is_none_or(|r| r.unix_timestamp() > now) {
                     return Ok(result);
                 }
                 fallback = Some(result);
@@ -364,7 +365,11 @@ impl SilentRequest {
                 .await?
             {
                 Some(rt) => rt,
-                None => return Err(silent_failed("no refresh token for this account in the cache")),
+                None => {
+                    return Err(silent_failed(
+                        "no refresh token for this account in the cache",
+                    ));
+                }
             },
         };
         let scope = join_scopes(
@@ -391,7 +396,10 @@ impl SilentRequest {
             ("client_info", "1"),
         ];
         let cred_fields = match &core.credential {
-            Some(c) => Some(c.fields(&core.client_id, metadata.token_endpoint.as_str()).await?),
+            Some(c) => Some(
+                c.fields(&core.client_id, metadata.token_endpoint.as_str())
+                    .await?,
+            ),
             None => None,
         };
         if let Some(f) = &cred_fields {
