@@ -100,6 +100,7 @@ impl Config {
             client_capabilities: self.capabilities,
             credential: self.credential,
             public,
+            tenants: Default::default(),
         })
     }
 }

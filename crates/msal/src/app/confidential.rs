@@ -109,12 +109,8 @@ impl ClientCredentialsRequest {
         let cid = correlation_id(self.correlation_id.as_deref());
         let scopes = self.scopes.map_err(|e| e.with_correlation_id(&cid))?;
         let claims = core.claims(self.claims.as_deref())?;
-        let tenant_authority = self
-            .tenant
-            .as_deref()
-            .map(|t| core.authority.with_tenant(t));
-        let authority = tenant_authority.as_ref().unwrap_or(&core.authority);
-        let metadata = core.metadata_for(authority, &cid).await?;
+        let resolved = core.tenant_authority(self.tenant.as_deref(), &cid).await?;
+        let (authority, metadata) = (&resolved.authority, &resolved.metadata);
         if claims.is_none() && !self.force_refresh {
             let hit = core
                 .cache
@@ -178,7 +174,7 @@ impl ClientCredentialsRequest {
         core.complete(
             resp,
             Completion {
-                metadata: &metadata,
+                metadata,
                 tenant: authority.tenant(),
                 requested: &scopes,
                 correlation_id: &cid,

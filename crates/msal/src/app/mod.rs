@@ -12,6 +12,7 @@ mod confidential;
 mod credential;
 mod public;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -45,6 +46,16 @@ pub(crate) struct AppCore {
     pub client_capabilities: Vec<String>,
     pub credential: Option<ClientCredential>,
     pub public: bool,
+    /// Per-request tenants already resolved: the authority and its metadata, so a cache hit
+    /// for a tenant parses no URL and builds no key (the hot path of multi-tenant daemons).
+    pub tenants: std::sync::RwLock<HashMap<String, Arc<TenantAuthority>, foldhash::fast::RandomState>>,
+}
+
+/// An authority for one tenant with its metadata.
+#[derive(Debug)]
+pub(crate) struct TenantAuthority {
+    pub authority: Authority,
+    pub metadata: Arc<Metadata>,
 }
 
 /// What a token answer is saved and reported with.
@@ -67,18 +78,27 @@ pub(crate) fn from_unix(secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// Checks and normalises the requested scopes: at least one, none empty, split on spaces.
+/// Checks and normalises the requested scopes: at least one, none empty, split on spaces,
+/// each once (case-insensitively), in the order given.
 pub(crate) fn normalize_scopes<I, S>(scopes: I) -> Result<Vec<String>, Error>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    let mut out: Vec<String> = Vec::new();
+    let scopes = scopes.into_iter();
+    let mut out: Vec<String> = Vec::with_capacity(scopes.size_hint().0);
+    let mut push = |part: &str| {
+        if !out.iter().any(|x| x.eq_ignore_ascii_case(part)) {
+            out.push(part.to_owned());
+        }
+    };
     for s in scopes {
-        for part in s.as_ref().split_whitespace() {
-            if !out.iter().any(|x| x.eq_ignore_ascii_case(part)) {
-                out.push(part.to_owned());
-            }
+        let s = s.as_ref();
+        // The common case, one scope per item, without the splitting iterator.
+        if !s.is_empty() && !s.bytes().any(|b| b.is_ascii_whitespace()) {
+            push(s);
+        } else {
+            s.split_whitespace().for_each(&mut push);
         }
     }
     if out.is_empty() {
@@ -92,9 +112,16 @@ where
 
 /// A fresh correlation id, unless the caller gave one.
 pub(crate) fn correlation_id(given: Option<&str>) -> String {
-    given
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+    match given {
+        Some(id) => id.to_owned(),
+        None => {
+            let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            uuid::Uuid::new_v4()
+                .hyphenated()
+                .encode_lower(&mut buf)
+                .to_owned()
+        }
+    }
 }
 
 /// The short form Entra answers a Microsoft Graph scope in (`User.Read` for
@@ -167,6 +194,38 @@ impl AppCore {
     /// The authority's metadata (fetched once, then from memory).
     pub(crate) async fn metadata(&self, correlation_id: &str) -> Result<Arc<Metadata>, Error> {
         self.metadata_for(&self.authority, correlation_id).await
+    }
+
+    /// The authority and metadata for a per-request tenant (`None`: the app's own), resolved
+    /// once per tenant; failures are not remembered.
+    pub(crate) async fn tenant_authority(
+        &self,
+        tenant: Option<&str>,
+        correlation_id: &str,
+    ) -> Result<Arc<TenantAuthority>, Error> {
+        let key = tenant.unwrap_or("");
+        if let Some(t) = self
+            .tenants
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+        {
+            return Ok(t.clone());
+        }
+        let authority = match tenant {
+            Some(t) => self.authority.with_tenant(t),
+            None => self.authority.clone(),
+        };
+        let metadata = self.metadata_for(&authority, correlation_id).await?;
+        let resolved = Arc::new(TenantAuthority {
+            authority,
+            metadata,
+        });
+        self.tenants
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_owned(), resolved.clone());
+        Ok(resolved)
     }
 
     /// The metadata of another authority of the same app (a per-request tenant).
