@@ -163,15 +163,34 @@ impl PartitionHasher {
             return 7;
         }
         let mut h = self.state.build_hasher();
-        write_lower(&mut h, home_account_id);
-        write_lower(&mut h, client_id);
-        write_lower(&mut h, realm);
+        let parts = [home_account_id, client_id, realm];
+        // One write of `len, lowercase bytes` per part: length-prefixed, so no two partitions
+        // feed the same bytes, and contiguous, since foldhash folds small separate writes.
+        let mut buf = [0u8; 256];
+        let total: usize = parts.iter().map(|p| p.len() + 2).sum();
+        if total <= buf.len() {
+            let mut at = 0;
+            for p in parts {
+                let len = u16::try_from(p.len()).unwrap_or(u16::MAX);
+                buf[at..at + 2].copy_from_slice(&len.to_le_bytes());
+                at += 2;
+                for (o, b) in buf[at..at + p.len()].iter_mut().zip(p.bytes()) {
+                    *o = b.to_ascii_lowercase();
+                }
+                at += p.len();
+            }
+            h.write(&buf[..at]);
+        } else {
+            for p in parts {
+                h.write_usize(p.len());
+                write_lower(&mut h, p);
+            }
+        }
         h.finish()
     }
 }
 
-/// Feeds `s` lower-cased (ASCII) to `h` through a stack buffer, then a separator byte that
-/// UTF-8 text never contains.
+/// Feeds `s` lower-cased (ASCII) to `h` through a stack buffer.
 fn write_lower(h: &mut impl Hasher, s: &str) {
     let mut buf = [0u8; 64];
     for chunk in s.as_bytes().chunks(buf.len()) {
@@ -181,7 +200,6 @@ fn write_lower(h: &mut impl Hasher, s: &str) {
         }
         h.write(out);
     }
-    h.write_u8(0xff);
 }
 
 /// A hasher for keys that already are hashes.
@@ -266,6 +284,12 @@ mod tests {
         );
         assert_ne!(h.partition("", "ab", "c"), h.partition("", "a", "bc"));
         assert_ne!(h.partition("a", "", "c"), h.partition("", "a", "c"));
+        assert_ne!(h.partition("", "", "ac"), h.partition("", "a", "c"));
+        assert_eq!(
+            h.partition(&long, "CID", &long),
+            h.partition(&long.to_lowercase(), "cid", &long)
+        );
+        assert_ne!(h.partition(&long, "a", ""), h.partition(&long, "", "a"));
     }
 
     #[test]
