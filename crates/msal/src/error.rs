@@ -76,6 +76,18 @@ pub mod codes {
     pub const INVALID_JWT: &str = "invalid_jwt";
     /// The identity provider's answer did not match the request (state, nonce).
     pub const STATE_MISMATCH: &str = "state_mismatch";
+    /// A redirect URI that the flow cannot use (an interactive flow needs an `http://`
+    /// loopback URI: `localhost`, `127.0.0.1` or `[::1]`).
+    pub const INVALID_REDIRECT_URI: &str = "invalid_redirect_uri";
+    /// The loopback redirect address could not be listened on (e.g. its port is taken).
+    pub const LOOPBACK_UNAVAILABLE: &str = "loopback_unavailable";
+    /// No browser could be started to show the sign-in page.
+    pub const BROWSER_UNAVAILABLE: &str = "browser_unavailable";
+    /// The user did not finish the interactive sign-in in time (or closed the browser).
+    pub const AUTHENTICATION_TIMEOUT: &str = "authentication_timeout";
+    /// A username/password (ROPC) sign-in for a user of a federated domain: the password is
+    /// checked by the user's own identity provider, which ROPC cannot reach.
+    pub const FEDERATED_USER_NOT_SUPPORTED: &str = "federated_user_not_supported";
 }
 
 /// Who can resolve an error; the first thing to match on.
@@ -314,7 +326,10 @@ impl Error {
         };
         let sub = suberror.as_deref();
         let (kind, code) = if sub == Some("protection_policy_required") {
-            (ErrorKind::Service, codes::PROTECTION_POLICY_REQUIRED.to_owned())
+            (
+                ErrorKind::Service,
+                codes::PROTECTION_POLICY_REQUIRED.to_owned(),
+            )
         } else {
             let ui = match error.as_str() {
                 "interaction_required" | "login_required" | "consent_required" => true,
@@ -396,6 +411,14 @@ impl Error {
         if kind != ErrorKind::UiRequired {
             self.inner.classification = None;
         }
+        self
+    }
+
+    /// The same error as a `UiRequired` one with this classification (e.g. a `prompt=none`
+    /// sign-in that needed UI is [`UiRequiredClassification::PromptNeverFailed`]).
+    pub(crate) fn with_classification(mut self, classification: UiRequiredClassification) -> Self {
+        self.inner.kind = ErrorKind::UiRequired;
+        self.inner.classification = Some(classification);
         self
     }
 
@@ -504,7 +527,9 @@ impl Error {
                     || matches!(self.inner.http_status, Some(429 | 500..=599))
                     || matches!(
                         self.inner.code.as_str(),
-                        "temporarily_unavailable" | "service_unavailable" | codes::REQUEST_THROTTLED
+                        "temporarily_unavailable"
+                            | "service_unavailable"
+                            | codes::REQUEST_THROTTLED
                     )
             }
             _ => false,
@@ -730,9 +755,15 @@ mod tests {
     fn invalid_grant_is_ui_required_with_suberror_classification() {
         let cases = [
             ("basic_action", UiRequiredClassification::BasicAction),
-            ("additional_action", UiRequiredClassification::AdditionalAction),
+            (
+                "additional_action",
+                UiRequiredClassification::AdditionalAction,
+            ),
             ("message_only", UiRequiredClassification::MessageOnly),
-            ("consent_required", UiRequiredClassification::ConsentRequired),
+            (
+                "consent_required",
+                UiRequiredClassification::ConsentRequired,
+            ),
             (
                 "user_password_expired",
                 UiRequiredClassification::UserPasswordExpired,
@@ -820,7 +851,11 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         let e = Error::transport(codes::NETWORK_ERROR, "connect failed", io);
         assert_eq!(e.kind(), ErrorKind::Transport);
-        let src = e.source().unwrap().downcast_ref::<std::io::Error>().unwrap();
+        let src = e
+            .source()
+            .unwrap()
+            .downcast_ref::<std::io::Error>()
+            .unwrap();
         assert_eq!(src.kind(), std::io::ErrorKind::ConnectionRefused);
         assert!(e.is_retryable());
     }

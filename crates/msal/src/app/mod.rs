@@ -1,25 +1,36 @@
 //! Client applications: what a program creates once and asks for tokens.
 //!
 //! - [`ConfidentialClientApplication`]: services and daemons that hold a credential (client
-//!   credentials, on-behalf-of, web-app auth code).
-//! - [`PublicClientApplication`]: CLIs and desktop apps that sign users in (device code,
-//!   interactive, silent).
+//!   credentials, on-behalf-of, web-app auth code, username/password).
+//! - [`PublicClientApplication`]: CLIs and desktop apps that sign users in (interactive,
+//!   device code, username/password, silent with family refresh tokens).
 //!
 //! Both are cheap to clone (`Arc` inside) and share one token cache per application.
 
+mod auth_code;
 mod builder;
 mod confidential;
 mod credential;
+mod interactive;
+mod loopback;
+mod obo;
 mod public;
+mod ropc;
 
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+pub use auth_code::{AuthCodeFlow, AuthCodeFlowRequest, InitiateAuthCodeFlowRequest, Prompt};
 pub use builder::{ConfidentialClientApplicationBuilder, PublicClientApplicationBuilder};
 pub use confidential::{ClientCredentialsRequest, ConfidentialClientApplication};
 pub use credential::{AssertionContext, AssertionProvider, ClientCredential};
+pub use interactive::{
+    Browser, BrowserCallback, DEFAULT_INTERACTIVE_TIMEOUT, DEFAULT_REDIRECT_URI, InteractiveRequest,
+};
+pub use obo::{OnBehalfOfRequest, user_assertion_hash};
 pub use public::{DeviceCodeRequest, PublicClientApplication, SilentRequest};
+pub use ropc::UsernamePasswordRequest;
 
 use crate::account::Account;
 use crate::authority::{Authority, AuthorityResolver, Metadata};
@@ -86,6 +97,11 @@ where
         ));
     }
     Ok(out)
+}
+
+/// Whether a tenant is a tenant id (rather than a domain name or `common`).
+pub(crate) fn looks_like_guid(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok()
 }
 
 /// A fresh correlation id, unless the caller gave one.
@@ -162,14 +178,17 @@ impl AppCore {
             Some(ci) if c.user_flow => Some(ClientInfo::decode(ci)?),
             _ => None,
         };
-        let home_account_id = client_info.as_ref().map(ClientInfo::home_account_id).or_else(|| {
-            // Without client_info (ADFS, generic OIDC), MSAL keys the account by `sub`.
-            id_claims
-                .as_ref()
-                .and_then(|c| c.get("sub"))
-                .and_then(|v| v.as_str())
-                .map(str::to_owned)
-        });
+        let home_account_id = client_info
+            .as_ref()
+            .map(ClientInfo::home_account_id)
+            .or_else(|| {
+                // Without client_info (ADFS, generic OIDC), MSAL keys the account by `sub`.
+                id_claims
+                    .as_ref()
+                    .and_then(|c| c.get("sub"))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            });
         let realm = id_claims
             .as_ref()
             .and_then(|c| c.get("tid"))
@@ -288,7 +307,11 @@ mod tests {
 
     #[test]
     fn declined_scopes_ignore_reserved_default_and_graph_short_forms() {
-        let req = v(&["https://graph.microsoft.com/User.Read", "Mail.Read", "openid"]);
+        let req = v(&[
+            "https://graph.microsoft.com/User.Read",
+            "Mail.Read",
+            "openid",
+        ]);
         assert_eq!(
             declined_scopes(&req, &v(&["User.Read", "profile"])),
             v(&["Mail.Read"])

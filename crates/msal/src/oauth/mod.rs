@@ -21,6 +21,8 @@ pub(crate) const RESERVED_SCOPES: [&str; 3] = ["openid", "profile", "offline_acc
 
 /// Grant type of the device code flow.
 pub(crate) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// Grant type of the on-behalf-of flow (RFC 7523's JWT bearer grant).
+pub(crate) const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// Client assertion type of `private_key_jwt`.
 pub(crate) const JWT_BEARER_ASSERTION: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -144,7 +146,10 @@ pub fn decode_jwt_payload(jwt: &str) -> Result<serde_json::Value, Error> {
     let v: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| Error::service(codes::INVALID_JWT, format!("JWT payload is not JSON: {e}")))?;
     if !v.is_object() {
-        return Err(Error::service(codes::INVALID_JWT, "JWT payload is not an object"));
+        return Err(Error::service(
+            codes::INVALID_JWT,
+            "JWT payload is not an object",
+        ));
     }
     Ok(v)
 }
@@ -267,14 +272,20 @@ mod tests {
     #[test]
     fn success_needs_an_access_token() {
         let t = parse_token_response(
-            resp(200, r#"{"access_token":"a","expires_in":"3599","scope":"x y"}"#),
+            resp(
+                200,
+                r#"{"access_token":"a","expires_in":"3599","scope":"x y"}"#,
+            ),
             "c",
         )
         .unwrap();
         assert_eq!(t.expires_in.unwrap().0, 3599);
         assert_eq!(t.granted_scopes().unwrap(), vec!["x", "y"]);
         let e = parse_token_response(resp(200, r#"{"token_type":"Bearer"}"#), "c").unwrap_err();
-        assert_eq!((e.kind(), e.code()), (ErrorKind::Service, "invalid_token_response"));
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::Service, "invalid_token_response")
+        );
         let e = parse_token_response(resp(200, r#"{"access_token":"#), "c").unwrap_err();
         assert_eq!(e.code(), "non_parsable_oauth_error");
         assert_eq!(e.http_status(), Some(200));
@@ -284,7 +295,10 @@ mod tests {
     #[test]
     fn errors_are_classified_with_the_correlation_id() {
         let e = parse_token_response(
-            resp(400, r#"{"error":"invalid_grant","suberror":"consent_required","error_codes":[65001]}"#),
+            resp(
+                400,
+                r#"{"error":"invalid_grant","suberror":"consent_required","error_codes":[65001]}"#,
+            ),
             "cid",
         )
         .unwrap_err();
@@ -292,7 +306,10 @@ mod tests {
         assert_eq!(e.correlation_id(), Some("cid"));
         assert_eq!(e.aadsts_codes(), &[65001]);
         let e = parse_token_response(resp(502, "<html>Bad gateway</html>"), "cid").unwrap_err();
-        assert_eq!((e.kind(), e.code()), (ErrorKind::Service, "non_parsable_oauth_error"));
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::Service, "non_parsable_oauth_error")
+        );
         assert_eq!(e.http_status(), Some(502));
         assert!(!e.description().contains("Bad gateway"));
     }
