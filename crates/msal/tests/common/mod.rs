@@ -102,6 +102,7 @@ impl Recorded {
 struct Inner {
     token: VecDeque<Answer>,
     devicecode: VecDeque<Answer>,
+    realm: VecDeque<Answer>,
     log: Vec<Recorded>,
 }
 
@@ -154,8 +155,19 @@ async fn instance(
     let qs = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&q)
         .finish();
-    record(&ctx, "GET", "/common/discovery/instance".into(), qs, headers, b"");
-    let host = ctx.base.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    record(
+        &ctx,
+        "GET",
+        "/common/discovery/instance".into(),
+        qs,
+        headers,
+        b"",
+    );
+    let host = ctx
+        .base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
     let auth_ep = q
         .iter()
         .find(|(k, _)| k == "authorization_endpoint")
@@ -175,8 +187,19 @@ async fn instance(
     .into_response()
 }
 
-async fn metadata(State(ctx): State<Ctx>, Path(tenant): Path<String>, headers: HeaderMap) -> Response {
-    record(&ctx, "GET", format!("/{tenant}/v2.0/.well-known/openid-configuration"), String::new(), headers, b"");
+async fn metadata(
+    State(ctx): State<Ctx>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    record(
+        &ctx,
+        "GET",
+        format!("/{tenant}/v2.0/.well-known/openid-configuration"),
+        String::new(),
+        headers,
+        b"",
+    );
     let b = &ctx.base;
     axum::Json(json!({
         "issuer": format!("{b}{TENANT}/v2.0"),
@@ -191,16 +214,61 @@ async fn metadata(State(ctx): State<Ctx>, Path(tenant): Path<String>, headers: H
     .into_response()
 }
 
-async fn token(State(ctx): State<Ctx>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    record(&ctx, "POST", format!("/{tenant}/oauth2/v2.0/token"), String::new(), headers, &body);
+async fn token(
+    State(ctx): State<Ctx>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(
+        &ctx,
+        "POST",
+        format!("/{tenant}/oauth2/v2.0/token"),
+        String::new(),
+        headers,
+        &body,
+    );
     let next = ctx.inner.lock().unwrap().token.pop_front();
     respond(next.unwrap_or_else(|| Answer::raw(500, "no scripted answer", "text/plain"))).await
 }
 
-async fn devicecode(State(ctx): State<Ctx>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    record(&ctx, "POST", format!("/{tenant}/oauth2/v2.0/devicecode"), String::new(), headers, &body);
+async fn devicecode(
+    State(ctx): State<Ctx>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(
+        &ctx,
+        "POST",
+        format!("/{tenant}/oauth2/v2.0/devicecode"),
+        String::new(),
+        headers,
+        &body,
+    );
     let next = ctx.inner.lock().unwrap().devicecode.pop_front();
     respond(next.unwrap_or_else(|| Answer::raw(500, "no scripted answer", "text/plain"))).await
+}
+
+async fn userrealm(
+    State(ctx): State<Ctx>,
+    Path(user): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    let qs = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&q)
+        .finish();
+    record(
+        &ctx,
+        "GET",
+        format!("/common/userrealm/{user}"),
+        qs,
+        headers,
+        b"",
+    );
+    let next = ctx.inner.lock().unwrap().realm.pop_front();
+    respond(next.unwrap_or_else(|| Answer::raw(404, "not found", "text/plain"))).await
 }
 
 impl MockIdp {
@@ -214,9 +282,13 @@ impl MockIdp {
         };
         let app = Router::new()
             .route("/common/discovery/instance", get(instance))
-            .route("/{tenant}/v2.0/.well-known/openid-configuration", get(metadata))
+            .route(
+                "/{tenant}/v2.0/.well-known/openid-configuration",
+                get(metadata),
+            )
             .route("/{tenant}/oauth2/v2.0/token", post(token))
             .route("/{tenant}/oauth2/v2.0/devicecode", post(devicecode))
+            .route("/common/userrealm/{user}", get(userrealm))
             .with_state(ctx);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -249,6 +321,11 @@ impl MockIdp {
         self.inner.lock().unwrap().devicecode.push_back(a);
     }
 
+    /// Scripts the next answer of user realm discovery (404 when none is scripted).
+    pub fn push_realm(&self, a: Answer) {
+        self.inner.lock().unwrap().realm.push_back(a);
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner.lock().unwrap().log.clone()
     }
@@ -269,7 +346,11 @@ pub fn b64(v: &Value) -> String {
 
 /// An unsigned JWT with these claims (the library does not validate id tokens' signatures).
 pub fn jwt(claims: Value) -> String {
-    format!("{}.{}.sig", b64(&json!({"alg": "RS256", "typ": "JWT"})), b64(&claims))
+    format!(
+        "{}.{}.sig",
+        b64(&json!({"alg": "RS256", "typ": "JWT"})),
+        b64(&claims)
+    )
 }
 
 /// An app token answer.
