@@ -56,8 +56,9 @@ impl Browser {
         Browser::Callback(Arc::new(f))
     }
 
-    /// Shows `url` to the user.
-    pub(crate) fn open(&self, url: &str) -> Result<(), Error> {
+    /// Shows `url` to the user: runs the command or calls the function. A browser that
+    /// cannot be started is a `Client` error `browser_unavailable`.
+    pub fn open(&self, url: &str) -> Result<(), Error> {
         match self {
             Browser::Callback(f) => f(url),
             Browser::Command(cmd) => open_with_commands(cmd, url),
