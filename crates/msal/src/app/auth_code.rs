@@ -13,10 +13,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::{AppCore, Completion, correlation_id, normalize_scopes};
+use super::{AppCore, Completion, TokenRequest, correlation_id, normalize_scopes};
 use crate::authority::Metadata;
 use crate::error::{Error, ErrorKind, OAuthErrorResponse, UiRequiredClassification, codes};
-use crate::oauth::post_token_request;
 use crate::oauth::{RESERVED_SCOPES, TokenResponse, decode_jwt_payload, join_scopes};
 use crate::result::AuthenticationResult;
 
@@ -382,37 +381,26 @@ impl AppCore {
         r: CodeRedemption<'_>,
     ) -> Result<AuthenticationResult, Error> {
         let scope = user_scope(r.scopes);
-        let mut form: Vec<(&str, &str)> = vec![
-            ("grant_type", "authorization_code"),
-            ("client_id", &self.client_id),
-            ("code", r.code),
-            ("redirect_uri", r.redirect_uri),
-            ("code_verifier", r.code_verifier),
-            ("scope", &scope),
-            ("client_info", "1"),
-        ];
-        if let Some(c) = r.claims {
-            form.push(("claims", c));
-        }
-        let cred_fields = match &self.credential {
-            Some(c) => Some(
-                c.fields(&self.client_id, r.metadata.token_endpoint.as_str())
-                    .await?,
-            ),
-            None => None,
-        };
-        if let Some(f) = &cred_fields {
-            form.extend(f.pairs());
-        }
         tracing::debug!(correlation_id = %r.correlation_id, "auth code: redeeming the authorization code");
-        let resp = post_token_request(
-            self.http.as_ref(),
-            &self.retry,
-            &r.metadata.token_endpoint,
-            &form,
-            r.correlation_id,
-        )
-        .await?;
+        let resp = self
+            .token_request(TokenRequest {
+                metadata: r.metadata,
+                form: vec![
+                    ("grant_type", "authorization_code"),
+                    ("client_id", &self.client_id),
+                    ("code", r.code),
+                    ("redirect_uri", r.redirect_uri),
+                    ("code_verifier", r.code_verifier),
+                    ("scope", &scope),
+                    ("client_info", "1"),
+                ],
+                claims: r.claims,
+                throttle_key: None,
+                silent: false,
+                credential_required: false,
+                correlation_id: r.correlation_id,
+            })
+            .await?;
         check_nonce(&resp, r.nonce, r.correlation_id)?;
         self.complete(
             resp,

@@ -6,11 +6,13 @@ use super::auth_code::{AuthCodeFlow, AuthCodeFlowRequest, InitiateAuthCodeFlowRe
 use super::builder::ConfidentialClientApplicationBuilder;
 use super::obo::OnBehalfOfRequest;
 use super::ropc::UsernamePasswordRequest;
-use super::{AppCore, Completion, cached_result, correlation_id, normalize_scopes, now_unix};
+use super::{
+    AppCore, Completion, TokenRequest, cached_result, correlation_id, normalize_scopes, now_unix,
+};
 use crate::cache::{AccessTokenQuery, TokenCache};
-use crate::error::{Error, codes};
+use crate::error::Error;
 use crate::http::throttle::throttle_key;
-use crate::oauth::{join_scopes, post_token_request};
+use crate::oauth::join_scopes;
 use crate::result::AuthenticationResult;
 use crate::secret::{Assertion, Password};
 
@@ -233,41 +235,22 @@ impl ClientCredentialsRequest {
             core.authority.url().as_str(),
             &scope,
         ]);
-        core.throttle.check(&key)?;
-        let credential = core.credential.as_ref().ok_or_else(|| {
-            Error::client(
-                codes::MISSING_CREDENTIAL,
-                "the application has no credential",
-            )
-        })?;
-        let token_endpoint = metadata.token_endpoint.as_str();
-        let cred_fields = credential.fields(&core.client_id, token_endpoint).await?;
-        let mut form: Vec<(&str, &str)> = vec![
-            ("grant_type", "client_credentials"),
-            ("client_id", &core.client_id),
-            ("scope", &scope),
-        ];
-        form.extend(cred_fields.pairs());
-        if let Some(c) = claims.as_deref() {
-            form.push(("claims", c));
-        }
         tracing::debug!(correlation_id = %cid, %scope, "client credentials: requesting a token");
-        let resp = match post_token_request(
-            core.http.as_ref(),
-            &core.retry,
-            &metadata.token_endpoint,
-            &form,
-            &cid,
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                core.throttle.record(key, &e, core.public, false);
-                return Err(e);
-            }
-        };
-        core.throttle.clear(&key);
+        let resp = core
+            .token_request(TokenRequest {
+                metadata: &metadata,
+                form: vec![
+                    ("grant_type", "client_credentials"),
+                    ("client_id", &core.client_id),
+                    ("scope", &scope),
+                ],
+                claims: claims.as_deref(),
+                throttle_key: Some(key),
+                silent: false,
+                credential_required: true,
+                correlation_id: &cid,
+            })
+            .await?;
         core.complete(
             resp,
             Completion {

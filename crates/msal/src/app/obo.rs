@@ -8,11 +8,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use super::auth_code::user_scope;
-use super::{AppCore, Completion, cached_result, correlation_id, looks_like_guid, now_unix};
+use super::{
+    AppCore, Completion, TokenRequest, cached_result, correlation_id, looks_like_guid, now_unix,
+};
 use crate::cache::AccessTokenQuery;
 use crate::error::{Error, codes};
 use crate::http::throttle::throttle_key;
-use crate::oauth::{JWT_BEARER_GRANT, decode_jwt_payload, post_token_request};
+use crate::oauth::{JWT_BEARER_GRANT, decode_jwt_payload};
 use crate::result::AuthenticationResult;
 use crate::secret::Assertion;
 
@@ -129,45 +131,25 @@ impl OnBehalfOfRequest {
             &scope,
             &hash,
         ]);
-        core.throttle.check(&key)?;
-        let credential = core.credential.as_ref().ok_or_else(|| {
-            Error::client(
-                codes::MISSING_CREDENTIAL,
-                "the application has no credential",
-            )
-        })?;
-        let cred_fields = credential
-            .fields(&core.client_id, metadata.token_endpoint.as_str())
-            .await?;
-        let mut form: Vec<(&str, &str)> = vec![
-            ("grant_type", JWT_BEARER_GRANT),
-            ("client_id", &core.client_id),
-            ("assertion", assertion),
-            ("requested_token_use", "on_behalf_of"),
-            ("scope", &scope),
-            ("client_info", "1"),
-        ];
-        form.extend(cred_fields.pairs());
-        if let Some(c) = claims.as_deref() {
-            form.push(("claims", c));
-        }
         tracing::debug!(correlation_id = %cid, %scope, "on-behalf-of: requesting a token");
-        let resp = match post_token_request(
-            core.http.as_ref(),
-            &core.retry,
-            &metadata.token_endpoint,
-            &form,
-            &cid,
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                core.throttle.record(key, &e, core.public, false);
-                return Err(e);
-            }
-        };
-        core.throttle.clear(&key);
+        let resp = core
+            .token_request(TokenRequest {
+                metadata: &metadata,
+                form: vec![
+                    ("grant_type", JWT_BEARER_GRANT),
+                    ("client_id", &core.client_id),
+                    ("assertion", assertion),
+                    ("requested_token_use", "on_behalf_of"),
+                    ("scope", &scope),
+                    ("client_info", "1"),
+                ],
+                claims: claims.as_deref(),
+                throttle_key: Some(key),
+                silent: false,
+                credential_required: true,
+                correlation_id: &cid,
+            })
+            .await?;
         core.complete(
             resp,
             Completion {

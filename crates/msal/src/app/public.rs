@@ -12,7 +12,8 @@ use super::builder::PublicClientApplicationBuilder;
 use super::interactive::InteractiveRequest;
 use super::ropc::UsernamePasswordRequest;
 use super::{
-    AppCore, Completion, cached_result, correlation_id, looks_like_guid, normalize_scopes, now_unix,
+    AppCore, Completion, TokenRequest, cached_result, correlation_id, looks_like_guid,
+    normalize_scopes, now_unix,
 };
 use crate::account::Account;
 use crate::authority::Metadata;
@@ -20,7 +21,7 @@ use crate::cache::{AccessTokenQuery, CachedRefreshToken, TokenCache};
 use crate::error::{Error, UiRequiredClassification, codes};
 use crate::http::throttle::throttle_key;
 use crate::oauth::device_code::{self, DeviceCodeInfo};
-use crate::oauth::{DEVICE_CODE_GRANT, TokenResponse, post_token_request};
+use crate::oauth::{DEVICE_CODE_GRANT, TokenResponse};
 use crate::result::AuthenticationResult;
 use crate::secret::Password;
 
@@ -503,46 +504,23 @@ async fn refresh(
         home,
         &rt_hash,
     ]);
-    core.throttle.check(&key)?;
-    let mut form: Vec<(&str, &str)> = vec![
-        ("grant_type", "refresh_token"),
-        ("client_id", &core.client_id),
-        ("refresh_token", rt.secret.secret()),
-        ("scope", scope),
-        ("client_info", "1"),
-    ];
-    let cred_fields = match &core.credential {
-        Some(c) => Some(
-            c.fields(&core.client_id, metadata.token_endpoint.as_str())
-                .await?,
-        ),
-        None => None,
-    };
-    if let Some(f) = &cred_fields {
-        form.extend(f.pairs());
-    }
-    if let Some(c) = claims {
-        form.push(("claims", c));
-    }
     tracing::debug!(correlation_id = %cid, "silent: redeeming the refresh token");
-    match post_token_request(
-        core.http.as_ref(),
-        &core.retry,
-        &metadata.token_endpoint,
-        &form,
-        cid,
-    )
+    core.token_request(TokenRequest {
+        metadata,
+        form: vec![
+            ("grant_type", "refresh_token"),
+            ("client_id", &core.client_id),
+            ("refresh_token", rt.secret.secret()),
+            ("scope", scope),
+            ("client_info", "1"),
+        ],
+        claims,
+        throttle_key: Some(key),
+        silent: true,
+        credential_required: false,
+        correlation_id: cid,
+    })
     .await
-    {
-        Ok(r) => {
-            core.throttle.clear(&key);
-            Ok(r)
-        }
-        Err(e) => {
-            core.throttle.record(key, &e, core.public, true);
-            Err(e)
-        }
-    }
 }
 
 pub(crate) fn hex_sha256(s: &str) -> String {

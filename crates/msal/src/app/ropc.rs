@@ -8,12 +8,11 @@ use serde::Deserialize;
 
 use super::auth_code::user_scope;
 use super::public::hex_sha256;
-use super::{AppCore, Completion, correlation_id};
+use super::{AppCore, Completion, TokenRequest, correlation_id};
 use crate::authority::AuthorityKind;
 use crate::error::{Error, codes};
 use crate::http::throttle::throttle_key;
 use crate::http::{HttpRequest, send_with_retry};
-use crate::oauth::post_token_request;
 use crate::result::AuthenticationResult;
 use crate::secret::Password;
 
@@ -91,45 +90,25 @@ impl UsernamePasswordRequest {
             &username.to_ascii_lowercase(),
             &hex_sha256(password),
         ]);
-        core.throttle.check(&key)?;
-        let mut form: Vec<(&str, &str)> = vec![
-            ("grant_type", "password"),
-            ("client_id", &core.client_id),
-            ("username", username),
-            ("password", password),
-            ("scope", &scope),
-            ("client_info", "1"),
-        ];
-        let cred_fields = match &core.credential {
-            Some(c) => Some(
-                c.fields(&core.client_id, metadata.token_endpoint.as_str())
-                    .await?,
-            ),
-            None => None,
-        };
-        if let Some(f) = &cred_fields {
-            form.extend(f.pairs());
-        }
-        if let Some(c) = claims.as_deref() {
-            form.push(("claims", c));
-        }
         tracing::debug!(correlation_id = %cid, %scope, "username/password: requesting a token");
-        let resp = match post_token_request(
-            core.http.as_ref(),
-            &core.retry,
-            &metadata.token_endpoint,
-            &form,
-            &cid,
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                core.throttle.record(key, &e, core.public, false);
-                return Err(e);
-            }
-        };
-        core.throttle.clear(&key);
+        let resp = core
+            .token_request(TokenRequest {
+                metadata: &metadata,
+                form: vec![
+                    ("grant_type", "password"),
+                    ("client_id", &core.client_id),
+                    ("username", username),
+                    ("password", password),
+                    ("scope", &scope),
+                    ("client_info", "1"),
+                ],
+                claims: claims.as_deref(),
+                throttle_key: Some(key),
+                silent: false,
+                credential_required: false,
+                correlation_id: &cid,
+            })
+            .await?;
         core.complete(
             resp,
             Completion {
