@@ -1,257 +1,181 @@
-//! What each command does: build the application from the flags, run the flow, print.
+//! The commands: build the application from the flags, run the flow, print the contract's JSON.
 
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use msal::cache::{FileCachePersistence, TokenCache};
+use msal::cache::FileCachePersistence;
 use msal::error::codes;
 use msal::{
-    AuthenticationResult, Browser, ConfidentialClientApplication, Error, Prompt,
-    PublicClientApplication, UiRequiredClassification,
+    Browser, ClientCertificate, ConfidentialClientApplication, Error, Prompt,
+    PublicClientApplication, TokenCache, UiRequiredClassification,
 };
+use serde_json::json;
 
-use crate::output::{self, account_json};
-use crate::{AccountsAction, AppArgs, CredentialArgs, Flow, OutputFormat, PromptArg, TokenArgs};
+use crate::output::{self, OutputFormat, account_json};
+use crate::{ConnArgs, Flow, TokenArgs};
 
-/// Applies the common flags to an application builder (public or confidential: the two share
-/// these methods but no trait).
+fn fail(format: OutputFormat, e: &Error) -> ExitCode {
+    output::print_error(format, e);
+    ExitCode::from(output::exit_code(e.kind()))
+}
+
+fn cache_for(conn: &ConnArgs) -> TokenCache {
+    match &conn.cache {
+        Some(path) => TokenCache::with_persistence(Arc::new(FileCachePersistence::new(path))),
+        None => TokenCache::new(),
+    }
+}
+
+/// Applies the connection flags to either builder (they share these methods).
 macro_rules! configure {
-    ($builder:expr, $app:expr, $capabilities:expr) => {{
-        let app: &AppArgs = $app;
-        let mut b = $builder;
-        b = match (&app.authority, &app.oidc_authority) {
-            (Some(a), _) => b.authority(a.clone()),
-            (None, Some(issuer)) => b.oidc_authority(issuer.clone()),
+    ($builder:expr, $conn:expr, $caps:expr) => {{
+        let conn: &ConnArgs = $conn;
+        let mut b = $builder
+            .allow_insecure_loopback(conn.insecure_loopback)
+            .timeout(Duration::from_secs(conn.timeout.max(1)))
+            .token_cache(cache_for(conn))
+            .client_capabilities($caps);
+        b = match (&conn.authority, &conn.oidc_authority) {
+            (_, Some(issuer)) => b.oidc_authority(issuer.clone()),
+            (Some(a), None) => b.authority(a.clone()),
             (None, None) => b,
         };
-        b = b
-            .allow_insecure_loopback(app.insecure_loopback)
-            .timeout(Duration::from_secs(app.timeout.max(1)))
-            .token_cache(token_cache(app))
-            .client_capabilities($capabilities);
-        if app.no_instance_discovery {
+        if conn.no_instance_discovery {
             b = b.instance_discovery(false);
         }
-        if let Some(ca) = &app.ca_file {
+        if let Some(ca) = &conn.ca_file {
             b = b.ca_file(ca.clone());
         }
         b
     }};
 }
 
-fn token_cache(app: &AppArgs) -> TokenCache {
-    match &app.cache {
-        Some(path) => {
-            TokenCache::with_persistence(Arc::new(FileCachePersistence::new(path.clone())))
-        }
-        None => TokenCache::new(),
-    }
+fn public_app(conn: &ConnArgs, caps: &[String]) -> Result<PublicClientApplication, Error> {
+    configure!(
+        PublicClientApplication::builder(&conn.client_id),
+        conn,
+        caps.to_vec()
+    )
+    .build()
 }
 
-fn init_logging(verbose: bool) {
-    if verbose {
-        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("msal=debug,msal_cli=debug"));
-        let _ = tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_env_filter(filter)
-            .try_init();
-    }
-}
-
-/// A secret read from an environment variable (never from argv).
-fn env_secret(var: &str, what: &str, code: &str) -> Result<String, Error> {
+fn env_secret(var: &str, what: &str) -> Result<String, Error> {
     match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => Ok(v),
-        Ok(_) => Err(Error::client(
-            code,
-            format!("the environment variable {var} ({what}) is empty"),
-        )),
-        Err(_) => Err(Error::client(
-            code,
-            format!("the environment variable {var} ({what}) is not set"),
+        Ok(v) if !v.is_empty() => Ok(v),
+        _ => Err(Error::client(
+            codes::MISSING_CREDENTIAL,
+            format!("the environment variable {var} (the {what}) is not set or empty"),
         )),
     }
 }
 
-fn public(token: &TokenArgs) -> Result<PublicClientApplication, Error> {
-    configure!(
-        PublicClientApplication::builder(&token.app.client_id),
-        &token.app,
-        token.client_capabilities.clone()
-    )
-    .build()
-}
-
-fn public_for_accounts(app: &AppArgs) -> Result<PublicClientApplication, Error> {
-    configure!(
-        PublicClientApplication::builder(&app.client_id),
-        app,
-        Vec::<String>::new()
-    )
-    .build()
-}
-
-fn confidential(
-    token: &TokenArgs,
-    credential: &CredentialArgs,
-) -> Result<ConfidentialClientApplication, Error> {
-    let mut b = configure!(
-        ConfidentialClientApplication::builder(&token.app.client_id),
-        &token.app,
-        token.client_capabilities.clone()
+fn confidential_app(args: &TokenArgs) -> Result<ConfidentialClientApplication, Error> {
+    let b = configure!(
+        ConfidentialClientApplication::builder(&args.conn.client_id),
+        &args.conn,
+        args.client_capabilities.clone()
     );
-    b = match (&credential.client_secret_env, &credential.certificate) {
-        (_, Some(pem)) => b.certificate_pem_file(pem),
-        (Some(var), None) => b.client_secret(env_secret(
-            var,
-            "the client secret",
-            codes::MISSING_CREDENTIAL,
-        )?),
+    let b = match (&args.client_secret_env, &args.certificate) {
+        (Some(_), Some(_)) => {
+            return Err(Error::client(
+                codes::INVALID_ARGUMENT,
+                "give either --client-secret-env or --certificate, not both",
+            ));
+        }
+        (Some(var), None) => b.client_secret(env_secret(var, "client secret")?),
+        (None, Some(pem)) => b.certificate(ClientCertificate::from_pem_file(pem)?),
         (None, None) => {
             return Err(Error::client(
                 codes::MISSING_CREDENTIAL,
-                "give --client-secret-env VAR or --certificate PEM",
+                "this flow needs a credential: --client-secret-env VAR or --certificate PEM",
             ));
         }
     };
     b.build()
 }
 
-/// Completes when the user presses Ctrl-C (never, when no handler can be installed).
+/// `msal token <flow>`.
+pub async fn token(args: TokenArgs) -> ExitCode {
+    let format = args.conn.format();
+    let result = match args.flow {
+        Flow::ClientCredentials => client_credentials(&args).await,
+        Flow::DeviceCode => device_code(&args).await,
+        Flow::Silent => silent(&args).await,
+        Flow::Interactive => interactive(&args, format).await,
+        Flow::UsernamePassword => username_password(&args).await,
+        Flow::OnBehalfOf => on_behalf_of(&args).await,
+    };
+    match result {
+        Ok(r) => {
+            output::print_result(format, &r);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format, &e),
+    }
+}
+
+async fn client_credentials(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
+    let app = confidential_app(args)?;
+    let mut req = app.acquire_token_for_client(&args.scopes);
+    if let Some(c) = &args.claims {
+        req = req.with_claims(c.clone());
+    }
+    req.force_refresh(args.force_refresh).send().await
+}
+
+async fn device_code(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
+    let app = public_app(&args.conn, &args.client_capabilities)?;
+    let mut req = app
+        .acquire_token_by_device_code(&args.scopes)
+        .on_code(|info| eprintln!("{}", info.message))
+        .with_cancellation(async {
+            let _ = tokio::signal::ctrl_c().await;
+        });
+    if let Some(c) = &args.claims {
+        req = req.with_claims(c.clone());
+    }
+    req.send().await
+}
+
+async fn silent(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
+    let app = public_app(&args.conn, &args.client_capabilities)?;
+    let account = pick_account(&app, args.account.as_deref()).await?;
+    let mut req = app
+        .acquire_token_silent(&args.scopes, &account)
+        .force_refresh(args.force_refresh);
+    if let Some(c) = &args.claims {
+        req = req.with_claims(c.clone());
+    }
+    req.send().await
+}
+
+/// Completes on Ctrl-C (never, when no handler can be installed).
 async fn ctrl_c() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }
 }
 
-/// `msal token <flow>`.
-pub(crate) async fn token(flow: Flow) -> ExitCode {
-    let app = match &flow {
-        Flow::ClientCredentials { token, .. }
-        | Flow::DeviceCode { token }
-        | Flow::Silent { token, .. }
-        | Flow::Interactive { token, .. }
-        | Flow::UsernamePassword { token, .. }
-        | Flow::OnBehalfOf { token, .. } => token.app.clone(),
-    };
-    init_logging(app.verbose);
-    let format = output::format(app.output);
-    output::token_outcome(format, run_flow(flow, format).await)
-}
-
-async fn run_flow(flow: Flow, format: OutputFormat) -> Result<AuthenticationResult, Error> {
-    match flow {
-        Flow::ClientCredentials { token, credential } => {
-            let app = confidential(&token, &credential)?;
-            let mut req = app.acquire_token_for_client(&token.scopes);
-            if let Some(c) = token.claims {
-                req = req.with_claims(c);
-            }
-            req.send().await
-        }
-        Flow::DeviceCode { token } => {
-            let app = public(&token)?;
-            let mut req = app
-                .acquire_token_by_device_code(&token.scopes)
-                .on_code(|code| eprintln!("{}", code.message))
-                .with_cancellation(ctrl_c());
-            if let Some(c) = token.claims {
-                req = req.with_claims(c);
-            }
-            req.send().await
-        }
-        Flow::Silent {
-            token,
-            account,
-            force_refresh,
-        } => {
-            let app = public(&token)?;
-            let account = pick_account(&app, account.as_deref()).await?;
-            let mut req = app
-                .acquire_token_silent(&token.scopes, &account)
-                .force_refresh(force_refresh);
-            if let Some(c) = token.claims {
-                req = req.with_claims(c);
-            }
-            req.send().await
-        }
-        Flow::Interactive {
-            token,
-            prompt,
-            login_hint,
-            redirect_uri,
-        } => {
-            let app = public(&token)?;
-            let mut req = app
-                .acquire_token_interactive(&token.scopes)
-                .browser(cli_browser(format))
-                .with_cancellation(ctrl_c());
-            if let Some(p) = prompt {
-                req = req.prompt(match p {
-                    PromptArg::None => Prompt::None,
-                    PromptArg::Login => Prompt::Login,
-                    PromptArg::Consent => Prompt::Consent,
-                    PromptArg::SelectAccount => Prompt::SelectAccount,
-                });
-            }
-            if let Some(h) = login_hint {
-                req = req.login_hint(h);
-            }
-            if let Some(uri) = redirect_uri {
-                req = req.redirect_uri(uri);
-            }
-            if let Some(c) = token.claims {
-                req = req.with_claims(c);
-            }
-            req.send().await
-        }
-        Flow::UsernamePassword {
-            token,
-            username,
-            password_env,
-        } => {
-            let password = env_secret(&password_env, "the password", codes::INVALID_ARGUMENT)?;
-            let app = public(&token)?;
-            let mut req = app.acquire_token_by_username_password(&token.scopes, username, password);
-            if let Some(c) = token.claims {
-                req = req.with_claims(c);
-            }
-            req.send().await
-        }
-        Flow::OnBehalfOf {
-            token,
-            credential,
-            assertion_env,
-        } => {
-            let assertion = env_secret(
-                &assertion_env,
-                "the incoming access token",
-                codes::INVALID_ARGUMENT,
-            )?;
-            let app = confidential(&token, &credential)?;
-            let mut req = app.acquire_token_on_behalf_of(&token.scopes, assertion);
-            if let Some(c) = token.claims {
-                req = req.with_claims(c);
-            }
-            req.send().await
-        }
-    }
+/// A flag a flow needs that clap cannot require (the flow is a value, not a subcommand).
+fn required<'a>(value: &'a Option<String>, flag: &str, flow: &str) -> Result<&'a str, Error> {
+    value.as_deref().ok_or_else(|| {
+        Error::client(
+            codes::INVALID_ARGUMENT,
+            format!("the {flow} flow needs {flag}"),
+        )
+    })
 }
 
 /// The browser of `msal token interactive`: the one `$BROWSER` names, else the system's. The
-/// address is also printed on stderr, for a machine where no browser can be started.
+/// address is printed on stderr too, for a machine where no browser can start.
 fn cli_browser(format: OutputFormat) -> Browser {
     Browser::callback(move |url| {
         match Browser::System.open(url) {
-            Ok(()) => {
-                if format == OutputFormat::Text {
-                    eprintln!(
-                        "The sign-in page was opened in your browser. Waiting for the sign-in (Ctrl-C to cancel)..."
-                    );
-                }
-            }
+            Ok(()) if format == OutputFormat::Text => eprintln!(
+                "The sign-in page was opened in your browser; waiting for the sign-in (Ctrl-C to cancel)."
+            ),
+            Ok(()) => {}
             Err(e) => eprintln!("No browser could be started: {}", e.description()),
         }
         eprintln!("If no browser opened, open this address to sign in:\n{url}");
@@ -259,7 +183,65 @@ fn cli_browser(format: OutputFormat) -> Browser {
     })
 }
 
-/// The account of `--account`, or the only cached one.
+async fn interactive(
+    args: &TokenArgs,
+    format: OutputFormat,
+) -> Result<msal::AuthenticationResult, Error> {
+    let prompt = args
+        .prompt
+        .as_deref()
+        .map(str::parse::<Prompt>)
+        .transpose()?;
+    let app = public_app(&args.conn, &args.client_capabilities)?;
+    let mut req = app
+        .acquire_token_interactive(&args.scopes)
+        .browser(cli_browser(format))
+        .with_cancellation(ctrl_c());
+    if let Some(p) = prompt {
+        req = req.prompt(p);
+    }
+    if let Some(h) = &args.login_hint {
+        req = req.login_hint(h.clone());
+    }
+    if let Some(uri) = &args.redirect_uri {
+        req = req.redirect_uri(uri.clone());
+    }
+    if let Some(c) = &args.claims {
+        req = req.with_claims(c.clone());
+    }
+    req.send().await
+}
+
+async fn username_password(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
+    let username = required(&args.username, "--username U", "username-password")?;
+    let var = required(
+        &args.password_env,
+        "--password-env VAR",
+        "username-password",
+    )?;
+    let password = env_secret(var, "password")?;
+    let app = public_app(&args.conn, &args.client_capabilities)?;
+    let mut req = app.acquire_token_by_username_password(&args.scopes, username, password);
+    if let Some(c) = &args.claims {
+        req = req.with_claims(c.clone());
+    }
+    req.send().await
+}
+
+async fn on_behalf_of(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
+    let var = required(&args.assertion_env, "--assertion-env VAR", "on-behalf-of")?;
+    let assertion = env_secret(var, "incoming assertion")?;
+    let app = confidential_app(args)?;
+    let mut req = app
+        .acquire_token_on_behalf_of(&args.scopes, assertion)
+        .force_refresh(args.force_refresh);
+    if let Some(c) = &args.claims {
+        req = req.with_claims(c.clone());
+    }
+    req.send().await
+}
+
+/// The account named, or the only one in the cache.
 async fn pick_account(
     app: &PublicClientApplication,
     wanted: Option<&str>,
@@ -271,244 +253,119 @@ async fn pick_account(
             what,
         )
     };
-    if let Some(id) = wanted {
-        return app.get_account(id).await?.ok_or_else(|| {
-            no_account(format!(
-                "the cache has no account `{id}`; sign in first (e.g. msal token interactive)"
-            ))
-        });
-    }
-    let mut accounts = app.accounts().await?;
-    match accounts.len() {
-        1 => Ok(accounts.remove(0)),
-        0 => Err(no_account(
-            "the cache holds no account; sign in first (e.g. msal token interactive)".into(),
-        )),
-        n => Err(Error::client(
-            codes::INVALID_ARGUMENT,
-            format!("the cache holds {n} accounts: name one with --account"),
-        )),
+    match wanted {
+        Some(id) => app
+            .get_account(id)
+            .await?
+            .ok_or_else(|| no_account(format!("no account `{id}` in the cache; sign in first"))),
+        None => {
+            let mut accounts = app.accounts().await?;
+            match accounts.len() {
+                0 => Err(no_account(
+                    "the cache holds no account; sign in first (e.g. `msal token device-code`)"
+                        .into(),
+                )),
+                1 => Ok(accounts.remove(0)),
+                n => Err(Error::client(
+                    codes::INVALID_ARGUMENT,
+                    format!("the cache holds {n} accounts; choose one with --account"),
+                )),
+            }
+        }
     }
 }
 
-/// `msal accounts list|remove`.
-pub(crate) async fn accounts(action: AccountsAction) -> ExitCode {
-    let app_args = match &action {
-        AccountsAction::List { app } | AccountsAction::Remove { app, .. } => app.clone(),
+/// `msal accounts list`.
+pub async fn accounts_list(conn: ConnArgs) -> ExitCode {
+    let format = conn.format();
+    let accounts = match public_app(&conn, &[]) {
+        Ok(app) => app.accounts().await,
+        Err(e) => Err(e),
     };
-    init_logging(app_args.verbose);
-    let format = output::format(app_args.output);
-    let app = match public_for_accounts(&app_args) {
-        Ok(a) => a,
-        Err(e) => return output::fail(format, &e),
-    };
-    match action {
-        AccountsAction::List { .. } => match app.accounts().await {
-            Ok(list) => {
-                match format {
-                    OutputFormat::Json => output::print_json(&serde_json::json!({
-                        "accounts": list.iter().map(account_json).collect::<Vec<_>>()
-                    })),
-                    OutputFormat::Text => {
-                        if list.is_empty() {
-                            println!("no accounts");
-                        }
-                        for a in &list {
-                            println!("{}  {}  {}", a.username, a.home_account_id, a.environment);
-                        }
+    match accounts {
+        Ok(accounts) => {
+            match format {
+                OutputFormat::Json => println!(
+                    "{}",
+                    json!({"accounts": accounts.iter().map(account_json).collect::<Vec<_>>()})
+                ),
+                OutputFormat::Text if accounts.is_empty() => println!("No accounts in the cache."),
+                OutputFormat::Text => {
+                    for a in &accounts {
+                        println!("{}\t{}\t{}", a.username, a.home_account_id, a.environment);
                     }
                 }
-                ExitCode::SUCCESS
-            }
-            Err(e) => output::fail(format, &e),
-        },
-        AccountsAction::Remove { account, .. } => {
-            let found = match app.get_account(&account).await {
-                Ok(Some(a)) => a,
-                Ok(None) => {
-                    let e = Error::client(
-                        codes::INVALID_ARGUMENT,
-                        format!("the cache has no account `{account}`"),
-                    );
-                    return output::fail(format, &e);
-                }
-                Err(e) => return output::fail(format, &e),
-            };
-            if let Err(e) = app.remove_account(&found).await {
-                return output::fail(format, &e);
-            }
-            match format {
-                OutputFormat::Json => {
-                    output::print_json(&serde_json::json!({ "removed": account_json(&found) }))
-                }
-                OutputFormat::Text => println!("removed {}", found.username),
             }
             ExitCode::SUCCESS
         }
+        Err(e) => fail(format, &e),
     }
 }
 
-/// `msal demo`: the flows, one after the other, on an embedded emulator.
-pub(crate) async fn demo() -> ExitCode {
-    match run_demo().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => output::fail(OutputFormat::Text, &e),
-    }
-}
-
-fn show(step: &str, r: &AuthenticationResult) {
-    let who = r
-        .account
-        .as_ref()
-        .map(|a| format!(" for {}", a.username))
-        .unwrap_or_default();
-    println!(
-        "  {step}: a token{who} from the {} (scopes: {})",
-        match r.source {
-            msal::TokenSource::Cache => "cache, without a request",
-            _ => "identity provider",
-        },
-        r.scopes.join(" ")
-    );
-}
-
-async fn run_demo() -> Result<(), Error> {
-    use msal_emulator::{Emulator, EmulatorConfig, defaults};
-    let emu = Emulator::start(EmulatorConfig::default_directory())
-        .await
-        .map_err(|e| {
+/// `msal accounts remove`.
+pub async fn accounts_remove(conn: ConnArgs, account: String) -> ExitCode {
+    let format = conn.format();
+    let run = async {
+        let app = public_app(&conn, &[])?;
+        let found = app.get_account(&account).await?.ok_or_else(|| {
             Error::client(
-                codes::INVALID_CONFIGURATION,
-                format!("the emulator did not start: {e}"),
+                codes::INVALID_ARGUMENT,
+                format!("no account `{account}` in the cache"),
             )
         })?;
-    let authority = emu.authority(defaults::TENANT_ID);
-    println!(
-        "The emulator listens on {}; authority {authority}\n",
-        emu.base_url()
-    );
-
-    println!("1. A daemon gets a token for itself (client credentials):");
-    let daemon = ConfidentialClientApplication::builder(defaults::CONFIDENTIAL_CLIENT_ID)
-        .authority(&authority)
-        .allow_insecure_loopback(true)
-        .client_secret(defaults::CLIENT_SECRET)
-        .build()?;
-    for _ in 0..2 {
-        let r = daemon
-            .acquire_token_for_client([defaults::API_SCOPE_DEFAULT])
-            .send()
-            .await?;
-        show("client credentials", &r);
-    }
-
-    println!("\n2. A CLI signs a user in with the device code flow:");
-    let cache = TokenCache::new();
-    let cli = PublicClientApplication::builder(defaults::PUBLIC_CLIENT_ID)
-        .authority(&authority)
-        .allow_insecure_loopback(true)
-        .token_cache(cache.clone())
-        .build()?;
-    let code = Arc::new(Mutex::new(None::<String>));
-    let seen = code.clone();
-    let pending = tokio::spawn(
-        cli.acquire_token_by_device_code(["User.Read"])
-            .on_code(move |c| {
-                println!("  the server says: {}", c.message);
-                if let Ok(mut slot) = seen.lock() {
-                    *slot = Some(c.user_code.clone());
-                }
-            })
-            .send(),
-    );
-    let user_code = loop {
-        if let Some(c) = code.lock().ok().and_then(|c| c.clone()) {
-            break c;
-        }
-        if pending.is_finished() {
-            break String::new();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        app.remove_account(&found).await?;
+        Ok::<_, Error>(found)
     };
-    if !user_code.is_empty() {
-        println!(
-            "  (the demo signs in as {} on the device login page)",
-            defaults::USER_USERNAME
-        );
-        let _ = emu.approve_device_code(&user_code, defaults::USER_USERNAME);
+    match run.await {
+        Ok(a) => {
+            match format {
+                OutputFormat::Json => {
+                    println!("{}", json!({"removed": true, "account": account_json(&a)}))
+                }
+                OutputFormat::Text => println!("Removed {} ({})", a.username, a.home_account_id),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format, &e),
     }
-    let r = pending.await.map_err(|e| {
-        Error::client(
-            codes::INVALID_CONFIGURATION,
-            format!("the device code task failed: {e}"),
-        )
-    })??;
-    show("device code", &r);
-    let account = r
-        .account
-        .clone()
-        .ok_or_else(|| Error::service(codes::INVALID_RESPONSE, "the answer named no account"))?;
+}
 
-    println!("\n3. Later calls are silent:");
-    let r = cli
-        .acquire_token_silent(["User.Read"], &account)
-        .send()
-        .await?;
-    show("silent", &r);
-    let r = cli
-        .acquire_token_silent(["User.Read"], &account)
-        .force_refresh(true)
-        .send()
-        .await?;
-    show("silent with --force-refresh (the refresh token)", &r);
-
-    println!("\n4. Another app of the same family signs in with the family refresh token:");
-    let sibling = PublicClientApplication::builder(defaults::SECOND_PUBLIC_CLIENT_ID)
-        .authority(&authority)
-        .allow_insecure_loopback(true)
-        .token_cache(cache.clone())
-        .build()?;
-    let r = sibling
-        .acquire_token_silent(["User.Read"], &account)
-        .send()
-        .await?;
-    show("family (FOCI) silent", &r);
-
-    println!("\n5. A web API calls Microsoft Graph on behalf of the user (on-behalf-of):");
-    let incoming = cli
-        .acquire_token_by_username_password(
-            [defaults::API_SCOPE],
-            defaults::USER_USERNAME,
-            defaults::USER_PASSWORD,
-        )
-        .send()
-        .await?;
-    show("username/password for the web API", &incoming);
-    for _ in 0..2 {
-        let r = daemon
-            .acquire_token_on_behalf_of(["User.Read"], incoming.access_token.secret())
-            .send()
-            .await?;
-        show("on-behalf-of", &r);
+/// `msal decode <jwt>`.
+pub fn decode(jwt: &str) -> ExitCode {
+    let parsed = msal::oauth::decode_jwt_header(jwt)
+        .and_then(|h| Ok((h, msal::oauth::decode_jwt_payload(jwt)?)));
+    match parsed {
+        Ok((header, claims)) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({
+                    "validated": false,
+                    "note": "decoded only: the signature, issuer, audience and expiry were NOT checked",
+                    "header": header,
+                    "claims": claims,
+                }))
+                .unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let e = Error::client(codes::INVALID_JWT, e.description().to_owned());
+            fail(OutputFormat::Json, &e)
+        }
     }
+}
 
-    println!("\n6. Errors are typed: a user who must do MFA cannot use a password alone:");
-    let e = cli
-        .acquire_token_by_username_password(
-            ["User.Read"],
-            defaults::MFA_USER_USERNAME,
-            defaults::USER_PASSWORD,
-        )
-        .send()
-        .await
-        .err();
-    if let Some(e) = e {
-        println!("  {e}");
-        println!(
-            "  `msal token ... --output json` prints:\n  {}",
-            output::error_json(&e)
-        );
+/// `msal emulator`: the emulator's own command line, run until Ctrl-C.
+pub async fn emulator(args: msal_emulator::CliArgs) -> ExitCode {
+    match msal_emulator::run_cli(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msal_emulator::CliError::Config(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(6)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(5)
+        }
     }
-    emu.shutdown().await;
-    Ok(())
 }

@@ -1,19 +1,23 @@
 //! `msal`: tokens from Microsoft Entra ID (and any OpenID Connect provider) from a shell.
 //!
-//! The command line is a stable contract (flags, JSON and exit codes); see `CONTRACT.md`.
+//! The flags, the JSON and the exit codes are a stable contract (CONTRACT.md).
 #![forbid(unsafe_code)]
 
 mod commands;
+mod demo;
 mod output;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use output::OutputFormat;
+
 /// Tokens from Microsoft Entra ID and any OpenID Connect provider, with typed errors.
 #[derive(Debug, Parser)]
-#[command(name = "msal", version, about)]
+#[command(name = "msal", version, about, max_term_width = 100)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,210 +26,196 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Acquire a token with one of the flows.
-    Token {
-        #[command(subcommand)]
-        flow: Flow,
-    },
-    /// List or remove the accounts of the token cache.
+    Token(Box<TokenArgs>),
+    /// List or remove the accounts in a token cache.
     Accounts {
         #[command(subcommand)]
         action: AccountsAction,
     },
-    /// Run the local identity provider (an Entra ID look-alike).
+    /// Run the local identity provider (an Entra ID look-alike with fault injection).
     Emulator(msal_emulator::CliArgs),
-    /// A guided tour of the flows on the embedded emulator.
+    /// A guided tour of tokens and error handling, on an embedded emulator; no set-up needed.
     Demo,
+    /// Print a JWT's header and claims. It does NOT validate the signature.
+    Decode {
+        /// The JWT.
+        jwt: String,
+    },
 }
 
-/// How the result is printed.
+/// The flows of `msal token`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum OutputFormat {
-    /// Exactly one JSON object on stdout.
-    Json,
-    /// For people.
-    Text,
+enum Flow {
+    /// App token with the app's own credential.
+    ClientCredentials,
+    /// User sign-in on another device with a code.
+    DeviceCode,
+    /// From the cache, else with the refresh token.
+    Silent,
+    /// User sign-in in the browser (auth code + PKCE, loopback redirect).
+    Interactive,
+    /// Resource owner password credentials (managed users only).
+    UsernamePassword,
+    /// A token for a downstream API on behalf of the caller of a web API.
+    OnBehalfOf,
 }
 
-/// What every command that builds an application takes.
+/// Options every command that talks to an identity provider takes.
 #[derive(Debug, Clone, Args)]
-pub(crate) struct AppArgs {
-    /// An Entra-style authority, e.g. https://login.microsoftonline.com/<tenant> (B2C, ADFS and
-    /// CIAM too).
+struct ConnArgs {
+    /// An Entra-style authority, e.g. https://login.microsoftonline.com/<tenant>.
     #[arg(
         long,
         value_name = "URL",
         required_unless_present = "oidc_authority",
         conflicts_with = "oidc_authority"
     )]
-    pub authority: Option<String>,
-    /// Any OpenID Connect issuer instead of --authority.
+    authority: Option<String>,
+    /// Any OpenID Connect issuer (metadata at <issuer>/.well-known/openid-configuration).
     #[arg(long, value_name = "URL")]
-    pub oidc_authority: Option<String>,
+    oidc_authority: Option<String>,
     /// The application (client) id.
     #[arg(long, value_name = "ID")]
-    pub client_id: String,
-    /// A persistent token cache in MSAL's unified JSON schema (memory only without it).
+    client_id: String,
+    /// Persistent token cache in MSAL's unified JSON cache schema; without it, memory only.
     #[arg(long, value_name = "FILE")]
-    pub cache: Option<PathBuf>,
+    cache: Option<PathBuf>,
     /// An extra trust anchor (PEM) for TLS.
     #[arg(long, value_name = "PEM")]
-    pub ca_file: Option<PathBuf>,
-    /// Allow http:// authorities, on loopback hosts only.
+    ca_file: Option<PathBuf>,
+    /// Allow http:// authorities, and only on loopback hosts.
     #[arg(long)]
-    pub insecure_loopback: bool,
+    insecure_loopback: bool,
     /// Trust the authority as given: no instance discovery or authority validation.
     #[arg(long)]
-    pub no_instance_discovery: bool,
+    no_instance_discovery: bool,
     /// Per-HTTP-request timeout in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
-    pub timeout: u64,
-    /// json (one JSON object on stdout) or text (the default on a terminal).
+    timeout: u64,
+    /// json: exactly one JSON object on stdout; text: for people (the default on a terminal).
     #[arg(long, value_enum)]
-    pub output: Option<OutputFormat>,
-    /// A diagnostic log on stderr (never secrets, tokens or assertions).
+    output: Option<OutputFormat>,
+    /// Diagnostic log on stderr (never secrets, tokens or assertions).
     #[arg(long)]
-    pub verbose: bool,
+    verbose: bool,
 }
 
-/// What every token flow takes.
-#[derive(Debug, Clone, Args)]
-pub(crate) struct TokenArgs {
+impl ConnArgs {
+    fn format(&self) -> OutputFormat {
+        self.output.unwrap_or(if std::io::stdout().is_terminal() {
+            OutputFormat::Text
+        } else {
+            OutputFormat::Json
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+struct TokenArgs {
+    /// The flow.
+    #[arg(value_enum)]
+    flow: Flow,
     #[command(flatten)]
-    pub app: AppArgs,
+    conn: ConnArgs,
     /// A scope; repeatable; a value holding spaces is split into several scopes.
     #[arg(long = "scope", value_name = "SCOPE", required = true)]
-    pub scopes: Vec<String>,
+    scopes: Vec<String>,
     /// A claims request (e.g. from a claims challenge); it bypasses cached access tokens.
     #[arg(long, value_name = "JSON")]
-    pub claims: Option<String>,
-    /// A client capability (e.g. cp1), sent as xms_cc in the claims; repeatable.
+    claims: Option<String>,
+    /// A client capability (e.g. cp1), sent as xms_cc; repeatable.
     #[arg(long = "client-capability", value_name = "CAP")]
-    pub client_capabilities: Vec<String>,
-}
-
-/// A confidential client's credential.
-#[derive(Debug, Clone, Args)]
-pub(crate) struct CredentialArgs {
-    /// The environment variable that holds the client secret (never pass it in argv).
-    #[arg(
-        long,
-        value_name = "VAR",
-        required_unless_present = "certificate",
-        conflicts_with = "certificate"
-    )]
-    pub client_secret_env: Option<String>,
-    /// A PEM file with the private key and the certificate.
+    client_capabilities: Vec<String>,
+    /// client-credentials, on-behalf-of: read the client secret from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    client_secret_env: Option<String>,
+    /// client-credentials, on-behalf-of: a PEM with the private key and the certificate.
     #[arg(long, value_name = "PEM")]
-    pub certificate: Option<PathBuf>,
-}
-
-/// A value of --prompt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum PromptArg {
-    /// No UI: use the browser's session or fail.
-    None,
-    /// Ask for the credentials again.
-    Login,
-    /// Show the consent page.
-    Consent,
-    /// Show the account picker.
-    #[value(name = "select_account")]
-    SelectAccount,
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum Flow {
-    /// The app's own token (client credentials grant).
-    ClientCredentials {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        credential: CredentialArgs,
-    },
-    /// Sign a user in on another device with a code (the instructions go to stderr).
-    DeviceCode {
-        #[command(flatten)]
-        token: TokenArgs,
-    },
-    /// A token for a cached account, without interaction.
-    Silent {
-        #[command(flatten)]
-        token: TokenArgs,
-        /// The account (home account id or user name); optional with one cached account.
-        #[arg(long, value_name = "ID_OR_USERNAME")]
-        account: Option<String>,
-        /// Skip cached access tokens and use the refresh token.
-        #[arg(long)]
-        force_refresh: bool,
-    },
-    /// Sign a user in with the browser ($BROWSER, else the system's) and a loopback redirect.
-    Interactive {
-        #[command(flatten)]
-        token: TokenArgs,
-        /// What the sign-in page must show.
-        #[arg(long, value_enum)]
-        prompt: Option<PromptArg>,
-        /// Pre-fill the user name.
-        #[arg(long, value_name = "U")]
-        login_hint: Option<String>,
-        /// A loopback redirect URI (http://localhost, http://127.0.0.1/, with an optional
-        /// port and path).
-        #[arg(long, value_name = "URI")]
-        redirect_uri: Option<String>,
-    },
-    /// Sign a cloud user in with a user name and password (ROPC).
-    UsernamePassword {
-        #[command(flatten)]
-        token: TokenArgs,
-        /// The user name.
-        #[arg(long, value_name = "U")]
-        username: String,
-        /// The environment variable that holds the password.
-        #[arg(long, value_name = "VAR")]
-        password_env: String,
-    },
-    /// A token for a downstream API on behalf of the user of an incoming token.
-    OnBehalfOf {
-        #[command(flatten)]
-        token: TokenArgs,
-        #[command(flatten)]
-        credential: CredentialArgs,
-        /// The environment variable that holds the incoming access token.
-        #[arg(long, value_name = "VAR")]
-        assertion_env: String,
-    },
+    certificate: Option<PathBuf>,
+    /// on-behalf-of: read the incoming assertion from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    assertion_env: Option<String>,
+    /// silent: the account's home account id or user name.
+    #[arg(long, value_name = "ID_OR_USERNAME")]
+    account: Option<String>,
+    /// silent: skip cached access tokens.
+    #[arg(long)]
+    force_refresh: bool,
+    /// username-password: the user name.
+    #[arg(long, value_name = "U")]
+    username: Option<String>,
+    /// username-password: read the password from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    password_env: Option<String>,
+    /// interactive: none, login, consent or select_account.
+    #[arg(long, value_name = "PROMPT")]
+    prompt: Option<String>,
+    /// interactive: prefill the user name.
+    #[arg(long, value_name = "U")]
+    login_hint: Option<String>,
+    /// interactive: a loopback redirect URI such as http://localhost or http://127.0.0.1/.
+    #[arg(long, value_name = "URI")]
+    redirect_uri: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
-pub(crate) enum AccountsAction {
-    /// List the cached accounts.
+enum AccountsAction {
+    /// List the accounts in the cache.
     List {
         #[command(flatten)]
-        app: AppArgs,
+        conn: ConnArgs,
     },
     /// Remove an account and its tokens from the cache.
     Remove {
         #[command(flatten)]
-        app: AppArgs,
-        /// The account (home account id or user name).
+        conn: ConnArgs,
+        /// The account's home account id or user name.
         #[arg(long, value_name = "ACCOUNT")]
         account: String,
     },
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Token { flow } => commands::token(flow).await,
-        Command::Accounts { action } => commands::accounts(action).await,
-        Command::Emulator(args) => match msal_emulator::run_cli(args).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("msal emulator: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::Demo => commands::demo().await,
+fn init_logging(verbose: bool) {
+    if verbose {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter("msal=debug,msal_cli=debug")
+            .without_time()
+            .try_init();
     }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(async move {
+        match cli.command {
+            Command::Token(args) => {
+                init_logging(args.conn.verbose);
+                commands::token(*args).await
+            }
+            Command::Accounts { action } => match action {
+                AccountsAction::List { conn } => {
+                    init_logging(conn.verbose);
+                    commands::accounts_list(conn).await
+                }
+                AccountsAction::Remove { conn, account } => {
+                    init_logging(conn.verbose);
+                    commands::accounts_remove(conn, account).await
+                }
+            },
+            Command::Emulator(args) => commands::emulator(args).await,
+            Command::Demo => demo::run().await,
+            Command::Decode { jwt } => commands::decode(&jwt),
+        }
+    })
 }

@@ -1,309 +1,365 @@
-//! The `msal` command's contract (CONTRACT.md) for the user flows, against the emulator: the
-//! JSON on stdout, the exit codes, secrets only from environment variables.
+//! The `msal` command against the emulator: flags, JSON and exit codes exactly as CONTRACT.md.
 
-use std::process::Stdio;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
-use msal_emulator::{Emulator, EmulatorConfig, EmulatorHandle, defaults};
+use msal_emulator::defaults as d;
+use msal_emulator::{Emulator, EmulatorConfig, EmulatorHandle, FaultAction, FaultRule, RetryAfter};
 use serde_json::Value;
 
-async fn emulator() -> EmulatorHandle {
-    Emulator::start(EmulatorConfig::default_directory())
-        .await
-        .unwrap()
+fn msal() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_msal"));
+    c.env_remove("RUST_LOG");
+    c
 }
 
-/// Runs `msal` with these arguments and environment; the exit code, stdout and stderr.
-async fn msal(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_msal"))
-        .args(args)
-        .envs(env.iter().copied())
-        .env_remove("BROWSER")
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+fn common_args<'a>(cmd: &'a mut Command, authority: &str, client_id: &str) -> &'a mut Command {
+    cmd.args([
+        "--authority",
+        authority,
+        "--client-id",
+        client_id,
+        "--insecure-loopback",
+        "--output",
+        "json",
+    ])
 }
 
-/// The one JSON object of stdout.
-fn one_object(stdout: &str) -> Value {
-    let mut lines = stdout.lines().filter(|l| !l.trim().is_empty());
-    let v: Value = serde_json::from_str(lines.next().expect("a JSON object")).unwrap();
-    assert!(lines.next().is_none(), "exactly one JSON object: {stdout}");
+/// Runs and parses stdout, which must be exactly one JSON object.
+fn run(cmd: &mut Command) -> (i32, Value, String) {
+    let out: Output = cmd.stdin(Stdio::null()).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let code = out.status.code().unwrap();
+    if code == 2 {
+        return (code, Value::Null, stderr);
+    }
+    let v: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {stdout:?} / {stderr}"));
     assert!(v.is_object());
-    v
+    assert_eq!(stdout.trim().lines().count(), 1, "exactly one JSON object");
+    (code, v, stderr)
 }
 
-fn keys(v: &Value) -> Vec<&str> {
-    v.as_object().unwrap().keys().map(String::as_str).collect()
-}
-
-const ERROR_KEYS: [&str; 14] = [
-    "kind",
-    "code",
-    "suberror",
-    "classification",
-    "aadsts_codes",
-    "message",
-    "claims",
-    "correlation_id",
-    "trace_id",
-    "http_status",
-    "retry_after_seconds",
-    "throttled",
-    "granted_scopes",
-    "declined_scopes",
-];
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn username_password_then_on_behalf_of() {
-    let emu = emulator().await;
-    let authority = emu.authority(defaults::TENANT_ID);
-    let (code, out, err) = msal(
-        &[
-            "token",
-            "username-password",
-            "--authority",
-            &authority,
-            "--insecure-loopback",
-            "--client-id",
-            defaults::PUBLIC_CLIENT_ID,
-            "--scope",
-            defaults::API_SCOPE,
-            "--username",
-            defaults::USER_USERNAME,
-            "--password-env",
-            "MSAL_TEST_PASSWORD",
-            "--output",
-            "json",
-        ],
-        &[("MSAL_TEST_PASSWORD", defaults::USER_PASSWORD)],
+async fn emulator() -> std::sync::Arc<EmulatorHandle> {
+    std::sync::Arc::new(
+        Emulator::start(EmulatorConfig::default_directory())
+            .await
+            .unwrap(),
     )
-    .await;
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(!err.contains(defaults::USER_PASSWORD));
-    let v = one_object(&out);
-    assert_eq!(
-        keys(&v),
-        [
-            "access_token",
-            "token_type",
-            "expires_on",
-            "scopes",
-            "source",
-            "tenant_id",
-            "correlation_id",
-            "account"
-        ]
+}
+
+fn client_credentials(emu: &EmulatorHandle, cache: Option<&Path>) -> Command {
+    let mut c = msal();
+    c.args(["token", "client-credentials"]);
+    common_args(
+        &mut c,
+        &emu.authority(d::TENANT_ID),
+        d::CONFIDENTIAL_CLIENT_ID,
     );
+    c.args([
+        "--client-secret-env",
+        "MSAL_TEST_SECRET",
+        "--scope",
+        d::API_SCOPE_DEFAULT,
+    ]);
+    c.env("MSAL_TEST_SECRET", d::CLIENT_SECRET);
+    if let Some(p) = cache {
+        c.arg("--cache").arg(p);
+    }
+    c
+}
+
+fn assert_error_shape(v: &Value) {
+    let e = &v["error"];
+    for k in [
+        "kind",
+        "code",
+        "suberror",
+        "classification",
+        "aadsts_codes",
+        "message",
+        "claims",
+        "correlation_id",
+        "trace_id",
+        "http_status",
+        "retry_after_seconds",
+        "throttled",
+        "granted_scopes",
+        "declined_scopes",
+    ] {
+        assert!(e.get(k).is_some(), "error.{k} is present: {v}");
+    }
     assert_eq!(
-        keys(&v["account"]),
-        ["home_account_id", "username", "environment"]
+        e["classification"].is_null(),
+        e["kind"] != "ui_required",
+        "classification is set exactly when kind is ui_required: {v}"
     );
-    assert_eq!(v["account"]["username"], defaults::USER_USERNAME);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_credentials_success_then_cache() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache.json");
+    let (code, v, _) = run(&mut client_credentials(&emu, Some(&cache)));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["token_type"], "Bearer");
     assert_eq!(v["source"], "identity_provider");
-    assert!(v["expires_on"].as_i64().unwrap() > 1_700_000_000);
-    let ropc = emu
-        .requests()
-        .into_iter()
-        .find(|r| r.form_value("grant_type") == Some("password"))
-        .unwrap();
-    assert_eq!(ropc.form_value("username"), Some(defaults::USER_USERNAME));
+    assert_eq!(v["scopes"], serde_json::json!([d::API_SCOPE_DEFAULT]));
+    assert_eq!(v["tenant_id"], d::TENANT_ID);
+    assert!(v["account"].is_null());
+    assert!(v["expires_on"].as_i64().unwrap() > time::OffsetDateTime::now_utc().unix_timestamp());
+    assert!(uuid::Uuid::parse_str(v["correlation_id"].as_str().unwrap()).is_ok());
+    let token = v["access_token"].as_str().unwrap().to_owned();
 
-    // The web API exchanges the user's token (read from the environment, never argv).
-    let incoming = v["access_token"].as_str().unwrap().to_owned();
-    let (code, out, err) = msal(
-        &[
-            "token",
-            "on-behalf-of",
-            "--authority",
-            &authority,
-            "--insecure-loopback",
-            "--client-id",
-            defaults::CONFIDENTIAL_CLIENT_ID,
-            "--client-secret-env",
-            "MSAL_TEST_SECRET",
-            "--assertion-env",
-            "MSAL_TEST_ASSERTION",
-            "--scope",
-            "User.Read",
-            "--output",
-            "json",
-            "--verbose",
-        ],
-        &[
-            ("MSAL_TEST_SECRET", defaults::CLIENT_SECRET),
-            ("MSAL_TEST_ASSERTION", &incoming),
-        ],
-    )
-    .await;
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(
-        !err.contains(&incoming),
-        "the log never shows the assertion"
-    );
-    assert!(!err.contains(defaults::CLIENT_SECRET), "nor the secret");
-    let v = one_object(&out);
-    assert_eq!(v["account"]["username"], defaults::USER_USERNAME);
-    let obo = emu
-        .requests()
-        .into_iter()
-        .find(|r| r.form_value("requested_token_use") == Some("on_behalf_of"))
-        .unwrap();
-    assert_eq!(obo.status, 200);
+    let (code, v, _) = run(&mut client_credentials(&emu, Some(&cache)));
+    assert_eq!(code, 0);
     assert_eq!(
-        obo.form_value("grant_type"),
-        Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+        v["source"], "cache",
+        "the second process reads the cache file"
     );
-    assert_eq!(obo.form_value("assertion"), Some(incoming.as_str()));
-    assert_eq!(
-        obo.form_value("client_secret"),
-        Some(defaults::CLIENT_SECRET)
-    );
-    emu.shutdown().await;
+    assert_eq!(v["access_token"], token.as_str());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failures_print_the_error_object_and_exit_with_its_kind() {
+#[tokio::test(flavor = "multi_thread")]
+async fn service_client_and_transport_errors_have_their_exit_codes() {
     let emu = emulator().await;
-    let authority = emu.authority(defaults::TENANT_ID);
-    let ropc = |user: &'static str| {
-        vec![
-            "token".to_string(),
-            "username-password".into(),
-            "--authority".into(),
-            authority.clone(),
-            "--insecure-loopback".into(),
-            "--client-id".into(),
-            defaults::PUBLIC_CLIENT_ID.into(),
-            "--scope".into(),
-            "User.Read".into(),
-            "--username".into(),
-            user.into(),
-            "--password-env".into(),
-            "MSAL_TEST_PASSWORD".into(),
-            "--output".into(),
-            "json".into(),
-        ]
-    };
-    let run = |args: Vec<String>, env: Vec<(&'static str, &'static str)>| async move {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        msal(&a, &env).await
-    };
+    let (code, v, _) = run(client_credentials(&emu, None).env("MSAL_TEST_SECRET", "wrong"));
+    assert_eq!(code, 4, "{v}");
+    assert_error_shape(&v);
+    assert_eq!(v["error"]["kind"], "service");
+    assert_eq!(v["error"]["code"], "invalid_client");
+    assert_eq!(v["error"]["aadsts_codes"], serde_json::json!([7000215]));
+    assert_eq!(v["error"]["http_status"], 401);
+    assert!(v["error"]["trace_id"].is_string());
+    assert!(
+        !v.to_string().contains("wrong"),
+        "the secret is never printed"
+    );
 
-    // ui_required (3): MFA cannot be done with a password.
-    let (code, out, _) = run(
-        ropc(defaults::MFA_USER_USERNAME),
-        vec![("MSAL_TEST_PASSWORD", defaults::USER_PASSWORD)],
-    )
-    .await;
-    assert_eq!(code, 3, "{out}");
-    let v = one_object(&out);
-    assert_eq!(keys(&v), ["error"]);
-    assert_eq!(keys(&v["error"]), ERROR_KEYS);
-    assert_eq!(v["error"]["kind"], "ui_required");
-    assert_eq!(v["error"]["code"], "interaction_required");
-    assert_eq!(v["error"]["classification"], "basic_action");
-    assert_eq!(v["error"]["http_status"], 400);
-    assert!(v["error"]["correlation_id"].is_string());
-
-    // client (6): the password's variable is not set; nothing is sent.
-    let before = emu.requests().len();
-    let (code, out, _) = run(ropc(defaults::USER_USERNAME), vec![]).await;
-    assert_eq!(code, 6, "{out}");
-    let v = one_object(&out);
+    let (code, v, _) = run(client_credentials(&emu, None).env_remove("MSAL_TEST_SECRET"));
+    assert_eq!(code, 6);
+    assert_error_shape(&v);
     assert_eq!(v["error"]["kind"], "client");
-    assert_eq!(v["error"]["classification"], Value::Null);
+    assert_eq!(v["error"]["code"], "missing_client_credential");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut c = msal();
+    c.args(["token", "client-credentials"]);
+    common_args(&mut c, &format!("http://127.0.0.1:{port}/t"), "c");
+    c.args([
+        "--client-secret-env",
+        "MSAL_TEST_SECRET",
+        "--scope",
+        "x/.default",
+    ])
+    .env("MSAL_TEST_SECRET", "s");
+    let (code, v, _) = run(&mut c);
+    assert_eq!(code, 5);
+    assert_eq!(v["error"]["kind"], "transport");
+    assert_eq!(v["error"]["code"], "network_error");
+
+    let mut c = msal();
+    c.args(["token", "client-credentials"]);
+    common_args(&mut c, "http://login.example.com/t", "c");
+    c.args(["--client-secret-env", "MSAL_TEST_SECRET", "--scope", "x"])
+        .env("MSAL_TEST_SECRET", "s");
+    let (code, v, _) = run(&mut c);
+    assert_eq!(
+        (code, v["error"]["code"].as_str()),
+        (6, Some("insecure_authority"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_is_reported_with_retry_after() {
+    let emu = emulator().await;
+    emu.add_fault(FaultRule {
+        grant_type: Some("client_credentials".into()),
+        action: FaultAction::Status {
+            status: 429,
+            retry_after: Some(RetryAfter::Seconds(7)),
+            body: None,
+        },
+        times: Some(1),
+        ..Default::default()
+    });
+    let (code, v, _) = run(&mut client_credentials(&emu, None));
+    assert_eq!(code, 4);
+    assert_error_shape(&v);
+    assert_eq!(v["error"]["http_status"], 429);
+    assert_eq!(v["error"]["retry_after_seconds"], 7);
+    assert_eq!(v["error"]["throttled"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_flow_flags_and_usage_errors() {
+    let emu = emulator().await;
+    let mut c = msal();
+    c.args(["token", "on-behalf-of"]);
+    common_args(
+        &mut c,
+        &emu.authority(d::TENANT_ID),
+        d::CONFIDENTIAL_CLIENT_ID,
+    );
+    c.args(["--scope", "User.Read"]);
+    let (code, v, _) = run(&mut c);
+    assert_eq!(code, 6);
+    assert_eq!(v["error"]["kind"], "client");
+    assert_eq!(v["error"]["code"], "invalid_argument");
     assert!(
         v["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("MSAL_TEST_PASSWORD")
+            .contains("--assertion-env")
     );
-    assert_eq!(emu.requests().len(), before);
-
-    // client (6): an interactive redirect URI that is not loopback.
-    let (code, out, _) = msal(
-        &[
-            "token",
-            "interactive",
-            "--authority",
-            &authority,
-            "--insecure-loopback",
-            "--client-id",
-            defaults::PUBLIC_CLIENT_ID,
-            "--scope",
-            "User.Read",
-            "--redirect-uri",
-            "https://app.example.com/callback",
-            "--output",
-            "json",
-        ],
-        &[],
-    )
-    .await;
-    assert_eq!(code, 6, "{out}");
-    assert_eq!(one_object(&out)["error"]["code"], "invalid_redirect_uri");
-
-    // service (4): a wrong client secret.
-    let (code, out, _) = msal(
-        &[
-            "token",
-            "on-behalf-of",
-            "--authority",
-            &authority,
-            "--insecure-loopback",
-            "--client-id",
-            defaults::CONFIDENTIAL_CLIENT_ID,
-            "--client-secret-env",
-            "MSAL_TEST_SECRET",
-            "--assertion-env",
-            "MSAL_TEST_ASSERTION",
-            "--scope",
-            "User.Read",
-            "--output",
-            "json",
-        ],
-        &[
-            ("MSAL_TEST_SECRET", "wrong"),
-            ("MSAL_TEST_ASSERTION", "a.b.c"),
-        ],
-    )
-    .await;
-    assert_eq!(code, 4, "{out}");
-    let v = one_object(&out);
-    assert_eq!(v["error"]["kind"], "service");
-    assert_eq!(v["error"]["code"], "invalid_client");
-
-    // usage (2): the parser's own error, for a missing flow flag.
-    let (code, out, err) = msal(
-        &[
-            "token",
-            "username-password",
-            "--authority",
-            &authority,
-            "--client-id",
-            "x",
-            "--scope",
-            "s",
-        ],
-        &[],
-    )
-    .await;
+    let (code, _, stderr) = run(msal().args(["token", "client-credentials", "--scope", "x"]));
+    assert_eq!(code, 2, "{stderr}");
+    let (code, _, _) = run(msal().args(["token", "no-such-flow"]));
     assert_eq!(code, 2);
-    assert!(out.is_empty() && err.contains("--username"), "{err}");
-    emu.shutdown().await;
+}
 
-    // transport (5): nothing listens there any more.
-    let (code, out, _) = run(
-        ropc(defaults::USER_USERNAME),
-        vec![("MSAL_TEST_PASSWORD", defaults::USER_PASSWORD)],
-    )
-    .await;
-    assert_eq!(code, 5, "{out}");
-    assert_eq!(one_object(&out)["error"]["kind"], "transport");
+/// Runs `msal token device-code`, approving the code the CLI prints on stderr.
+fn device_code_sign_in(emu: &EmulatorHandle, cache: &Path) -> (i32, Value) {
+    let mut c = msal();
+    c.args(["token", "device-code"]);
+    common_args(&mut c, &emu.authority(d::TENANT_ID), d::PUBLIC_CLIENT_ID);
+    c.args(["--scope", d::GRAPH_USER_READ, "--cache"])
+        .arg(cache);
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stderr).read_line(&mut line).unwrap();
+    let code = line
+        .split_whitespace()
+        .find(|w| {
+            w.len() >= 6
+                && w.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        })
+        .unwrap_or_else(|| panic!("no user code in {line:?}"));
+    emu.approve_device_code(code, d::USER_USERNAME).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (out.status.code().unwrap(), v)
+}
+
+fn user_cmd(emu: &EmulatorHandle, args: &[&str], cache: &Path) -> Command {
+    let mut c = msal();
+    c.args(args);
+    common_args(&mut c, &emu.authority(d::TENANT_ID), d::PUBLIC_CLIENT_ID);
+    c.arg("--cache").arg(cache);
+    c
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn device_code_silent_and_accounts_share_the_cache_file() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("user-cache.json");
+    let emu2 = emu.clone();
+    let cache2 = cache.clone();
+    let (code, v) = tokio::task::spawn_blocking(move || device_code_sign_in(&emu2, &cache2))
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["source"], "identity_provider");
+    assert_eq!(v["account"]["username"], d::USER_USERNAME);
+    let home = v["account"]["home_account_id"].as_str().unwrap().to_owned();
+
+    let (code, v, _) = run(&mut user_cmd(&emu, &["accounts", "list"], &cache));
+    assert_eq!(code, 0);
+    assert_eq!(v["accounts"][0]["home_account_id"], home.as_str());
+
+    let (code, v, _) = run(&mut user_cmd(
+        &emu,
+        &["token", "silent", "--scope", d::GRAPH_USER_READ],
+        &cache,
+    ));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["source"], "cache");
+
+    let (code, v, _) = run(&mut user_cmd(
+        &emu,
+        &[
+            "token",
+            "silent",
+            "--force-refresh",
+            "--account",
+            d::USER_USERNAME,
+            "--scope",
+            d::GRAPH_USER_READ,
+        ],
+        &cache,
+    ));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["source"], "identity_provider");
+
+    emu.add_fault(FaultRule {
+        grant_type: Some("refresh_token".into()),
+        action: FaultAction::AadError {
+            code: 65001,
+            suberror: None,
+            claims: None,
+        },
+        times: Some(1),
+        ..Default::default()
+    });
+    let (code, v, _) = run(&mut user_cmd(
+        &emu,
+        &["token", "silent", "--scope", d::GRAPH_MAIL_READ],
+        &cache,
+    ));
+    assert_eq!(code, 3, "{v}");
+    assert_error_shape(&v);
+    assert_eq!(v["error"]["kind"], "ui_required");
+    assert_eq!(v["error"]["code"], "invalid_grant");
+    assert_eq!(v["error"]["suberror"], "consent_required");
+    assert_eq!(v["error"]["classification"], "consent_required");
+    assert_eq!(v["error"]["aadsts_codes"], serde_json::json!([65001]));
+
+    let (code, v, _) = run(&mut user_cmd(
+        &emu,
+        &["accounts", "remove", "--account", &home],
+        &cache,
+    ));
+    assert_eq!(code, 0, "{v}");
+    let (code, v, _) = run(&mut user_cmd(
+        &emu,
+        &["token", "silent", "--scope", d::GRAPH_USER_READ],
+        &cache,
+    ));
+    assert_eq!(code, 3);
+    assert_eq!(v["error"]["classification"], "acquire_token_silent_failed");
+}
+
+#[test]
+fn decode_prints_header_and_claims_unvalidated() {
+    let out = msal()
+        .args(["decode", "eyJhbGciOiJub25lIn0.eyJ0aWQiOiJ0MSJ9."])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["validated"], false);
+    assert_eq!(v["claims"]["tid"], "t1");
+    let out = msal().args(["decode", "garbage"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(6));
 }

@@ -70,6 +70,13 @@ static TABLE: &[AadstsError] = &[
         "The user account does not exist in the directory. To sign into this application, the account must be added to the directory.",
     ),
     e(
+        50049,
+        "invalid_instance",
+        None,
+        400,
+        "Unknown or invalid instance.",
+    ),
+    e(
         50055,
         "invalid_grant",
         Some("user_password_expired"),

@@ -39,16 +39,35 @@ pub enum CliError {
     Io(#[from] std::io::Error),
 }
 
-/// Starts the emulator as the options say, prints where it listens, and runs until Ctrl-C.
+/// Starts the emulator as the options say, prints where it listens, and runs until Ctrl-C
+/// (or, on Unix, SIGTERM).
 pub async fn run_cli(args: CliArgs) -> Result<(), CliError> {
     let mut out = std::io::stdout();
-    run_cli_until(args, &mut out, async {
-        // An error here means no signal handler could be installed: run until killed then.
+    run_cli_until(args, &mut out, stop_signal()).await
+}
+
+async fn stop_signal() {
+    let ctrl_c = async {
+        // An error means no handler could be installed: then run until killed.
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    })
-    .await
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => ctrl_c.await,
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await;
 }
 
 /// Like [`run_cli`], but writes its banner to `out` and stops when `shutdown` completes.

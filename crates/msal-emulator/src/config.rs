@@ -610,6 +610,16 @@ mod tests {
     }
 
     #[test]
+    fn example_configuration_parses() {
+        let cfg = EmulatorConfig::from_toml_str(include_str!("../emulator.example.toml")).unwrap();
+        assert_eq!(cfg.tenants.len(), 2);
+        assert!(cfg.apps.iter().any(|a| a.name == "Fabrikam CLI"));
+        assert!(cfg.options.include_refresh_in);
+        assert_eq!(cfg.faults.len(), 2);
+        assert_eq!(cfg.faults[1].probability, Some(0.1));
+    }
+
+    #[test]
     fn bad_toml_is_refused() {
         assert!(matches!(
             EmulatorConfig::from_toml_str("tenants = 3"),

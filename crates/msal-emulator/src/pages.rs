@@ -650,23 +650,7 @@ fn advance(
         let code = st.options.mfa_code.clone();
         return mfa_page(txn_id, action, &code, None);
     }
-    let Some(app) = st.app(&txn.client_id) else {
-        return expired_txn(ctx);
-    };
-    let req = match st.parse_scopes(&txn.scope) {
-        Ok(r) => r,
-        Err(e) => return fail(e),
-    };
-    let missing = st.missing_consent(&user, &app, &req);
-    let force = prompt.as_deref() == Some("consent");
-    if (!missing.is_empty() || force) && !txn.consent_done {
-        if prompt_none {
-            return fail(AadErr::new(65001).error("consent_required"));
-        }
-        return consent_page(st, txn_id, &txn, action);
-    }
-    // Done: remember the session, then finish the flow.
-    st.txns.remove(txn_id);
+    // Signed in: remember the session (also when consent is still to be given).
     let sid = match &session_id {
         Some(id)
             if st
@@ -687,6 +671,22 @@ fn advance(
         },
     );
     let cookie = session_cookie(&sid);
+    let Some(app) = st.app(&txn.client_id) else {
+        return expired_txn(ctx);
+    };
+    let req = match st.parse_scopes(&txn.scope) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let missing = st.missing_consent(&user, &app, &req);
+    let force = prompt.as_deref() == Some("consent");
+    if (!missing.is_empty() || force) && !txn.consent_done {
+        if prompt_none {
+            return fail(AadErr::new(65001).error("consent_required")).header("set-cookie", cookie);
+        }
+        return consent_page(st, txn_id, &txn, action).header("set-cookie", cookie);
+    }
+    st.txns.remove(txn_id);
     match &txn.kind {
         TxnKind::Authorize(p) => {
             let granted = match st.grant(&user, &app, &req, &[], true) {

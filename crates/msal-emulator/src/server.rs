@@ -595,9 +595,28 @@ fn discovery(shared: &Shared, ctx: &Ctx, tenant: &str) -> Reply {
 
 fn instance_discovery(shared: &Shared, ctx: &Ctx, inc: &Incoming) -> Reply {
     let host = format!("127.0.0.1:{}", shared.port);
-    let tenant = inc
+    let aliases = [host.clone(), format!("localhost:{}", shared.port)];
+    let endpoint = inc
         .q("authorization_endpoint")
-        .and_then(|a| url::Url::parse(a).ok())
+        .and_then(|a| url::Url::parse(a).ok());
+    if let Some(u) = &endpoint {
+        let authority_host = match (u.host_str(), u.port_or_known_default()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            _ => String::new(),
+        };
+        if !aliases
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&authority_host))
+        {
+            return AadErr::new(50049)
+                .desc(format!(
+                    "Unknown or invalid instance. The emulator only knows {}.",
+                    aliases.join(" and ")
+                ))
+                .reply(ctx);
+        }
+    }
+    let tenant = endpoint
         .and_then(|u| {
             u.path_segments()
                 .and_then(|mut s| s.next().map(str::to_string))
@@ -612,7 +631,7 @@ fn instance_discovery(shared: &Shared, ctx: &Ctx, inc: &Incoming) -> Reply {
             "metadata": [{
                 "preferred_network": host,
                 "preferred_cache": host,
-                "aliases": [host, format!("localhost:{}", shared.port)],
+                "aliases": aliases,
             }],
             "correlation_id": ctx.correlation_id,
         }),
@@ -932,6 +951,22 @@ impl EmulatorHandle {
         let before = st.faults.len();
         st.faults.retain(|f| f.id != id);
         st.faults.len() != before
+    }
+
+    /// The installed fault rules with their ids and remaining counts (`None`: unlimited).
+    pub fn faults(&self) -> Vec<(FaultId, FaultRule, Option<u32>)> {
+        self.shared
+            .st()
+            .faults
+            .iter()
+            .map(|f| (f.id, f.rule.clone(), f.remaining))
+            .collect()
+    }
+
+    /// Makes the sample API (`/api/me`) demand the claims challenge from every user (same as
+    /// `POST /_emulator/settings {"api_claims_challenge": on}`).
+    pub fn set_api_claims_challenge(&self, on: bool) {
+        self.shared.st().options.api_claims_challenge = on;
     }
 
     /// Removes every fault rule.

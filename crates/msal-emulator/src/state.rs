@@ -109,6 +109,18 @@ impl Granted {
         out.join(" ")
     }
 
+    /// Leaves out declined scopes (short names or full scope strings, case-insensitive).
+    pub fn without(mut self, declined: &[String]) -> Self {
+        let ident = self.resource.identifier.clone();
+        self.scopes.retain(|s| {
+            let full = format!("{ident}/{s}");
+            !declined
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(s) || d.eq_ignore_ascii_case(&full))
+        });
+        self
+    }
+
     /// The `scp` claim.
     pub fn scp(&self) -> String {
         if self.scopes.is_empty() {
@@ -577,7 +589,7 @@ impl State {
             )));
         }
         let ident = &req.resource.identifier;
-        let mut scopes: Vec<String> = if req.is_default {
+        let scopes: Vec<String> = if req.is_default {
             req.resource
                 .scopes
                 .iter()
@@ -587,17 +599,12 @@ impl State {
         } else {
             req.scopes.clone()
         };
-        scopes.retain(|s| {
-            let full = format!("{ident}/{s}");
-            !declined
-                .iter()
-                .any(|d| d.eq_ignore_ascii_case(s) || d.eq_ignore_ascii_case(&full))
-        });
         Ok(Granted {
             resource: req.resource.clone(),
             scopes,
             oidc: req.oidc.clone(),
-        })
+        }
+        .without(declined))
     }
 
     /// Applies the fault rules to a request.

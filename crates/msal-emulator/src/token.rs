@@ -89,7 +89,7 @@ fn token_inner(
         "client_credentials" => client_credentials(shared, st, &app, inc, &sel, azpacr),
         "password" => ropc(shared, st, ctx, &app, inc, &sel, declined, azpacr),
         "refresh_token" => refresh(shared, st, &app, inc, &sel, declined, azpacr),
-        "authorization_code" => auth_code(shared, st, &app, inc, azpacr),
+        "authorization_code" => auth_code(shared, st, &app, inc, declined, azpacr),
         DEVICE_CODE_GRANT => device_code_grant(shared, st, &app, inc, declined, azpacr),
         JWT_BEARER_GRANT => obo(shared, st, &app, inc, declined, azpacr),
         other => Err(AadErr::new(70003)
@@ -118,7 +118,7 @@ fn authenticate_client(
         return Ok("0");
     }
     if let Some(secret) = secret {
-        if app.cfg.secrets.iter().any(|s| *s == secret) {
+        if app.cfg.secrets.contains(&secret) {
             return Ok("1");
         }
         return Err(AadErr::new(7000215));
@@ -538,7 +538,8 @@ fn refresh(
         return Err(AadErr::new(700082));
     }
     let same_client = grant.client_id.eq_ignore_ascii_case(&app.cfg.client_id);
-    if !same_client && !(grant.foci && app.cfg.foci) {
+    let family = grant.foci && app.cfg.foci;
+    if !(same_client || family) {
         return Err(AadErr::new(70000).desc(format!(
             "Provided grant is invalid or malformed. The refresh token was issued to a different client id than '{}'.",
             app.cfg.client_id
@@ -593,6 +594,7 @@ fn auth_code(
     st: &mut State,
     app: &App,
     inc: &Incoming,
+    declined: &[String],
     azpacr: &str,
 ) -> Result<Reply, AadErr> {
     let code = inc.f("code").ok_or_else(|| AadErr::missing("code"))?;
@@ -641,7 +643,7 @@ fn auth_code(
         UserIssue {
             app,
             user: &user,
-            granted: grant.granted,
+            granted: grant.granted.without(declined),
             nonce: grant.nonce,
             claims: grant.claims,
             mfa: grant.mfa,

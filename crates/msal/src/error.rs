@@ -436,6 +436,8 @@ impl Error {
     /// A copy of this error marked as throttled by the library, keeping the original error's
     /// details, with the time left to wait.
     pub(crate) fn as_throttled(&self, remaining: Duration) -> Self {
+        // Rounded up to whole seconds, so a caller that waits what it is told is not early.
+        let remaining = Duration::from_secs(remaining.as_secs_f64().ceil() as u64);
         let mut e = self.clone();
         e.inner.throttled = true;
         e.inner.retry_after = Some(remaining);

@@ -67,7 +67,11 @@ async fn sends_the_exact_request_then_serves_from_the_cache() {
     let again = app.acquire_token_for_client([SCOPE]).send().await.unwrap();
     assert_eq!(again.source, TokenSource::Cache);
     assert_eq!(again.access_token.secret(), "at-1");
-    assert_eq!(idp.token_requests().len(), 1, "a cache hit makes no request");
+    assert_eq!(
+        idp.token_requests().len(),
+        1,
+        "a cache hit makes no request"
+    );
     // Discovery is fetched once and cached.
     let discovery = idp
         .requests()
@@ -115,7 +119,10 @@ async fn force_refresh_and_claims_bypass_the_cache() {
     );
     // Capabilities alone are sent as claims too.
     let caps: serde_json::Value = serde_json::from_str(reqs[0].field("claims").unwrap()).unwrap();
-    assert_eq!(caps, json!({"access_token": {"xms_cc": {"values": ["cp1"]}}}));
+    assert_eq!(
+        caps,
+        json!({"access_token": {"xms_cc": {"values": ["cp1"]}}})
+    );
 }
 
 #[tokio::test]
@@ -186,8 +193,14 @@ async fn assertion_callback_is_called_per_request() {
 #[tokio::test]
 async fn an_oauth_error_carries_every_detail() {
     let idp = MockIdp::start().await;
-    idp.push_token(Answer::oauth_error(401, "invalid_client", 7000215, None).header("x-ms-request-id", "r1"));
-    let e = app(&idp).acquire_token_for_client([SCOPE]).send().await.unwrap_err();
+    idp.push_token(
+        Answer::oauth_error(401, "invalid_client", 7000215, None).header("x-ms-request-id", "r1"),
+    );
+    let e = app(&idp)
+        .acquire_token_for_client([SCOPE])
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Service);
     assert_eq!(e.code(), "invalid_client");
     assert_eq!(e.classification(), None);
@@ -196,10 +209,16 @@ async fn an_oauth_error_carries_every_detail() {
     assert_eq!(e.trace_id(), Some("trace-123"));
     assert_eq!(e.timestamp(), Some("2026-11-24 10:00:00Z"));
     assert!(e.description().starts_with("AADSTS7000215"));
-    let sent = idp.token_requests()[0].header("client-request-id").unwrap().to_owned();
+    let sent = idp.token_requests()[0]
+        .header("client-request-id")
+        .unwrap()
+        .to_owned();
     assert_eq!(e.correlation_id(), Some(sent.as_str()));
     assert_eq!(
-        e.response_headers().unwrap().get("x-ms-request-id").unwrap(),
+        e.response_headers()
+            .unwrap()
+            .get("x-ms-request-id")
+            .unwrap(),
         "r1"
     );
     assert!(!e.is_retryable());
@@ -211,7 +230,11 @@ async fn a_5xx_is_retried_once() {
     let idp = MockIdp::start().await;
     idp.push_token(Answer::raw(503, "busy", "text/plain"));
     idp.push_token(app_token("at", SCOPE));
-    let r = app(&idp).acquire_token_for_client([SCOPE]).send().await.unwrap();
+    let r = app(&idp)
+        .acquire_token_for_client([SCOPE])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.access_token.secret(), "at");
     let reqs = idp.token_requests();
     assert_eq!(reqs.len(), 2);
@@ -227,7 +250,11 @@ async fn two_5xx_give_a_service_error_with_an_unparsable_body() {
     let html = "<html><body><h1>502 Bad Gateway</h1></body></html>";
     idp.push_token(Answer::raw(502, html, "text/html"));
     idp.push_token(Answer::raw(502, html, "text/html"));
-    let e = app(&idp).acquire_token_for_client([SCOPE]).send().await.unwrap_err();
+    let e = app(&idp)
+        .acquire_token_for_client([SCOPE])
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Service);
     assert_eq!(e.code(), "non_parsable_oauth_error");
     assert_eq!(e.http_status(), Some(502));
@@ -239,17 +266,30 @@ async fn two_5xx_give_a_service_error_with_an_unparsable_body() {
 async fn retry_after_is_not_retried_and_throttles_the_same_request() {
     let idp = MockIdp::start().await;
     idp.push_token(
-        Answer::oauth_error(503, "temporarily_unavailable", 50196, None).header("retry-after", "30"),
+        Answer::oauth_error(503, "temporarily_unavailable", 50196, None)
+            .header("retry-after", "30"),
     );
     idp.push_token(app_token("at", SCOPE));
     let app = app(&idp);
-    let e = app.acquire_token_for_client([SCOPE]).send().await.unwrap_err();
+    let e = app
+        .acquire_token_for_client([SCOPE])
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), "temporarily_unavailable");
     assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
     assert!(!e.is_client_throttled());
-    assert_eq!(idp.token_requests().len(), 1, "Retry-After is never retried by the library");
+    assert_eq!(
+        idp.token_requests().len(),
+        1,
+        "Retry-After is never retried by the library"
+    );
 
-    let t = app.acquire_token_for_client([SCOPE]).send().await.unwrap_err();
+    let t = app
+        .acquire_token_for_client([SCOPE])
+        .send()
+        .await
+        .unwrap_err();
     assert!(t.is_client_throttled() && t.is_throttled());
     assert_eq!(t.code(), "temporarily_unavailable");
     assert!(t.retry_after().unwrap() <= Duration::from_secs(30));
@@ -257,7 +297,10 @@ async fn retry_after_is_not_retried_and_throttles_the_same_request() {
 
     // Another request (other scopes) is not throttled.
     idp.push_token(app_token("other", "api://other/.default"));
-    app.acquire_token_for_client(["api://other/.default"]).send().await.unwrap();
+    app.acquire_token_for_client(["api://other/.default"])
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -265,7 +308,11 @@ async fn a_429_is_never_retried() {
     let idp = MockIdp::start().await;
     idp.push_token(Answer::raw(429, "slow down", "text/plain"));
     idp.push_token(app_token("at", SCOPE));
-    let e = app(&idp).acquire_token_for_client([SCOPE]).send().await.unwrap_err();
+    let e = app(&idp)
+        .acquire_token_for_client([SCOPE])
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), "request_throttled");
     assert_eq!(e.http_status(), Some(429));
     assert!(e.is_throttled());
@@ -275,13 +322,34 @@ async fn a_429_is_never_retried() {
 #[tokio::test]
 async fn malformed_success_bodies_are_service_errors() {
     let idp = MockIdp::start().await;
-    idp.push_token(Answer::raw(200, r#"{"token_type":"Bearer","access_tok"#, "application/json"));
-    idp.push_token(Answer::json(200, json!({"token_type": "Bearer", "expires_in": 10})));
+    idp.push_token(Answer::raw(
+        200,
+        r#"{"token_type":"Bearer","access_tok"#,
+        "application/json",
+    ));
+    idp.push_token(Answer::json(
+        200,
+        json!({"token_type": "Bearer", "expires_in": 10}),
+    ));
     let app = app(&idp);
-    let e = app.acquire_token_for_client([SCOPE]).send().await.unwrap_err();
-    assert_eq!((e.kind(), e.code()), (ErrorKind::Service, "non_parsable_oauth_error"));
-    let e = app.acquire_token_for_client([SCOPE]).send().await.unwrap_err();
-    assert_eq!((e.kind(), e.code()), (ErrorKind::Service, "invalid_token_response"));
+    let e = app
+        .acquire_token_for_client([SCOPE])
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Service, "non_parsable_oauth_error")
+    );
+    let e = app
+        .acquire_token_for_client([SCOPE])
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Service, "invalid_token_response")
+    );
     assert_eq!(e.http_status(), Some(200));
 }
 
@@ -297,7 +365,11 @@ async fn a_timeout_is_retried_once_then_reported() {
         .timeout(Duration::from_millis(600))
         .build()
         .unwrap();
-    let e = app.acquire_token_for_client([SCOPE]).send().await.unwrap_err();
+    let e = app
+        .acquire_token_for_client([SCOPE])
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Transport);
     assert_eq!(e.code(), "request_timeout");
     assert!(e.is_timeout() && e.is_retryable());
@@ -317,7 +389,11 @@ async fn connection_refused_is_a_transport_error_with_its_io_source() {
         .client_secret("s")
         .build()
         .unwrap();
-    let e = app.acquire_token_for_client([SCOPE]).send().await.unwrap_err();
+    let e = app
+        .acquire_token_for_client([SCOPE])
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Transport);
     assert_eq!(e.code(), "network_error");
     let mut src = e.source();
@@ -362,14 +438,21 @@ async fn configuration_errors_are_client_errors_before_any_request() {
         .authority("not a url")
         .build()
         .unwrap_err();
-    assert_eq!(bad_cert.code(), "invalid_certificate", "the first error is kept");
+    assert_eq!(
+        bad_cert.code(),
+        "invalid_certificate",
+        "the first error is kept"
+    );
 
     let empty = app(&idp)
         .acquire_token_for_client(Vec::<String>::new())
         .send()
         .await
         .unwrap_err();
-    assert_eq!((empty.kind(), empty.code()), (ErrorKind::Client, "empty_scopes"));
+    assert_eq!(
+        (empty.kind(), empty.code()),
+        (ErrorKind::Client, "empty_scopes")
+    );
     let bad_claims = app(&idp)
         .acquire_token_for_client([SCOPE])
         .with_claims("{not json")

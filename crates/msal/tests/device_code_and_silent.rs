@@ -32,16 +32,32 @@ fn code_answer(interval: u64, expires_in: u64) -> Answer {
 
 async fn sign_in(idp: &MockIdp, app: &PublicClientApplication) -> msal::AuthenticationResult {
     idp.push_devicecode(code_answer(1, 900));
-    idp.push_token(user_token("at-1", "rt-1", "User.Read openid profile offline_access"));
-    app.acquire_token_by_device_code([SCOPE]).send().await.unwrap()
+    idp.push_token(user_token(
+        "at-1",
+        "rt-1",
+        "User.Read openid profile offline_access",
+    ));
+    app.acquire_token_by_device_code([SCOPE])
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn device_code_polls_until_the_user_signs_in() {
     let idp = MockIdp::start().await;
     idp.push_devicecode(code_answer(1, 900));
-    idp.push_token(Answer::oauth_error(400, "authorization_pending", 70016, None));
-    idp.push_token(user_token("at-1", "rt-1", "User.Read openid profile offline_access"));
+    idp.push_token(Answer::oauth_error(
+        400,
+        "authorization_pending",
+        70016,
+        None,
+    ));
+    idp.push_token(user_token(
+        "at-1",
+        "rt-1",
+        "User.Read openid profile offline_access",
+    ));
     let seen = Arc::new(Mutex::new(None));
     let seen2 = seen.clone();
     let r = app(&idp)
@@ -50,7 +66,13 @@ async fn device_code_polls_until_the_user_signs_in() {
         .send()
         .await
         .unwrap();
-    assert!(seen.lock().unwrap().as_deref().unwrap().contains("ABCD1234"));
+    assert!(
+        seen.lock()
+            .unwrap()
+            .as_deref()
+            .unwrap()
+            .contains("ABCD1234")
+    );
     assert_eq!(r.source, TokenSource::IdentityProvider);
     let account = r.account.unwrap();
     assert_eq!(account.home_account_id, format!("{UID}.{TENANT}"));
@@ -59,17 +81,29 @@ async fn device_code_polls_until_the_user_signs_in() {
     assert_eq!(r.id_token_claims.unwrap()["name"], "Alice");
 
     let reqs = idp.requests();
-    let dc = reqs.iter().find(|r| r.path.ends_with("/devicecode")).unwrap();
+    let dc = reqs
+        .iter()
+        .find(|r| r.path.ends_with("/devicecode"))
+        .unwrap();
     assert_eq!(dc.field_names(), vec!["client_id", "scope"]);
-    assert_eq!(dc.field("scope"), Some(&*format!("{SCOPE} openid profile offline_access")));
+    assert_eq!(
+        dc.field("scope"),
+        Some(&*format!("{SCOPE} openid profile offline_access"))
+    );
     let polls = idp.token_requests();
     assert_eq!(polls.len(), 2);
     for p in &polls {
-        assert_eq!(p.field("grant_type"), Some("urn:ietf:params:oauth:grant-type:device_code"));
+        assert_eq!(
+            p.field("grant_type"),
+            Some("urn:ietf:params:oauth:grant-type:device_code")
+        );
         assert_eq!(p.field("device_code"), Some("DC-secret"));
         assert_eq!(p.field("client_id"), Some("public-client"));
         assert_eq!(p.field("client_info"), Some("1"));
-        assert_eq!(p.header("client-request-id"), dc.header("client-request-id"));
+        assert_eq!(
+            p.header("client-request-id"),
+            dc.header("client-request-id")
+        );
     }
 }
 
@@ -77,15 +111,28 @@ async fn device_code_polls_until_the_user_signs_in() {
 async fn declined_is_cancelled_and_expired_is_a_service_error() {
     let idp = MockIdp::start().await;
     idp.push_devicecode(code_answer(1, 900));
-    idp.push_token(Answer::oauth_error(400, "authorization_declined", 70002, None));
-    let e = app(&idp).acquire_token_by_device_code([SCOPE]).send().await.unwrap_err();
+    idp.push_token(Answer::oauth_error(
+        400,
+        "authorization_declined",
+        70002,
+        None,
+    ));
+    let e = app(&idp)
+        .acquire_token_by_device_code([SCOPE])
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Cancelled);
     assert_eq!(e.code(), "authorization_declined");
     assert_eq!(e.classification(), None);
 
     idp.push_devicecode(code_answer(1, 900));
     idp.push_token(Answer::oauth_error(400, "expired_token", 70019, None));
-    let e = app(&idp).acquire_token_by_device_code([SCOPE]).send().await.unwrap_err();
+    let e = app(&idp)
+        .acquire_token_by_device_code([SCOPE])
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!((e.kind(), e.code()), (ErrorKind::Service, "expired_token"));
     assert_eq!(e.aadsts_codes(), &[70019]);
 }
@@ -95,7 +142,12 @@ async fn the_caller_can_cancel_polling() {
     let idp = MockIdp::start().await;
     idp.push_devicecode(code_answer(1, 900));
     for _ in 0..10 {
-        idp.push_token(Answer::oauth_error(400, "authorization_pending", 70016, None));
+        idp.push_token(Answer::oauth_error(
+            400,
+            "authorization_pending",
+            70016,
+            None,
+        ));
     }
     let e = app(&idp)
         .acquire_token_by_device_code([SCOPE])
@@ -105,7 +157,11 @@ async fn the_caller_can_cancel_polling() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Cancelled);
     assert_eq!(e.code(), "authentication_canceled");
-    assert_eq!(idp.token_requests().len(), 1, "one poll in 1.5 s at a 1 s interval");
+    assert_eq!(
+        idp.token_requests().len(),
+        1,
+        "one poll in 1.5 s at a 1 s interval"
+    );
 }
 
 #[tokio::test]
@@ -115,7 +171,11 @@ async fn slow_down_adds_five_seconds() {
     idp.push_token(Answer::oauth_error(400, "slow_down", 70016, None));
     idp.push_token(user_token("at", "rt", SCOPE));
     let started = std::time::Instant::now();
-    app(&idp).acquire_token_by_device_code([SCOPE]).send().await.unwrap();
+    app(&idp)
+        .acquire_token_by_device_code([SCOPE])
+        .send()
+        .await
+        .unwrap();
     // 1 s before the first poll, 6 s before the second: the wait is behaviour, not a timing goal.
     assert!(started.elapsed() >= std::time::Duration::from_secs(7));
     assert_eq!(idp.token_requests().len(), 2);
@@ -129,13 +189,21 @@ async fn silent_serves_the_cache_then_redeems_the_refresh_token() {
     let account = first.account.clone().unwrap();
     assert_eq!(app.accounts().await.unwrap(), vec![account.clone()]);
 
-    let hit = app.acquire_token_silent([SCOPE], &account).send().await.unwrap();
+    let hit = app
+        .acquire_token_silent([SCOPE], &account)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(hit.source, TokenSource::Cache);
     assert_eq!(hit.access_token.secret(), "at-1");
     assert_eq!(hit.account.as_ref(), Some(&account));
     assert_eq!(idp.token_requests().len(), 1);
 
-    idp.push_token(user_token("at-2", "rt-2", "User.Read openid profile offline_access"));
+    idp.push_token(user_token(
+        "at-2",
+        "rt-2",
+        "User.Read openid profile offline_access",
+    ));
     let refreshed = app
         .acquire_token_silent([SCOPE], &account)
         .force_refresh(true)
@@ -147,26 +215,57 @@ async fn silent_serves_the_cache_then_redeems_the_refresh_token() {
     let t = idp.token_requests().pop().unwrap();
     assert_eq!(
         t.field_names(),
-        vec!["client_id", "client_info", "grant_type", "refresh_token", "scope"]
+        vec![
+            "client_id",
+            "client_info",
+            "grant_type",
+            "refresh_token",
+            "scope"
+        ]
     );
     assert_eq!(t.field("grant_type"), Some("refresh_token"));
     assert_eq!(t.field("refresh_token"), Some("rt-1"));
-    assert_eq!(t.field("scope"), Some(&*format!("{SCOPE} openid profile offline_access")));
+    assert_eq!(
+        t.field("scope"),
+        Some(&*format!("{SCOPE} openid profile offline_access"))
+    );
 
     // The rotated refresh token is used next.
-    idp.push_token(user_token("at-3", "rt-3", "User.Read openid profile offline_access"));
-    app.acquire_token_silent([SCOPE], &account).force_refresh(true).send().await.unwrap();
-    assert_eq!(idp.token_requests().pop().unwrap().field("refresh_token"), Some("rt-2"));
+    idp.push_token(user_token(
+        "at-3",
+        "rt-3",
+        "User.Read openid profile offline_access",
+    ));
+    app.acquire_token_silent([SCOPE], &account)
+        .force_refresh(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        idp.token_requests().pop().unwrap().field("refresh_token"),
+        Some("rt-2")
+    );
 
     // A new scope is not in the cache: the refresh token gets it.
     idp.push_token(user_token("at-mail", "rt-4", "Mail.Read"));
-    let mail = app.acquire_token_silent(["Mail.Read"], &account).send().await.unwrap();
+    let mail = app
+        .acquire_token_silent(["Mail.Read"], &account)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(mail.access_token.secret(), "at-mail");
 
     app.remove_account(&account).await.unwrap();
     assert!(app.accounts().await.unwrap().is_empty());
-    let e = app.acquire_token_silent([SCOPE], &account).send().await.unwrap_err();
-    assert_eq!(e.classification(), Some(UiRequiredClassification::AcquireTokenSilentFailed));
+    let e = app
+        .acquire_token_silent([SCOPE], &account)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.classification(),
+        Some(UiRequiredClassification::AcquireTokenSilentFailed)
+    );
 }
 
 #[tokio::test]
@@ -174,10 +273,17 @@ async fn silent_without_tokens_is_ui_required_without_a_request() {
     let idp = MockIdp::start().await;
     let app = app(&idp);
     let ghost = msal::Account::new(format!("{UID}.{TENANT}"), "127.0.0.1", "bob", UID, TENANT);
-    let e = app.acquire_token_silent([SCOPE], &ghost).send().await.unwrap_err();
+    let e = app
+        .acquire_token_silent([SCOPE], &ghost)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::UiRequired);
     assert_eq!(e.code(), "no_tokens_found");
-    assert_eq!(e.classification(), Some(UiRequiredClassification::AcquireTokenSilentFailed));
+    assert_eq!(
+        e.classification(),
+        Some(UiRequiredClassification::AcquireTokenSilentFailed)
+    );
     assert!(e.http_status().is_none());
     assert!(idp.token_requests().is_empty());
 }
@@ -187,7 +293,12 @@ async fn invalid_grant_is_classified_and_throttled_for_silent_calls() {
     let idp = MockIdp::start().await;
     let app = app(&idp);
     let account = sign_in(&idp, &app).await.account.unwrap();
-    idp.push_token(Answer::oauth_error(400, "invalid_grant", 65001, Some("consent_required")));
+    idp.push_token(Answer::oauth_error(
+        400,
+        "invalid_grant",
+        65001,
+        Some("consent_required"),
+    ));
     let e = app
         .acquire_token_silent([SCOPE], &account)
         .force_refresh(true)
@@ -197,7 +308,10 @@ async fn invalid_grant_is_classified_and_throttled_for_silent_calls() {
     assert_eq!(e.kind(), ErrorKind::UiRequired);
     assert_eq!(e.code(), "invalid_grant");
     assert_eq!(e.suberror(), Some("consent_required"));
-    assert_eq!(e.classification(), Some(UiRequiredClassification::ConsentRequired));
+    assert_eq!(
+        e.classification(),
+        Some(UiRequiredClassification::ConsentRequired)
+    );
     assert_eq!(e.aadsts_codes(), &[65001]);
     let before = idp.token_requests().len();
 
@@ -208,9 +322,16 @@ async fn invalid_grant_is_classified_and_throttled_for_silent_calls() {
         .await
         .unwrap_err();
     assert!(again.is_client_throttled());
-    assert_eq!(again.classification(), Some(UiRequiredClassification::ConsentRequired));
+    assert_eq!(
+        again.classification(),
+        Some(UiRequiredClassification::ConsentRequired)
+    );
     assert!(again.retry_after().unwrap() > std::time::Duration::from_secs(100));
-    assert_eq!(idp.token_requests().len(), before, "throttled for 120 s: no request");
+    assert_eq!(
+        idp.token_requests().len(),
+        before,
+        "throttled for 120 s: no request"
+    );
 }
 
 #[tokio::test]
@@ -244,11 +365,32 @@ async fn protection_policy_and_client_mismatch_are_service_errors() {
     let idp = MockIdp::start().await;
     let app = app(&idp);
     let account = sign_in(&idp, &app).await.account.unwrap();
-    idp.push_token(Answer::oauth_error(400, "invalid_grant", 53005, Some("protection_policy_required")));
-    let e = app.acquire_token_silent(["Files.Read"], &account).send().await.unwrap_err();
-    assert_eq!((e.kind(), e.code()), (ErrorKind::Service, "protection_policy_required"));
+    idp.push_token(Answer::oauth_error(
+        400,
+        "invalid_grant",
+        53005,
+        Some("protection_policy_required"),
+    ));
+    let e = app
+        .acquire_token_silent(["Files.Read"], &account)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Service, "protection_policy_required")
+    );
     assert_eq!(e.suberror(), Some("protection_policy_required"));
-    idp.push_token(Answer::oauth_error(400, "invalid_grant", 70000, Some("client_mismatch")));
-    let e = app.acquire_token_silent(["Mail.Read"], &account).send().await.unwrap_err();
+    idp.push_token(Answer::oauth_error(
+        400,
+        "invalid_grant",
+        70000,
+        Some("client_mismatch"),
+    ));
+    let e = app
+        .acquire_token_silent(["Mail.Read"], &account)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!((e.kind(), e.code()), (ErrorKind::Service, "invalid_grant"));
 }

@@ -406,6 +406,7 @@ impl AppCore {
             resp,
             Completion {
                 metadata: r.metadata,
+                tenant: self.authority.tenant(),
                 requested: r.scopes,
                 correlation_id: r.correlation_id,
                 user_flow: true,

@@ -66,6 +66,7 @@ impl ConfidentialClientApplication {
             claims: None,
             force_refresh: false,
             correlation_id: None,
+            tenant: None,
         }
     }
 
@@ -182,9 +183,17 @@ pub struct ClientCredentialsRequest {
     claims: Option<String>,
     force_refresh: bool,
     correlation_id: Option<String>,
+    tenant: Option<String>,
 }
 
 impl ClientCredentialsRequest {
+    /// Asks this tenant instead of the application's (a multi-tenant daemon serving many
+    /// customers); the tokens are cached per tenant.
+    pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
     /// Sends a claims request (e.g. from a claims challenge); it bypasses cached tokens.
     pub fn with_claims(mut self, claims: impl Into<String>) -> Self {
         self.claims = Some(claims.into());
@@ -209,14 +218,19 @@ impl ClientCredentialsRequest {
         let cid = correlation_id(self.correlation_id.as_deref());
         let scopes = self.scopes.map_err(|e| e.with_correlation_id(&cid))?;
         let claims = core.claims(self.claims.as_deref())?;
-        let metadata = core.metadata(&cid).await?;
+        let tenant_authority = self
+            .tenant
+            .as_deref()
+            .map(|t| core.authority.with_tenant(t));
+        let authority = tenant_authority.as_ref().unwrap_or(&core.authority);
+        let metadata = core.metadata_for(authority, &cid).await?;
         if claims.is_none() && !self.force_refresh {
             let hit = core
                 .cache
                 .find_access_token(&AccessTokenQuery {
                     client_id: &core.client_id,
                     environments: &metadata.aliases,
-                    realm: core.app_realm(),
+                    realm: authority.tenant(),
                     scopes: &scopes,
                     home_account_id: None,
                     user_assertion_hash: None,
@@ -232,7 +246,7 @@ impl ClientCredentialsRequest {
         let key = throttle_key(&[
             "client_credentials",
             &core.client_id,
-            core.authority.url().as_str(),
+            authority.url().as_str(),
             &scope,
         ]);
         tracing::debug!(correlation_id = %cid, %scope, "client credentials: requesting a token");
@@ -255,6 +269,7 @@ impl ClientCredentialsRequest {
             resp,
             Completion {
                 metadata: &metadata,
+                tenant: authority.tenant(),
                 requested: &scopes,
                 correlation_id: &cid,
                 user_flow: false,

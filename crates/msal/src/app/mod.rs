@@ -78,6 +78,8 @@ pub(crate) struct TokenRequest<'a> {
 /// What a token answer is saved and reported with.
 pub(crate) struct Completion<'a> {
     pub metadata: &'a Metadata,
+    /// The tenant of the authority the request went to: the realm of app tokens.
+    pub tenant: &'a str,
     pub requested: &'a [String],
     pub correlation_id: &'a str,
     pub user_flow: bool,
@@ -128,12 +130,32 @@ pub(crate) fn correlation_id(given: Option<&str>) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
+/// The short form Entra answers a Microsoft Graph scope in (`User.Read` for
+/// `https://graph.microsoft.com/User.Read`), if the scope is one.
+fn graph_short_form(scope: &str) -> Option<&str> {
+    scope
+        .strip_prefix("https://graph.microsoft.com//")
+        .or_else(|| scope.strip_prefix("https://graph.microsoft.com/"))
+        .filter(|s| !s.is_empty() && *s != ".default")
+}
+
+/// The scopes with Graph's full forms replaced by their short forms, when any were.
+pub(crate) fn with_graph_short_forms(scopes: &[String]) -> Option<Vec<String>> {
+    if !scopes.iter().any(|s| graph_short_form(s).is_some()) {
+        return None;
+    }
+    Some(
+        scopes
+            .iter()
+            .map(|s| graph_short_form(s).unwrap_or(s).to_owned())
+            .collect(),
+    )
+}
+
 /// Whether `granted` covers `requested` (case-insensitive; Entra answers Microsoft Graph scopes
-/// in their short form, `User.Read` for `https://graph.microsoft.com/User.Read`).
+/// in their short form).
 fn scope_granted(requested: &str, granted: &[String]) -> bool {
-    let short = requested
-        .strip_prefix("https://graph.microsoft.com/")
-        .or_else(|| requested.strip_prefix("https://graph.microsoft.com//"));
+    let short = graph_short_form(requested);
     granted.iter().any(|g| {
         g.eq_ignore_ascii_case(requested) || short.is_some_and(|s| g.eq_ignore_ascii_case(s))
     })
@@ -154,11 +176,41 @@ pub(crate) fn declined_scopes(requested: &[String], granted: &[String]) -> Vec<S
 }
 
 impl AppCore {
+    /// A cached access token for the query; the token endpoint answers Graph scopes in their
+    /// short form and the cache keeps what it answered, so a miss is retried with short forms.
+    pub(crate) async fn find_access_token(
+        &self,
+        q: &crate::cache::AccessTokenQuery<'_>,
+    ) -> Result<Option<crate::cache::CachedAccessToken>, Error> {
+        if let Some(hit) = self.cache.find_access_token(q).await? {
+            return Ok(Some(hit));
+        }
+        match with_graph_short_forms(q.scopes) {
+            Some(short) => {
+                let q2 = crate::cache::AccessTokenQuery {
+                    scopes: &short,
+                    ..*q
+                };
+                self.cache.find_access_token(&q2).await
+            }
+            None => Ok(None),
+        }
+    }
+
     /// The authority's metadata (fetched once, then from memory).
     pub(crate) async fn metadata(&self, correlation_id: &str) -> Result<Arc<Metadata>, Error> {
+        self.metadata_for(&self.authority, correlation_id).await
+    }
+
+    /// The metadata of another authority of the same app (a per-request tenant).
+    pub(crate) async fn metadata_for(
+        &self,
+        authority: &Authority,
+        correlation_id: &str,
+    ) -> Result<Arc<Metadata>, Error> {
         self.resolver
             .metadata(
-                &self.authority,
+                authority,
                 self.http.as_ref(),
                 self.instance_discovery,
                 correlation_id,
@@ -214,11 +266,6 @@ impl AppCore {
         answer
     }
 
-    /// The realm (tenant) that app tokens of this authority are cached under.
-    pub(crate) fn app_realm(&self) -> &str {
-        self.authority.tenant()
-    }
-
     /// Saves a token answer in the cache and reports it.
     pub(crate) async fn complete(
         &self,
@@ -254,7 +301,7 @@ impl AppCore {
             .and_then(|v| v.as_str())
             .map(str::to_owned)
             .or_else(|| client_info.as_ref().map(|ci| ci.utid.clone()))
-            .unwrap_or_else(|| self.authority.tenant().to_owned());
+            .unwrap_or_else(|| c.tenant.to_owned());
         let access_token = resp.access_token.clone().unwrap_or_default();
         let token_type = resp.token_type.clone().unwrap_or_else(|| "Bearer".into());
         let expires_in = resp.expires_in.map_or(3600, |s| s.0);

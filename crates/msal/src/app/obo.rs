@@ -102,7 +102,6 @@ impl OnBehalfOfRequest {
                 tid.as_str()
             };
             let hit = core
-                .cache
                 .find_access_token(&AccessTokenQuery {
                     client_id: &core.client_id,
                     environments: &metadata.aliases,
@@ -154,6 +153,7 @@ impl OnBehalfOfRequest {
             resp,
             Completion {
                 metadata: &metadata,
+                tenant: core.authority.tenant(),
                 requested: &scopes,
                 correlation_id: &cid,
                 user_flow: true,

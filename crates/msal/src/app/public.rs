@@ -284,6 +284,7 @@ impl DeviceCodeRequest {
             resp,
             Completion {
                 metadata: &metadata,
+                tenant: core.authority.tenant(),
                 requested: &scopes,
                 correlation_id: &cid,
                 user_flow: true,
@@ -379,7 +380,6 @@ impl SilentRequest {
         if claims.is_none() && !self.force_refresh {
             let now = now_unix();
             let hit = core
-                .cache
                 .find_access_token(&AccessTokenQuery {
                     client_id: &core.client_id,
                     environments: &metadata.aliases,
@@ -474,6 +474,7 @@ impl SilentRequest {
             resp,
             Completion {
                 metadata: &metadata,
+                tenant: core.authority.tenant(),
                 requested: &scopes,
                 correlation_id: &cid,
                 user_flow: true,

@@ -113,6 +113,7 @@ impl UsernamePasswordRequest {
             resp,
             Completion {
                 metadata: &metadata,
+                tenant: core.authority.tenant(),
                 requested: &scopes,
                 correlation_id: &cid,
                 user_flow: true,

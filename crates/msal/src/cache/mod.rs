@@ -1,84 +1,534 @@
-//! INTERFACE STUB: replaced by the token cache implementation.
-#![allow(missing_docs, dead_code, unused_variables)]
-use std::sync::Arc;
+//! The token cache, in MSAL's unified cache schema.
+//!
+//! A [`TokenCache`] holds access tokens, refresh tokens, id tokens, accounts and app metadata
+//! exactly as every MSAL writes them (sections `AccessToken`, `RefreshToken`, `IdToken`,
+//! `Account`, `AppMetadata`, MSAL's field names and keys), so a cache file written by MSAL
+//! Python can be read by this library and the other way round. Fields and sections written
+//! by other MSALs that this library does not know are kept and written back untouched.
+//!
+//! Lookups are O(1) in the number of tenants and accounts: app tokens are partitioned by
+//! client id and tenant, user tokens by home account id (and client id and tenant).
+//!
+//! A cache lives in memory; give it a [`CachePersistence`] (such as
+//! [`FileCachePersistence`]) to load it before each access and save it after each change.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), msal::Error> {
+//! use std::sync::Arc;
+//! use msal::cache::{FileCachePersistence, TokenCache};
+//!
+//! let cache = TokenCache::with_persistence(Arc::new(FileCachePersistence::new("tokens.json")));
+//! println!("{}", cache.serialize());
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+mod file;
+mod key;
+mod persistence;
+mod schema;
+mod store;
+
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
+
+pub use file::FileCachePersistence;
+pub use persistence::{CachePersistence, CacheVersion, LoadOutcome};
+
 use crate::account::Account;
-use crate::error::{Error, codes};
-use crate::http::BoxFuture;
+use crate::error::Error;
 use crate::secret::{AccessToken, RefreshToken};
+use schema::AtEntry;
+use store::Store;
 
-pub trait CachePersistence: Send + Sync + std::fmt::Debug {
-    fn load(&self) -> BoxFuture<'_, Result<Option<String>, Error>>;
-    fn save(&self, data: String) -> BoxFuture<'_, Result<(), Error>>;
+/// A token cache: cheap to clone (clones share the contents), safe to share between tasks
+/// and threads. Its `Debug` shows entry counts, never a token.
+///
+/// What a token response writes, as MSAL does:
+///
+/// - the access token, for the granted scopes (`target`, sorted, space-separated). It
+///   replaces the tokens of the same account (or app), environment, client id, tenant and
+///   on-behalf-of assertion whose scopes intersect its own, and drops expired ones there;
+/// - for a user: the refresh token (replacing the app's previous one for that account; with
+///   its `family_id` for a family (FOCI) token, which every app of the family can use), the
+///   id token, the account (`preferred_username`, `oid` and `tid` of the id token's claims);
+/// - the app's metadata (its family).
+///
+/// An access token with less than five minutes left is treated as expired; `refresh_in` is
+/// stored as `refresh_on`.
+#[derive(Clone, Default)]
+pub struct TokenCache {
+    inner: Arc<Inner>,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct TokenCache {}
+#[derive(Default)]
+struct Inner {
+    store: RwLock<Store>,
+    persistence: Option<Persisted>,
+}
 
+struct Persisted {
+    backend: Arc<dyn CachePersistence>,
+    /// The version last loaded or saved (`None`: load before the next access). The lock also
+    /// makes the load, change and save of each write one step, so saves land in order.
+    version: tokio::sync::Mutex<Option<CacheVersion>>,
+}
+
+/// What a token response writes to the cache.
 pub(crate) struct CacheWrite<'a> {
+    /// The app's client id.
     pub client_id: &'a str,
+    /// The cloud instance host (e.g. `login.microsoftonline.com`).
     pub environment: &'a str,
+    /// The tenant of the tokens.
     pub realm: &'a str,
+    /// The granted scopes.
     pub scopes: &'a [String],
+    /// The access token, if the response has one.
     pub access_token: Option<&'a str>,
+    /// `Bearer`, usually.
     pub token_type: &'a str,
+    /// Seconds until the access token expires.
     pub expires_in: u64,
+    /// Seconds until the access token's extended expiry (defaults to `expires_in`).
     pub ext_expires_in: Option<u64>,
+    /// Seconds until the access token should be refreshed proactively.
     pub refresh_in: Option<u64>,
+    /// The refresh token, if any.
     pub refresh_token: Option<&'a str>,
+    /// The response's `foci` (family id), for family refresh tokens.
     pub family_id: Option<&'a str>,
+    /// The raw id token, if any.
     pub id_token: Option<&'a str>,
+    /// The id token's claims, if any.
     pub id_token_claims: Option<&'a serde_json::Value>,
+    /// `<uid>.<utid>` for user tokens; `None` for app tokens.
     pub home_account_id: Option<&'a str>,
+    /// The hash of the incoming assertion, for on-behalf-of tokens.
     pub user_assertion_hash: Option<&'a str>,
+    /// The current Unix time in seconds.
     pub now: i64,
 }
 
+/// What an access-token lookup asks for.
 pub(crate) struct AccessTokenQuery<'a> {
+    /// The app's client id.
     pub client_id: &'a str,
+    /// The cloud instance host and its aliases.
     pub environments: &'a [String],
+    /// The tenant.
     pub realm: &'a str,
+    /// The requested scopes (`offline_access`, `openid`, `profile` are ignored).
     pub scopes: &'a [String],
+    /// The account; `None` for app tokens.
     pub home_account_id: Option<&'a str>,
+    /// The hash of the incoming assertion, for on-behalf-of tokens.
     pub user_assertion_hash: Option<&'a str>,
+    /// The current Unix time in seconds.
     pub now: i64,
 }
 
+/// A cached access token.
+// Read by the application layer.
+#[allow(dead_code)]
 #[derive(Debug, Clone)]
 pub(crate) struct CachedAccessToken {
+    /// The token.
     pub secret: AccessToken,
+    /// `Bearer`, usually.
     pub token_type: String,
+    /// Expiry, Unix seconds.
     pub expires_on: i64,
+    /// Extended expiry, Unix seconds.
     pub extended_expires_on: Option<i64>,
+    /// When to refresh proactively, Unix seconds.
     pub refresh_on: Option<i64>,
+    /// The scopes of the token, as cached.
     pub scopes: Vec<String>,
+    /// The tenant of the token.
     pub realm: String,
+    /// The account; `None` for app tokens.
     pub home_account_id: Option<String>,
 }
 
+/// A cached refresh token.
+// Read by the application layer.
+#[allow(dead_code)]
 #[derive(Debug, Clone)]
 pub(crate) struct CachedRefreshToken {
+    /// The token.
     pub secret: RefreshToken,
+    /// The family (FOCI) id, for family refresh tokens.
     pub family_id: Option<String>,
+    /// The client id of the app it was issued to.
     pub client_id: String,
 }
 
+fn cached_access_token(e: &AtEntry) -> CachedAccessToken {
+    CachedAccessToken {
+        secret: e.secret.clone(),
+        token_type: e.token_type().to_owned(),
+        expires_on: e.expires_on,
+        extended_expires_on: e.extended_expires_on,
+        refresh_on: e.refresh_on,
+        scopes: e.scopes().map(str::to_owned).collect(),
+        realm: e.realm().to_owned(),
+        home_account_id: e.home_account_id().map(str::to_owned),
+    }
+}
+
 impl TokenCache {
-    pub fn new() -> Self { TokenCache {} }
-    pub fn with_persistence(p: Arc<dyn CachePersistence>) -> Self { TokenCache {} }
-    pub fn serialize(&self) -> String { String::new() }
-    pub fn deserialize(&self, json: &str) -> Result<(), Error> { Err(Error::client(codes::NOT_SUPPORTED, "stub")) }
-    pub(crate) async fn save_response(&self, w: CacheWrite<'_>) -> Result<Option<Account>, Error> { Ok(None) }
-    pub(crate) async fn find_access_token(&self, q: &AccessTokenQuery<'_>) -> Result<Option<CachedAccessToken>, Error> { Ok(None) }
-    pub(crate) async fn find_refresh_token(&self, home_account_id: &str, environments: &[String], client_id: &str, family: bool) -> Result<Option<CachedRefreshToken>, Error> { Ok(None) }
-    pub(crate) async fn find_account(&self, home_account_id: &str, environments: &[String]) -> Result<Option<Account>, Error> { Ok(None) }
-    pub(crate) async fn id_token_claims(&self, home_account_id: &str, environments: &[String], client_id: &str, realm: &str) -> Result<Option<serde_json::Value>, Error> { Ok(None) }
-    pub(crate) async fn accounts(&self, client_id: &str, environments: &[String]) -> Result<Vec<Account>, Error> { Ok(vec![]) }
-    pub(crate) async fn remove_account(&self, account: &Account, client_id: &str) -> Result<(), Error> { Ok(()) }
+    /// An empty in-memory cache.
+    pub fn new() -> Self {
+        TokenCache::default()
+    }
+
+    /// A cache kept in `p`: loaded before each access (when it changed), saved after each
+    /// change.
+    pub fn with_persistence(p: Arc<dyn CachePersistence>) -> Self {
+        TokenCache {
+            inner: Arc::new(Inner {
+                store: RwLock::default(),
+                persistence: Some(Persisted {
+                    backend: p,
+                    version: tokio::sync::Mutex::new(None),
+                }),
+            }),
+        }
+    }
+
+    /// The cache in MSAL's JSON, as MSAL Python's `SerializableTokenCache.serialize` writes
+    /// it (four-space indentation; sections without entries left out unless they were read).
+    pub fn serialize(&self) -> String {
+        // `to_json` cannot fail in practice; an empty string would read back as empty.
+        self.store().to_json().unwrap_or_default()
+    }
+
+    /// Replaces the cache's contents with MSAL's JSON. An empty string is an empty cache.
+    ///
+    /// # Errors
+    ///
+    /// A `Client` error with the code `cache_corrupt` when `json` is not a valid cache (not
+    /// JSON, truncated, a field of the wrong type); the contents are then left unchanged.
+    pub fn deserialize(&self, json: &str) -> Result<(), Error> {
+        let hasher = self.store().hasher();
+        let store = Store::from_json(json, hasher)?;
+        *self.store_mut() = store;
+        Ok(())
+    }
+
+    fn store(&self) -> RwLockReadGuard<'_, Store> {
+        self.inner
+            .store
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn store_mut(&self) -> RwLockWriteGuard<'_, Store> {
+        self.inner
+            .store
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Loads from the persistence unless it is at `version` already.
+    async fn load(&self, p: &Persisted, version: &mut Option<CacheVersion>) -> Result<(), Error> {
+        match p.backend.load_if_changed(*version).await? {
+            LoadOutcome::Unchanged => Ok(()),
+            LoadOutcome::Loaded { data, version: v } => {
+                let hasher = self.store().hasher();
+                let store = Store::from_json(data.as_deref().unwrap_or(""), hasher)?;
+                *self.store_mut() = store;
+                *version = v;
+                Ok(())
+            }
+        }
+    }
+
+    /// The before-access hook of a read. Without persistence it does nothing (and the
+    /// caller does not await at all).
+    async fn before_read(&self, p: &Persisted) -> Result<(), Error> {
+        let mut version = p.version.lock().await;
+        self.load(p, &mut version).await
+    }
+
+    /// Applies `change`, between a load and a save when there is a persistence (the save is
+    /// skipped when nothing changed).
+    async fn write<R>(
+        &self,
+        change: impl FnOnce(&mut Store) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let Some(p) = &self.inner.persistence else {
+            return change(&mut self.store_mut());
+        };
+        let mut version = p.version.lock().await;
+        self.load(p, &mut version).await?;
+        let (result, data) = {
+            let mut store = self.store_mut();
+            let before = store.generation();
+            let result = change(&mut store)?;
+            let data = if store.generation() == before {
+                None
+            } else {
+                Some(store.to_json()?)
+            };
+            (result, data)
+        };
+        if let Some(data) = data {
+            *version = p.backend.save_versioned(data).await?;
+        }
+        Ok(result)
+    }
+
+    /// Writes the tokens, id token, account and app metadata of a token response. Returns
+    /// the account for user responses.
+    #[allow(dead_code)] // Called by the application layer.
+    pub(crate) async fn save_response(&self, w: CacheWrite<'_>) -> Result<Option<Account>, Error> {
+        self.write(|store| store.save_response(&w)).await
+    }
+
+    /// The cached access token for the query, if one has five minutes or more left.
+    pub(crate) async fn find_access_token(
+        &self,
+        q: &AccessTokenQuery<'_>,
+    ) -> Result<Option<CachedAccessToken>, Error> {
+        if let Some(p) = &self.inner.persistence {
+            self.before_read(p).await?;
+        }
+        Ok(self.store().find_access_token(q).map(cached_access_token))
+    }
+
+    /// The app's own refresh token for the account (`family == false`), or any family (FOCI)
+    /// refresh token of the account (`family == true`).
+    #[allow(dead_code)] // Called by the application layer.
+    pub(crate) async fn find_refresh_token(
+        &self,
+        home_account_id: &str,
+        environments: &[String],
+        client_id: &str,
+        family: bool,
+    ) -> Result<Option<CachedRefreshToken>, Error> {
+        if let Some(p) = &self.inner.persistence {
+            self.before_read(p).await?;
+        }
+        Ok(self
+            .store()
+            .find_refresh_token(home_account_id, environments, client_id, family)
+            .map(|e| CachedRefreshToken {
+                secret: e.secret.clone(),
+                family_id: e.family_id.clone(),
+                client_id: e.client_id.clone(),
+            }))
+    }
+
+    /// The account with this home account id in one of `environments` (its home-tenant
+    /// entry when it has several).
+    #[allow(dead_code)] // Called by the application layer.
+    pub(crate) async fn find_account(
+        &self,
+        home_account_id: &str,
+        environments: &[String],
+    ) -> Result<Option<Account>, Error> {
+        if let Some(p) = &self.inner.persistence {
+            self.before_read(p).await?;
+        }
+        Ok(self
+            .store()
+            .find_account(home_account_id, environments)
+            .cloned())
+    }
+
+    /// The claims of the account's cached id token for this app and tenant, decoded without
+    /// validation.
+    ///
+    /// # Errors
+    ///
+    /// `cache_corrupt` when the cached id token is not a JWT with a JSON payload.
+    #[allow(dead_code)] // Called by the application layer.
+    pub(crate) async fn id_token_claims(
+        &self,
+        home_account_id: &str,
+        environments: &[String],
+        client_id: &str,
+        realm: &str,
+    ) -> Result<Option<serde_json::Value>, Error> {
+        if let Some(p) = &self.inner.persistence {
+            self.before_read(p).await?;
+        }
+        let store = self.store();
+        match store.find_id_token(home_account_id, environments, client_id, realm) {
+            Some(e) => schema::jwt_claims(&e.secret).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The accounts that have a refresh token or id token of this app or of its family, one
+    /// per home account id.
+    #[allow(dead_code)] // Called by the application layer.
+    pub(crate) async fn accounts(
+        &self,
+        client_id: &str,
+        environments: &[String],
+    ) -> Result<Vec<Account>, Error> {
+        if let Some(p) = &self.inner.persistence {
+            self.before_read(p).await?;
+        }
+        Ok(self.store().accounts(client_id, environments))
+    }
+
+    /// Signs the account out of this app: removes its access tokens, id tokens and refresh
+    /// tokens of this app (and the family refresh tokens of the app's family) and its
+    /// account entries.
+    #[allow(dead_code)] // Called by the application layer.
+    pub(crate) async fn remove_account(
+        &self,
+        account: &Account,
+        client_id: &str,
+    ) -> Result<(), Error> {
+        self.write(|store| Ok(store.remove_account(account, client_id)))
+            .await
+            .map(|_| ())
+    }
 }
-#[derive(Debug)]
-pub struct FileCachePersistence { path: std::path::PathBuf }
-impl FileCachePersistence { pub fn new(path: impl AsRef<std::path::Path>) -> Self { FileCachePersistence { path: path.as_ref().to_owned() } } }
-impl CachePersistence for FileCachePersistence {
-    fn load(&self) -> BoxFuture<'_, Result<Option<String>, Error>> { Box::pin(async { Ok(None) }) }
-    fn save(&self, data: String) -> BoxFuture<'_, Result<(), Error>> { Box::pin(async { Ok(()) }) }
+
+impl fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("TokenCache");
+        let counts = match self.inner.store.try_read() {
+            Ok(store) => Some(store.counts()),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner().counts()),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        match counts {
+            Some([ats, rts, idts, accounts, app_metadata]) => {
+                d.field("access_tokens", &ats)
+                    .field("refresh_tokens", &rts)
+                    .field("id_tokens", &idts)
+                    .field("accounts", &accounts)
+                    .field("app_metadata", &app_metadata);
+            }
+            None => {
+                d.field("contents", &"<locked>");
+            }
+        }
+        d.field(
+            "persistence",
+            &self.inner.persistence.as_ref().map(|p| &p.backend),
+        )
+        .finish()
+    }
 }
+
+/// Support for the `cache` benchmark; not part of the API.
+#[doc(hidden)]
+pub mod bench_support {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use super::{AccessTokenQuery, CacheWrite, TokenCache};
+
+    /// Polls a future once: the cache's futures are ready at once without persistence.
+    fn ready<F: Future>(f: F) -> Option<F::Output> {
+        let mut cx = Context::from_waker(Waker::noop());
+        match pin!(f).poll(&mut cx) {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => None,
+        }
+    }
+
+    /// An in-memory cache of app tokens: `tenants` tenants with `per_tenant` tokens each
+    /// (scope `https://api{j}.example/.default`), and the queries that hit them.
+    pub struct AppTokens {
+        cache: TokenCache,
+        client_id: String,
+        environments: Vec<String>,
+        realms: Vec<String>,
+        scopes: Vec<Vec<String>>,
+        now: i64,
+    }
+
+    impl AppTokens {
+        /// Fills the cache through the regular write path.
+        pub fn new(tenants: usize, per_tenant: usize) -> Self {
+            let now = 1_700_000_000;
+            let client_id = "6a0b2d54-6d1c-4d0e-9a3c-3f0e5a7b9c11".to_owned();
+            let environments = vec!["login.microsoftonline.com".to_owned()];
+            let realms: Vec<String> = (0..tenants)
+                .map(|i| format!("{i:08x}-0000-4000-8000-000000000000"))
+                .collect();
+            let scopes: Vec<Vec<String>> = (0..per_tenant)
+                .map(|j| vec![format!("https://api{j}.example/.default")])
+                .collect();
+            let cache = TokenCache::new();
+            for realm in &realms {
+                for s in &scopes {
+                    let _ = ready(cache.save_response(CacheWrite {
+                        client_id: &client_id,
+                        environment: &environments[0],
+                        realm,
+                        scopes: s,
+                        access_token: Some("eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJ4In0.c2ln"),
+                        token_type: "Bearer",
+                        expires_in: 3600,
+                        ext_expires_in: None,
+                        refresh_in: None,
+                        refresh_token: None,
+                        family_id: None,
+                        id_token: None,
+                        id_token_claims: None,
+                        home_account_id: None,
+                        user_assertion_hash: None,
+                        now,
+                    }));
+                }
+            }
+            AppTokens {
+                cache,
+                client_id,
+                environments,
+                realms,
+                scopes,
+                now,
+            }
+        }
+
+        /// Looks up token `i` (tenant `i / per_tenant`, scope `i % per_tenant`, wrapping)
+        /// through `find_access_token`; `true` on a hit.
+        pub fn hit(&self, i: usize) -> bool {
+            let per_tenant = self.scopes.len().max(1);
+            let (Some(realm), Some(scopes)) = (
+                self.realms.get((i / per_tenant) % self.realms.len().max(1)),
+                self.scopes.get(i % per_tenant),
+            ) else {
+                return false;
+            };
+            let query = AccessTokenQuery {
+                client_id: &self.client_id,
+                environments: &self.environments,
+                realm,
+                scopes,
+                home_account_id: None,
+                user_assertion_hash: None,
+                now: self.now,
+            };
+            matches!(
+                ready(self.cache.find_access_token(&query)),
+                Some(Ok(Some(_)))
+            )
+        }
+
+        /// The number of tokens.
+        pub fn len(&self) -> usize {
+            self.realms.len() * self.scopes.len()
+        }
+
+        /// Whether there are no tokens.
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -208,44 +208,6 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     Some(delay.min(MAX_RETRY_AFTER))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_delta_seconds_and_cap() {
-        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("999999"), Some(MAX_RETRY_AFTER));
-        assert_eq!(parse_retry_after("soon"), None);
-        assert_eq!(parse_retry_after("-3"), None);
-    }
-
-    #[test]
-    fn retry_after_http_date() {
-        let in_a_minute = SystemTime::now() + Duration::from_secs(61);
-        let v = httpdate::fmt_http_date(in_a_minute);
-        let d = parse_retry_after(&v).unwrap();
-        assert!(d <= Duration::from_secs(61) && d >= Duration::from_secs(55), "{d:?}");
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
-        let far = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(86_400));
-        assert_eq!(parse_retry_after(&far), Some(MAX_RETRY_AFTER));
-    }
-
-    #[test]
-    fn request_debug_hides_the_body() {
-        let r = HttpRequest::post_form(
-            Url::parse("https://login.example/t/token").unwrap(),
-            [("client_secret", "s3cret")],
-        );
-        assert!(!format!("{r:?}").contains("s3cret"));
-        assert_eq!(r.form_fields(), vec![("client_secret".into(), "s3cret".into())]);
-    }
-}
-
 /// The headers MSAL sends on every request to the identity provider: the correlation id
 /// (`client-request-id`, asked back with `return-client-request-id`), the library's identity
 /// (`x-client-SKU`, `x-client-Ver`, `x-client-OS`) and its capabilities
@@ -264,4 +226,48 @@ pub fn standard_headers(correlation_id: &str) -> HeaderMap {
     put("x-client-OS", std::env::consts::OS);
     put("x-ms-lib-capability", "retry-after, h429");
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_delta_seconds_and_cap() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("999999"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("-3"), None);
+    }
+
+    #[test]
+    fn retry_after_http_date() {
+        let in_a_minute = SystemTime::now() + Duration::from_secs(61);
+        let v = httpdate::fmt_http_date(in_a_minute);
+        let d = parse_retry_after(&v).unwrap();
+        assert!(
+            d <= Duration::from_secs(61) && d >= Duration::from_secs(55),
+            "{d:?}"
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let far = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(86_400));
+        assert_eq!(parse_retry_after(&far), Some(MAX_RETRY_AFTER));
+    }
+
+    #[test]
+    fn request_debug_hides_the_body() {
+        let r = HttpRequest::post_form(
+            Url::parse("https://login.example/t/token").unwrap(),
+            [("client_secret", "s3cret")],
+        );
+        assert!(!format!("{r:?}").contains("s3cret"));
+        assert_eq!(
+            r.form_fields(),
+            vec![("client_secret".into(), "s3cret".into())]
+        );
+    }
 }

@@ -54,7 +54,11 @@ pub(crate) async fn send_with_retry(
             let status = resp.status.as_u16();
             let has_retry_after = resp.headers.contains_key(http::header::RETRY_AFTER);
             if (500..600).contains(&status) && !has_retry_after && policy.retry_server_errors {
-                tracing::info!(status, "server error; retrying once after {:?}", policy.delay);
+                tracing::info!(
+                    status,
+                    "server error; retrying once after {:?}",
+                    policy.delay
+                );
                 tokio::time::sleep(policy.delay).await;
                 return client.execute(request).await.map_err(Error::from);
             }
@@ -76,9 +80,12 @@ mod tests {
     use super::*;
     use crate::ErrorKind;
 
+    /// One scripted outcome: a status with an optional `Retry-After`, or a transport failure.
+    type Outcome = Result<(u16, Option<&'static str>), TransportErrorKind>;
+
     /// Answers from a script and counts the requests.
     #[derive(Debug)]
-    struct Scripted(Mutex<Vec<Result<(u16, Option<&'static str>), TransportErrorKind>>>);
+    struct Scripted(Mutex<Vec<Outcome>>);
 
     impl HttpClient for Scripted {
         fn execute(&self, _: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
@@ -90,7 +97,11 @@ mod tests {
                         if let Some(v) = retry_after {
                             h.insert(http::header::RETRY_AFTER, v.parse().unwrap());
                         }
-                        Ok(HttpResponse::new(StatusCode::from_u16(status).unwrap(), h, ""))
+                        Ok(HttpResponse::new(
+                            StatusCode::from_u16(status).unwrap(),
+                            h,
+                            "",
+                        ))
                     }
                     Err(kind) => Err(TransportError::new(kind, "scripted", None)),
                 }
@@ -109,9 +120,7 @@ mod tests {
         }
     }
 
-    async fn run(
-        script: Vec<Result<(u16, Option<&'static str>), TransportErrorKind>>,
-    ) -> (Result<HttpResponse, Error>, usize) {
+    async fn run(script: Vec<Outcome>) -> (Result<HttpResponse, Error>, usize) {
         let n = script.len();
         let c = Scripted(Mutex::new(script));
         let r = send_with_retry(&c, req(), &fast()).await;

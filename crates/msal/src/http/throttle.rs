@@ -116,7 +116,10 @@ mod tests {
         assert!(e.is_client_throttled());
         assert_eq!(e.code(), "throttled");
         assert!(e.retry_after().unwrap() <= Duration::from_secs(30));
-        assert!(s.check(&throttle_key(&["client", "authority", "other"])).is_ok());
+        assert!(
+            s.check(&throttle_key(&["client", "authority", "other"]))
+                .is_ok()
+        );
         s.clear(&k);
         assert!(s.check(&k).is_ok());
     }
@@ -125,9 +128,19 @@ mod tests {
     fn status_without_retry_after_throttles_public_clients_only() {
         let s = ThrottleStore::default();
         let k = throttle_key(&["a"]);
-        s.record(k, &answer(503, "temporarily_unavailable", None), false, false);
+        s.record(
+            k,
+            &answer(503, "temporarily_unavailable", None),
+            false,
+            false,
+        );
         assert!(s.check(&k).is_ok());
-        s.record(k, &answer(503, "temporarily_unavailable", None), true, false);
+        s.record(
+            k,
+            &answer(503, "temporarily_unavailable", None),
+            true,
+            false,
+        );
         let e = s.check(&k).unwrap_err();
         assert!(e.retry_after().unwrap() > Duration::from_secs(55));
     }

@@ -62,17 +62,21 @@ impl ClientCertificate {
     pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
         let pem = std::fs::read_to_string(path).map_err(|e| {
-            cert_error(format!("cannot read certificate file {}: {e}", path.display()))
-                .with_source(e)
+            cert_error(format!(
+                "cannot read certificate file {}: {e}",
+                path.display()
+            ))
+            .with_source(e)
         })?;
         Self::from_pem(&pem)
     }
 
     /// From the certificate PEM and the private key PEM given apart.
     pub fn from_pem_parts(cert_pem: &str, key_pem: &str) -> Result<Self, Error> {
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
-            .collect::<Result<_, _>>()
-            .map_err(|e| cert_error(format!("the certificate PEM is not valid: {e}")))?;
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|e| cert_error(format!("the certificate PEM is not valid: {e}")))?;
         let Some(first) = certs.first() else {
             return Err(cert_error("the PEM holds no CERTIFICATE section"));
         };
@@ -81,7 +85,11 @@ impl ClientCertificate {
         let label = match &key {
             PrivateKeyDer::Pkcs1(_) => SectionKind::RsaPrivateKey,
             PrivateKeyDer::Pkcs8(_) => SectionKind::PrivateKey,
-            _ => return Err(cert_error("the private key must be an RSA key (PKCS#1 or PKCS#8)")),
+            _ => {
+                return Err(cert_error(
+                    "the private key must be an RSA key (PKCS#1 or PKCS#8)",
+                ));
+            }
         };
         let key_pem = to_pem(label, key.secret_der());
         let key = EncodingKey::from_rsa_pem(key_pem.as_bytes())
@@ -115,7 +123,11 @@ impl ClientCertificate {
 
     /// Signs a client assertion for `client_id` to present at `audience` (the token endpoint):
     /// `iss` = `sub` = client id, a fresh `jti`, valid for 10 minutes.
-    pub(crate) fn sign_assertion(&self, client_id: &str, audience: &str) -> Result<Assertion, Error> {
+    pub(crate) fn sign_assertion(
+        &self,
+        client_id: &str,
+        audience: &str,
+    ) -> Result<Assertion, Error> {
         let (alg, x5t) = match self.algorithm {
             AssertionAlgorithm::Ps256 => (Algorithm::PS256, None),
             AssertionAlgorithm::Rs256 => (Algorithm::RS256, Some(self.thumbprint_sha1.clone())),
@@ -181,7 +193,10 @@ mod tests {
         assert_eq!(h["x5t#S256"], c.thumbprint_sha256());
         assert!(h.get("x5t").is_none());
         let p = decode_jwt_payload(jwt.secret()).unwrap();
-        assert_eq!((p["iss"].as_str(), p["sub"].as_str()), (Some("cid"), Some("cid")));
+        assert_eq!(
+            (p["iss"].as_str(), p["sub"].as_str()),
+            (Some("cid"), Some("cid"))
+        );
         assert_eq!(p["aud"], "https://login/t/token");
         assert_eq!(p["exp"].as_i64().unwrap() - p["nbf"].as_i64().unwrap(), 600);
 
@@ -219,6 +234,12 @@ mod tests {
         assert!(std::error::Error::source(&e).is_some());
         let ec = rcgen::KeyPair::generate().unwrap().serialize_pem();
         assert!(ClientCertificate::from_pem(&format!("{ec}{cert}")).is_err());
-        assert!(!format!("{:?}", ClientCertificate::from_pem(&format!("{key}{cert}")).unwrap()).contains("PRIVATE"));
+        assert!(
+            !format!(
+                "{:?}",
+                ClientCertificate::from_pem(&format!("{key}{cert}")).unwrap()
+            )
+            .contains("PRIVATE")
+        );
     }
 }

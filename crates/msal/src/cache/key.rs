@@ -1,0 +1,277 @@
+//! Cache keys in the format of MSAL's unified schema, and the allocation-free partition hash
+//! of the access-token lookup.
+//!
+//! Keys are the parts joined by `-` and lower-cased, as MSAL Python's `key_makers` build them:
+//!
+//! | section        | key                                                                    |
+//! |----------------|------------------------------------------------------------------------|
+//! | `AccessToken`  | `{home_account_id}-{environment}-accesstoken-{client_id}-{realm}-{target}` |
+//! | `RefreshToken` | `{home_account_id}-{environment}-refreshtoken-{client_id}--{target}`   |
+//! | `IdToken`      | `{home_account_id}-{environment}-idtoken-{client_id}-{realm}-`          |
+//! | `Account`      | `{home_account_id}-{environment}-{realm}`                               |
+//! | `AppMetadata`  | `appmetadata-{environment}-{client_id}` (not lower-cased)               |
+//!
+//! A refresh token has no realm (it is valid across tenants) and is keyed by the client id of
+//! the app that received it, also for family (FOCI) tokens.
+
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+
+/// `AccessToken`: the section and `credential_type` of access tokens.
+pub(crate) const ACCESS_TOKEN: &str = "AccessToken";
+/// `RefreshToken`: the section and `credential_type` of refresh tokens.
+pub(crate) const REFRESH_TOKEN: &str = "RefreshToken";
+/// `IdToken`: the section and `credential_type` of id tokens.
+pub(crate) const ID_TOKEN: &str = "IdToken";
+/// `Account`: the section of accounts.
+pub(crate) const ACCOUNT: &str = "Account";
+/// `AppMetadata`: the section of per-app metadata (the FOCI family).
+pub(crate) const APP_METADATA: &str = "AppMetadata";
+
+fn join_lower(parts: &[&str]) -> String {
+    parts.join("-").to_lowercase()
+}
+
+/// The key of an access token. `home_account_id` is `None` for app tokens.
+pub(crate) fn access_token(
+    home_account_id: Option<&str>,
+    environment: &str,
+    client_id: &str,
+    realm: &str,
+    target: &str,
+) -> String {
+    join_lower(&[
+        home_account_id.unwrap_or(""),
+        environment,
+        ACCESS_TOKEN,
+        client_id,
+        realm,
+        target,
+    ])
+}
+
+/// The key of a refresh token (no realm: refresh tokens are cross-tenant).
+pub(crate) fn refresh_token(
+    home_account_id: &str,
+    environment: &str,
+    client_id: &str,
+    target: &str,
+) -> String {
+    join_lower(&[
+        home_account_id,
+        environment,
+        REFRESH_TOKEN,
+        client_id,
+        "",
+        target,
+    ])
+}
+
+/// The key of an id token (an empty target, as the schema requires).
+pub(crate) fn id_token(
+    home_account_id: &str,
+    environment: &str,
+    client_id: &str,
+    realm: &str,
+) -> String {
+    join_lower(&[home_account_id, environment, ID_TOKEN, client_id, realm, ""])
+}
+
+/// The key of an account.
+pub(crate) fn account(home_account_id: &str, environment: &str, realm: &str) -> String {
+    join_lower(&[home_account_id, environment, realm])
+}
+
+/// The key of an app's metadata. MSAL Python does not lower-case this one.
+pub(crate) fn app_metadata(environment: &str, client_id: &str) -> String {
+    format!("appmetadata-{environment}-{client_id}")
+}
+
+/// The scopes of a response as MSAL writes them in `target`: sorted, joined by one space.
+pub(crate) fn target(scopes: &[String]) -> String {
+    let mut sorted: Vec<&str> = scopes
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    sorted.sort_unstable();
+    sorted.join(" ")
+}
+
+/// Scopes the identity provider adds to every user token; a request for them says nothing
+/// about which access token it wants, so matching ignores them.
+pub(crate) fn is_reserved_scope(scope: &str) -> bool {
+    ["offline_access", "openid", "profile"]
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(scope))
+}
+
+/// A 64-bit Bloom filter of one scope (ASCII case-insensitive, two bits set), so an access
+/// token's scopes can be ruled out without reading them.
+pub(crate) fn scope_bloom(scope: &str) -> u64 {
+    // FNV-1a, then MurmurHash3's finalizer to spread the bits.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in scope.bytes() {
+        h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    (1 << (h & 63)) | (1 << ((h >> 32) & 63))
+}
+
+/// The Bloom filter of the scopes a request must find, `None` when it names none but the
+/// reserved ones (such a request matches no access token).
+pub(crate) fn request_bloom(scopes: &[String]) -> Option<u64> {
+    let mut bloom = 0;
+    for scope in scopes {
+        let scope = scope.trim();
+        if !scope.is_empty() && !is_reserved_scope(scope) {
+            bloom |= scope_bloom(scope);
+        }
+    }
+    (bloom != 0).then_some(bloom)
+}
+
+/// Hashes the access-token partition `(home_account_id, client_id, realm)`, ASCII
+/// case-insensitively and without allocating, so lookups need not lower-case their input.
+#[derive(Clone, Default)]
+pub(crate) struct PartitionHasher {
+    state: RandomState,
+    /// Every partition hashes alike (tests of the collision path).
+    #[cfg(test)]
+    colliding: bool,
+}
+
+impl PartitionHasher {
+    /// A hasher under which all partitions collide.
+    #[cfg(test)]
+    pub(crate) fn colliding() -> Self {
+        PartitionHasher {
+            state: RandomState::new(),
+            colliding: true,
+        }
+    }
+
+    /// The partition of `(home_account_id or "", client_id, realm)`.
+    pub(crate) fn partition(&self, home_account_id: &str, client_id: &str, realm: &str) -> u64 {
+        #[cfg(test)]
+        if self.colliding {
+            return 7;
+        }
+        let mut h = self.state.build_hasher();
+        write_lower(&mut h, home_account_id);
+        write_lower(&mut h, client_id);
+        write_lower(&mut h, realm);
+        h.finish()
+    }
+}
+
+/// Feeds `s` lower-cased (ASCII) to `h` through a stack buffer, then a separator byte that
+/// UTF-8 text never contains.
+fn write_lower(h: &mut impl Hasher, s: &str) {
+    let mut buf = [0u8; 64];
+    for chunk in s.as_bytes().chunks(buf.len()) {
+        let out = &mut buf[..chunk.len()];
+        for (o, b) in out.iter_mut().zip(chunk) {
+            *o = b.to_ascii_lowercase();
+        }
+        h.write(out);
+    }
+    h.write_u8(0xff);
+}
+
+/// A hasher for keys that already are hashes.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// The `BuildHasher` of maps keyed by a partition hash.
+pub(crate) type BuildIdentity = BuildHasherDefault<IdentityHasher>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_msal_python() {
+        assert_eq!(
+            access_token(
+                Some("UID.UTID"),
+                "login.microsoftonline.com",
+                "CID",
+                "Contoso",
+                "User.Read"
+            ),
+            "uid.utid-login.microsoftonline.com-accesstoken-cid-contoso-user.read"
+        );
+        assert_eq!(
+            access_token(None, "login.microsoftonline.com", "cid", "t", "s"),
+            "-login.microsoftonline.com-accesstoken-cid-t-s"
+        );
+        assert_eq!(
+            refresh_token("u.t", "login.microsoftonline.com", "cid", "a b"),
+            "u.t-login.microsoftonline.com-refreshtoken-cid--a b"
+        );
+        assert_eq!(
+            id_token("u.t", "login.microsoftonline.com", "cid", "t"),
+            "u.t-login.microsoftonline.com-idtoken-cid-t-"
+        );
+        assert_eq!(
+            account("U.T", "login.microsoftonline.com", "T"),
+            "u.t-login.microsoftonline.com-t"
+        );
+        assert_eq!(
+            app_metadata("login.microsoftonline.com", "CID"),
+            "appmetadata-login.microsoftonline.com-CID"
+        );
+    }
+
+    #[test]
+    fn target_is_sorted_and_space_joined() {
+        let scopes = [
+            "b".to_owned(),
+            "A".to_owned(),
+            " c ".to_owned(),
+            String::new(),
+        ];
+        assert_eq!(target(&scopes), "A b c");
+    }
+
+    #[test]
+    fn partition_hash_ignores_ascii_case_and_separates_parts() {
+        let h = PartitionHasher::default();
+        let long = "X".repeat(200);
+        assert_eq!(
+            h.partition("", "CID", &long),
+            h.partition("", "cid", &long.to_lowercase())
+        );
+        assert_ne!(h.partition("", "ab", "c"), h.partition("", "a", "bc"));
+        assert_ne!(h.partition("a", "", "c"), h.partition("", "a", "c"));
+    }
+
+    #[test]
+    fn scope_blooms_ignore_case_and_reserved_scopes() {
+        assert_eq!(scope_bloom("User.Read"), scope_bloom("user.read"));
+        assert!((1..=2).contains(&scope_bloom("a").count_ones()));
+        assert_eq!(request_bloom(&["openid".into(), "PROFILE".into()]), None);
+        assert_eq!(
+            request_bloom(&["openid".into(), "Mail.Read".into()]),
+            Some(scope_bloom("mail.read"))
+        );
+    }
+}

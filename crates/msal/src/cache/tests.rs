@@ -1,0 +1,1109 @@
+//! Behaviour of the token cache through its crate-internal API.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::error::{ErrorKind, codes};
+use crate::http::BoxFuture;
+
+const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
+const OTHER_CLIENT: &str = "99999999-2222-3333-4444-555555555555";
+const ENV: &str = "login.microsoftonline.com";
+const ALIAS: &str = "login.windows.net";
+const TENANT: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+const OTHER_TENANT: &str = "ffffffff-bbbb-cccc-dddd-eeeeeeeeeeee";
+const UID: &str = "00000000-0000-0000-1111-222222222222";
+const NOW: i64 = 1_700_000_000;
+
+fn home() -> String {
+    format!("{UID}.{TENANT}")
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn jwt(claims: &Value) -> String {
+    format!(
+        "{}.{}.c2lnbmF0dXJl",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+/// An owned token response.
+#[derive(Clone)]
+struct Resp {
+    client_id: String,
+    environment: String,
+    realm: String,
+    scopes: Vec<String>,
+    access_token: Option<String>,
+    expires_in: u64,
+    ext_expires_in: Option<u64>,
+    refresh_in: Option<u64>,
+    refresh_token: Option<String>,
+    family_id: Option<String>,
+    id_token: Option<String>,
+    claims: Option<Value>,
+    home: Option<String>,
+    user_assertion_hash: Option<String>,
+    now: i64,
+}
+
+impl Resp {
+    fn app(realm: &str, scopes: &[&str], secret: &str) -> Self {
+        Resp {
+            client_id: CLIENT.into(),
+            environment: ENV.into(),
+            realm: realm.into(),
+            scopes: strings(scopes),
+            access_token: Some(secret.into()),
+            expires_in: 3600,
+            ext_expires_in: None,
+            refresh_in: None,
+            refresh_token: None,
+            family_id: None,
+            id_token: None,
+            claims: None,
+            home: None,
+            user_assertion_hash: None,
+            now: NOW,
+        }
+    }
+
+    fn user(home: &str, realm: &str, scopes: &[&str], secret: &str) -> Self {
+        let (uid, _) = home.split_once('.').unwrap_or((home, ""));
+        let claims = json!({
+            "aud": CLIENT,
+            "iss": format!("https://{ENV}/{realm}/v2.0"),
+            "oid": uid,
+            "sub": "subject",
+            "tid": realm,
+            "preferred_username": "alice@contoso.com",
+            "name": "Alice",
+        });
+        Resp {
+            refresh_token: Some(format!("rt-{secret}")),
+            id_token: Some(jwt(&claims)),
+            claims: Some(claims),
+            home: Some(home.into()),
+            ..Resp::app(realm, scopes, secret)
+        }
+    }
+
+    fn w(&self) -> CacheWrite<'_> {
+        CacheWrite {
+            client_id: &self.client_id,
+            environment: &self.environment,
+            realm: &self.realm,
+            scopes: &self.scopes,
+            access_token: self.access_token.as_deref(),
+            token_type: "Bearer",
+            expires_in: self.expires_in,
+            ext_expires_in: self.ext_expires_in,
+            refresh_in: self.refresh_in,
+            refresh_token: self.refresh_token.as_deref(),
+            family_id: self.family_id.as_deref(),
+            id_token: self.id_token.as_deref(),
+            id_token_claims: self.claims.as_ref(),
+            home_account_id: self.home.as_deref(),
+            user_assertion_hash: self.user_assertion_hash.as_deref(),
+            now: self.now,
+        }
+    }
+}
+
+/// An owned access-token query.
+#[derive(Clone)]
+struct Q {
+    client_id: String,
+    environments: Vec<String>,
+    realm: String,
+    scopes: Vec<String>,
+    home: Option<String>,
+    user_assertion_hash: Option<String>,
+    now: i64,
+}
+
+impl Q {
+    fn app(realm: &str, scopes: &[&str]) -> Self {
+        Q {
+            client_id: CLIENT.into(),
+            environments: strings(&[ENV]),
+            realm: realm.into(),
+            scopes: strings(scopes),
+            home: None,
+            user_assertion_hash: None,
+            now: NOW,
+        }
+    }
+
+    fn user(home: &str, realm: &str, scopes: &[&str]) -> Self {
+        Q {
+            home: Some(home.into()),
+            ..Q::app(realm, scopes)
+        }
+    }
+
+    fn q(&self) -> AccessTokenQuery<'_> {
+        AccessTokenQuery {
+            client_id: &self.client_id,
+            environments: &self.environments,
+            realm: &self.realm,
+            scopes: &self.scopes,
+            home_account_id: self.home.as_deref(),
+            user_assertion_hash: self.user_assertion_hash.as_deref(),
+            now: self.now,
+        }
+    }
+}
+
+async fn save(cache: &TokenCache, r: &Resp) -> Option<Account> {
+    cache.save_response(r.w()).await.unwrap()
+}
+
+async fn find(cache: &TokenCache, q: &Q) -> Option<String> {
+    cache
+        .find_access_token(&q.q())
+        .await
+        .unwrap()
+        .map(|t| t.secret.secret().to_owned())
+}
+
+fn json_of(cache: &TokenCache) -> Value {
+    serde_json::from_str(&cache.serialize()).unwrap()
+}
+
+#[tokio::test]
+async fn app_token_is_written_as_msal_python_writes_it() {
+    let cache = TokenCache::new();
+    let mut r = Resp::app(TENANT, &["https://graph.microsoft.com/.default"], "app-at");
+    r.ext_expires_in = Some(7200);
+    assert_eq!(save(&cache, &r).await, None);
+    let expected = json!({
+        "AccessToken": {
+            format!("-{ENV}-accesstoken-{CLIENT}-{TENANT}-https://graph.microsoft.com/.default"): {
+                "credential_type": "AccessToken",
+                "secret": "app-at",
+                "home_account_id": null,
+                "environment": ENV,
+                "client_id": CLIENT,
+                "target": "https://graph.microsoft.com/.default",
+                "realm": TENANT,
+                "token_type": "Bearer",
+                "cached_at": "1700000000",
+                "expires_on": "1700003600",
+                "extended_expires_on": "1700007200"
+            }
+        },
+        "AppMetadata": {
+            format!("appmetadata-{ENV}-{CLIENT}"): {"client_id": CLIENT, "environment": ENV}
+        }
+    });
+    assert_eq!(json_of(&cache), expected);
+    // Field order as MSAL Python's dict literal.
+    let text = cache.serialize();
+    let order = [
+        "credential_type",
+        "secret",
+        "home_account_id",
+        "environment",
+        "client_id",
+        "target",
+        "realm",
+        "token_type",
+        "cached_at",
+        "expires_on",
+        "extended_expires_on",
+    ];
+    let positions: Vec<usize> = order
+        .iter()
+        .map(|f| text.find(&format!("\"{f}\"")).unwrap())
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+    assert!(text.starts_with("{\n    \"AccessToken\": {\n        \""));
+}
+
+#[tokio::test]
+async fn user_token_is_written_as_msal_python_writes_it() {
+    let cache = TokenCache::new();
+    let home = home();
+    let mut r = Resp::user(
+        &home,
+        TENANT,
+        &["User.Read", "openid", "profile", "email"],
+        "user-at",
+    );
+    r.refresh_in = Some(1800);
+    r.family_id = Some("1".into());
+    let account = save(&cache, &r).await.unwrap();
+    assert_eq!(account.home_account_id, home);
+    assert_eq!(account.username, "alice@contoso.com");
+    assert_eq!(account.local_account_id, UID);
+    assert_eq!(account.realm, TENANT);
+    assert_eq!(account.name.as_deref(), Some("Alice"));
+
+    let target = "User.Read email openid profile";
+    let id_token = r.id_token.clone().unwrap();
+    let expected = json!({
+        "AccessToken": {
+            format!("{home}-{ENV}-accesstoken-{CLIENT}-{TENANT}-{}", target.to_lowercase()): {
+                "credential_type": "AccessToken",
+                "secret": "user-at",
+                "home_account_id": home,
+                "environment": ENV,
+                "client_id": CLIENT,
+                "target": target,
+                "realm": TENANT,
+                "token_type": "Bearer",
+                "cached_at": "1700000000",
+                "expires_on": "1700003600",
+                "extended_expires_on": "1700003600",
+                "refresh_on": "1700001800"
+            }
+        },
+        "Account": {
+            format!("{home}-{ENV}-{TENANT}"): {
+                "home_account_id": home,
+                "environment": ENV,
+                "realm": TENANT,
+                "local_account_id": UID,
+                "username": "alice@contoso.com",
+                "authority_type": "MSSTS",
+                "name": "Alice"
+            }
+        },
+        "IdToken": {
+            format!("{home}-{ENV}-idtoken-{CLIENT}-{TENANT}-"): {
+                "credential_type": "IdToken",
+                "secret": id_token,
+                "home_account_id": home,
+                "environment": ENV,
+                "realm": TENANT,
+                "client_id": CLIENT
+            }
+        },
+        "RefreshToken": {
+            format!("{home}-{ENV}-refreshtoken-{CLIENT}--{}", target.to_lowercase()): {
+                "credential_type": "RefreshToken",
+                "secret": "rt-user-at",
+                "home_account_id": home,
+                "environment": ENV,
+                "client_id": CLIENT,
+                "target": target,
+                "last_modification_time": "1700000000",
+                "family_id": "1"
+            }
+        },
+        "AppMetadata": {
+            format!("appmetadata-{ENV}-{CLIENT}"): {
+                "client_id": CLIENT, "environment": ENV, "family_id": "1"
+            }
+        }
+    });
+    assert_eq!(json_of(&cache), expected);
+
+    let found = cache
+        .find_access_token(&Q::user(&home, TENANT, &["user.read"]).q())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.refresh_on, Some(NOW + 1800));
+    assert_eq!(found.expires_on, NOW + 3600);
+    assert_eq!(found.extended_expires_on, Some(NOW + 3600));
+    assert_eq!(
+        found.scopes,
+        strings(&["User.Read", "email", "openid", "profile"])
+    );
+    assert_eq!(found.home_account_id.as_deref(), Some(home.as_str()));
+    assert_eq!(found.realm, TENANT);
+    assert_eq!(found.token_type, "Bearer");
+}
+
+#[tokio::test]
+async fn five_minute_expiry_rule() {
+    let cache = TokenCache::new();
+    save(&cache, &Resp::app(TENANT, &["s"], "at")).await;
+    let expires_on = NOW + 3600;
+    let mut q = Q::app(TENANT, &["s"]);
+    q.now = expires_on - 300;
+    assert_eq!(find(&cache, &q).await.as_deref(), Some("at"));
+    q.now = expires_on - 299;
+    assert_eq!(find(&cache, &q).await, None);
+    q.now = expires_on + 10;
+    assert_eq!(find(&cache, &q).await, None);
+}
+
+#[tokio::test]
+async fn scopes_match_as_a_case_insensitive_superset() {
+    let cache = TokenCache::new();
+    let home = home();
+    save(
+        &cache,
+        &Resp::user(&home, TENANT, &["User.Read", "Mail.Read", "openid"], "at"),
+    )
+    .await;
+    for scopes in [
+        &["user.read"][..],
+        &["MAIL.READ", "User.Read"],
+        &["User.Read", "offline_access", "openid", "profile"],
+    ] {
+        let q = Q::user(&home, TENANT, scopes);
+        assert_eq!(find(&cache, &q).await.as_deref(), Some("at"), "{scopes:?}");
+    }
+    for scopes in [
+        &["User.Read", "Files.Read"][..],
+        &["openid", "profile"],
+        &[],
+    ] {
+        let q = Q::user(&home, TENANT, scopes);
+        assert_eq!(find(&cache, &q).await, None, "{scopes:?}");
+    }
+}
+
+#[tokio::test]
+async fn realms_clients_and_accounts_are_isolated() {
+    let cache = TokenCache::new();
+    let home = home();
+    save(&cache, &Resp::app(TENANT, &["s"], "app-t1")).await;
+    save(&cache, &Resp::app(OTHER_TENANT, &["s"], "app-t2")).await;
+    save(&cache, &Resp::user(&home, TENANT, &["s"], "user-t1")).await;
+    assert_eq!(
+        find(&cache, &Q::app(TENANT, &["s"])).await.as_deref(),
+        Some("app-t1")
+    );
+    assert_eq!(
+        find(&cache, &Q::app(&OTHER_TENANT.to_uppercase(), &["s"]))
+            .await
+            .as_deref(),
+        Some("app-t2")
+    );
+    assert_eq!(
+        find(&cache, &Q::user(&home, TENANT, &["s"]))
+            .await
+            .as_deref(),
+        Some("user-t1")
+    );
+    assert_eq!(
+        find(&cache, &Q::user(&home, OTHER_TENANT, &["s"])).await,
+        None
+    );
+    assert_eq!(find(&cache, &Q::app("third", &["s"])).await, None);
+    let mut other_client = Q::app(TENANT, &["s"]);
+    other_client.client_id = OTHER_CLIENT.into();
+    assert_eq!(find(&cache, &other_client).await, None);
+    let other_user = format!("{OTHER_TENANT}.{TENANT}");
+    assert_eq!(
+        find(&cache, &Q::user(&other_user, TENANT, &["s"])).await,
+        None
+    );
+}
+
+#[tokio::test]
+async fn environment_aliases_match() {
+    let cache = TokenCache::new();
+    let mut r = Resp::app(TENANT, &["s"], "at");
+    r.environment = ALIAS.into();
+    save(&cache, &r).await;
+    let mut q = Q::app(TENANT, &["s"]);
+    assert_eq!(find(&cache, &q).await, None);
+    q.environments = strings(&[ENV, "LOGIN.WINDOWS.NET"]);
+    assert_eq!(find(&cache, &q).await.as_deref(), Some("at"));
+}
+
+#[tokio::test]
+async fn on_behalf_of_tokens_are_isolated_by_assertion_hash() {
+    let cache = TokenCache::new();
+    let home = home();
+    let mut a = Resp::user(&home, TENANT, &["api://b/.default"], "obo-a");
+    a.user_assertion_hash = Some("hash-a".into());
+    a.realm = TENANT.into();
+    let mut b = a.clone();
+    b.user_assertion_hash = Some("hash-b".into());
+    b.access_token = Some("obo-b".into());
+    b.realm = OTHER_TENANT.into();
+    save(&cache, &a).await;
+    save(&cache, &b).await;
+    let at_a = &json_of(&cache)["AccessToken"];
+    assert!(
+        at_a.as_object()
+            .unwrap()
+            .values()
+            .any(|e| e["user_assertion_hash"] == "hash-a")
+    );
+
+    let mut q = Q::user(&home, TENANT, &["api://b/.default"]);
+    q.user_assertion_hash = Some("hash-a".into());
+    assert_eq!(find(&cache, &q).await.as_deref(), Some("obo-a"));
+    q.user_assertion_hash = Some("hash-b".into());
+    assert_eq!(find(&cache, &q).await, None);
+    q.realm = OTHER_TENANT.into();
+    assert_eq!(find(&cache, &q).await.as_deref(), Some("obo-b"));
+    q.user_assertion_hash = Some("hash-c".into());
+    assert_eq!(find(&cache, &q).await, None);
+}
+
+#[tokio::test]
+async fn a_new_token_replaces_intersecting_ones_only() {
+    let cache = TokenCache::new();
+    save(&cache, &Resp::app(TENANT, &["a", "b"], "ab")).await;
+    save(&cache, &Resp::app(TENANT, &["c"], "c")).await;
+    save(&cache, &Resp::app(TENANT, &["B", "d"], "bd")).await;
+    assert_eq!(find(&cache, &Q::app(TENANT, &["a"])).await, None);
+    assert_eq!(
+        find(&cache, &Q::app(TENANT, &["b"])).await.as_deref(),
+        Some("bd")
+    );
+    assert_eq!(
+        find(&cache, &Q::app(TENANT, &["c"])).await.as_deref(),
+        Some("c")
+    );
+    assert_eq!(json_of(&cache)["AccessToken"].as_object().unwrap().len(), 2);
+    // The same target again replaces in place.
+    save(&cache, &Resp::app(TENANT, &["c"], "c2")).await;
+    assert_eq!(
+        find(&cache, &Q::app(TENANT, &["c"])).await.as_deref(),
+        Some("c2")
+    );
+    assert_eq!(json_of(&cache)["AccessToken"].as_object().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn family_refresh_tokens() {
+    let cache = TokenCache::new();
+    let home = home();
+    let envs = strings(&[ENV]);
+    let mut r = Resp::user(&home, TENANT, &["s"], "a");
+    r.family_id = Some("1".into());
+    save(&cache, &r).await;
+
+    let own = cache
+        .find_refresh_token(&home, &envs, CLIENT, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(own.secret.secret(), "rt-a");
+    assert_eq!(own.family_id.as_deref(), Some("1"));
+    assert_eq!(own.client_id, CLIENT);
+
+    // Another app of the family: no RT of its own, but the family's.
+    assert!(
+        cache
+            .find_refresh_token(&home, &envs, OTHER_CLIENT, false)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let frt = cache
+        .find_refresh_token(&home, &envs, OTHER_CLIENT, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(frt.secret.secret(), "rt-a");
+    assert_eq!(frt.client_id, CLIENT);
+    // A non-family RT is not a family RT.
+    let other = format!("{OTHER_TENANT}.{TENANT}");
+    save(&cache, &Resp::user(&other, TENANT, &["s"], "b")).await;
+    assert!(
+        cache
+            .find_refresh_token(&other, &envs, OTHER_CLIENT, true)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A new RT of the same app replaces the old one, whatever its scopes.
+    save(&cache, &Resp::user(&home, TENANT, &["t"], "a2")).await;
+    let own = cache
+        .find_refresh_token(&home, &[ENV.to_uppercase()], CLIENT, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(own.secret.secret(), "rt-a2");
+    assert_eq!(
+        json_of(&cache)["RefreshToken"].as_object().unwrap().len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn accounts_and_id_token_claims() {
+    let cache = TokenCache::new();
+    let envs = strings(&[ENV]);
+    let home = home();
+    // The same user in their home tenant and as a guest in another.
+    save(&cache, &Resp::user(&home, OTHER_TENANT, &["s"], "guest")).await;
+    save(&cache, &Resp::user(&home, TENANT, &["s"], "home")).await;
+    let bob = format!("{OTHER_TENANT}.{OTHER_TENANT}");
+    let mut r = Resp::user(&bob, OTHER_TENANT, &["s"], "bob");
+    r.client_id = OTHER_CLIENT.into();
+    save(&cache, &r).await;
+
+    let accounts = cache.accounts(CLIENT, &envs).await.unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].home_account_id, home);
+    assert_eq!(accounts[0].realm, TENANT, "the home-tenant entry");
+    let accounts = cache.accounts(OTHER_CLIENT, &envs).await.unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].home_account_id, bob);
+    assert!(
+        cache
+            .accounts(CLIENT, &strings(&["login.example"]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let account = cache.find_account(&home, &envs).await.unwrap().unwrap();
+    assert_eq!(account.realm, TENANT);
+    assert_eq!(account.username, "alice@contoso.com");
+
+    let claims = cache
+        .id_token_claims(&home, &envs, CLIENT, OTHER_TENANT)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claims["tid"], OTHER_TENANT);
+    assert_eq!(
+        cache
+            .id_token_claims(&home, &envs, OTHER_CLIENT, TENANT)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn accounts_include_the_family_of_the_app() {
+    let cache = TokenCache::new();
+    let envs = strings(&[ENV]);
+    let home = home();
+    let mut r = Resp::user(&home, TENANT, &["s"], "a");
+    r.family_id = Some("1".into());
+    r.id_token = None;
+    save(&cache, &r).await;
+    // An app never seen: may be in the family (as MSAL .NET assumes).
+    assert_eq!(cache.accounts(OTHER_CLIENT, &envs).await.unwrap().len(), 1);
+    // An app seen outside any family does not see family tokens.
+    save(
+        &cache,
+        &Resp {
+            client_id: OTHER_CLIENT.into(),
+            ..Resp::app(TENANT, &["x"], "x")
+        },
+    )
+    .await;
+    assert!(
+        cache
+            .accounts(OTHER_CLIENT, &envs)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn remove_account_signs_out_of_this_app() {
+    let cache = TokenCache::new();
+    let envs = strings(&[ENV]);
+    let home = home();
+    let mut r = Resp::user(&home, TENANT, &["s"], "mine");
+    r.family_id = Some("1".into());
+    save(&cache, &r).await;
+    let mut other = Resp::user(&home, TENANT, &["s"], "theirs");
+    other.client_id = OTHER_CLIENT.into();
+    save(&cache, &other).await;
+    save(&cache, &Resp::app(TENANT, &["s"], "app")).await;
+
+    let account = cache.find_account(&home, &envs).await.unwrap().unwrap();
+    cache.remove_account(&account, CLIENT).await.unwrap();
+
+    assert_eq!(find(&cache, &Q::user(&home, TENANT, &["s"])).await, None);
+    assert!(
+        cache
+            .find_refresh_token(&home, &envs, CLIENT, false)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        cache
+            .id_token_claims(&home, &envs, CLIENT, TENANT)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(cache.find_account(&home, &envs).await.unwrap().is_none());
+    assert!(cache.accounts(CLIENT, &envs).await.unwrap().is_empty());
+    // Other apps' tokens and app tokens stay.
+    let mut q = Q::user(&home, TENANT, &["s"]);
+    q.client_id = OTHER_CLIENT.into();
+    assert_eq!(find(&cache, &q).await.as_deref(), Some("theirs"));
+    assert!(
+        cache
+            .find_refresh_token(&home, &envs, OTHER_CLIENT, false)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        find(&cache, &Q::app(TENANT, &["s"])).await.as_deref(),
+        Some("app")
+    );
+    // Removing again changes nothing and does not fail.
+    cache.remove_account(&account, CLIENT).await.unwrap();
+}
+
+#[tokio::test]
+async fn account_falls_back_on_upn_email_and_sub() {
+    let cache = TokenCache::new();
+    let home = home();
+    let mut r = Resp::user(&home, TENANT, &["s"], "a");
+    r.claims = Some(json!({"sub": "the-sub", "upn": "u@contoso.com"}));
+    let a = save(&cache, &r).await.unwrap();
+    assert_eq!(
+        (a.username.as_str(), a.local_account_id.as_str()),
+        ("u@contoso.com", "the-sub")
+    );
+    assert_eq!(a.realm, TENANT, "no tid: the response's realm");
+    r.claims = Some(json!({"oid": "o", "email": "e@contoso.com", "tid": TENANT}));
+    let a = save(&cache, &r).await.unwrap();
+    assert_eq!(
+        (a.username.as_str(), a.local_account_id.as_str()),
+        ("e@contoso.com", "o")
+    );
+    // Without claims the account is kept as it is.
+    r.claims = None;
+    r.id_token = None;
+    let a = save(&cache, &r).await.unwrap();
+    assert_eq!(a.username, "e@contoso.com");
+    assert_eq!(json_of(&cache)["Account"].as_object().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn debug_shows_no_secret() {
+    let cache = TokenCache::new();
+    save(&cache, &Resp::user(&home(), TENANT, &["s"], "SECRET-AT")).await;
+    let debug = format!("{cache:?}");
+    assert!(debug.contains("access_tokens: 1"), "{debug}");
+    assert!(!debug.contains("SECRET"), "{debug}");
+    assert!(!debug.contains("eyJ"), "{debug}");
+    let found = cache
+        .find_access_token(&Q::user(&home(), TENANT, &["s"]).q())
+        .await
+        .unwrap();
+    assert!(!format!("{found:?}").contains("SECRET"));
+    let rt = cache
+        .find_refresh_token(&home(), &strings(&[ENV]), CLIENT, false)
+        .await
+        .unwrap();
+    assert!(!format!("{rt:?}").contains("SECRET"));
+}
+
+#[tokio::test]
+async fn a_corrupt_id_token_is_a_typed_error() {
+    let cache = TokenCache::new();
+    let home = home();
+    let mut r = Resp::user(&home, TENANT, &["s"], "a");
+    r.id_token = Some("not-a-jwt".into());
+    save(&cache, &r).await;
+    let e = cache
+        .id_token_claims(&home, &strings(&[ENV]), CLIENT, TENANT)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Client);
+    assert_eq!(e.code(), codes::CACHE_CORRUPT);
+}
+
+#[test]
+fn deserialize_errors_leave_the_cache_unchanged() {
+    let cache = TokenCache::new();
+    let good = json!({"AccessToken": {"k": {
+        "credential_type": "AccessToken", "secret": "s", "home_account_id": null,
+        "environment": ENV, "client_id": CLIENT, "realm": TENANT, "target": "a",
+        "expires_on": "1700003600"
+    }}})
+    .to_string();
+    cache.deserialize(&good).unwrap();
+    let before = cache.serialize();
+    for bad in [
+        "{\"AccessToken\": {",
+        "[]",
+        "null",
+        "{\"AccessToken\": []}",
+        "{\"AccessToken\": {\"k\": 1}}",
+        "{\"AccessToken\": {\"k\": {\"secret\": \"s\"}}}",
+        &good.replace("\"1700003600\"", "\"soon\""),
+        &good.replace("\"1700003600\"", "true"),
+        &good.replace("\"secret\":\"s\"", "\"secret\":5"),
+        "{\"RefreshToken\": {\"k\": {\"secret\": \"s\", \"environment\": 1}}}",
+        "{\"AppMetadata\": {\"k\": {\"client_id\": 1}}}",
+    ] {
+        let e = cache.deserialize(bad).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Client, "{bad}");
+        assert_eq!(e.code(), codes::CACHE_CORRUPT, "{bad}");
+        assert!(!e.description().contains("\"s\""), "no value in {e}");
+        assert_eq!(cache.serialize(), before);
+    }
+    cache.deserialize("  \n").unwrap();
+    assert_eq!(cache.serialize(), "{}");
+}
+
+/// An in-memory persistence that counts its calls.
+#[derive(Debug, Default)]
+struct Memory {
+    data: Mutex<Option<String>>,
+    loads: AtomicUsize,
+    saves: AtomicUsize,
+}
+
+impl CachePersistence for Memory {
+    fn load(&self) -> BoxFuture<'_, Result<Option<String>, Error>> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        let data = self.data.lock().unwrap().clone();
+        Box::pin(async move { Ok(data) })
+    }
+
+    fn save(&self, data: String) -> BoxFuture<'_, Result<(), Error>> {
+        self.saves.fetch_add(1, Ordering::SeqCst);
+        *self.data.lock().unwrap() = Some(data);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::test]
+async fn a_persistence_is_loaded_before_and_saved_after_access() {
+    let memory = Arc::new(Memory::default());
+    let a = TokenCache::with_persistence(memory.clone());
+    let b = TokenCache::with_persistence(memory.clone());
+    save(&a, &Resp::app(TENANT, &["s"], "from-a")).await;
+    assert_eq!(memory.saves.load(Ordering::SeqCst), 1);
+    assert_eq!(memory.loads.load(Ordering::SeqCst), 1);
+    // `b` sees what `a` saved: the default hooks load before every access.
+    assert_eq!(
+        find(&b, &Q::app(TENANT, &["s"])).await.as_deref(),
+        Some("from-a")
+    );
+    assert_eq!(memory.loads.load(Ordering::SeqCst), 2);
+    // A write that changes nothing saves nothing.
+    let account = Account::new("x.y", ENV, "", "x", "y");
+    b.remove_account(&account, CLIENT).await.unwrap();
+    assert_eq!(memory.saves.load(Ordering::SeqCst), 1);
+    // Corrupt stored data is an error on access, and nothing is saved over it.
+    *memory.data.lock().unwrap() = Some("{\"AccessToken\": ".into());
+    let err = b
+        .find_access_token(&Q::app(TENANT, &["s"]).q())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), codes::CACHE_CORRUPT);
+    let err = b
+        .save_response(Resp::app(TENANT, &["t"], "t").w())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), codes::CACHE_CORRUPT);
+    assert_eq!(memory.saves.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        memory.data.lock().unwrap().as_deref(),
+        Some("{\"AccessToken\": ")
+    );
+}
+
+mod file {
+    use super::*;
+
+    #[tokio::test]
+    async fn file_cache_reloads_only_when_the_file_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested").join("cache.json");
+        let p = Arc::new(FileCachePersistence::new(&path));
+        let a = TokenCache::with_persistence(p.clone());
+        // A missing file is an empty cache.
+        assert_eq!(find(&a, &Q::app(TENANT, &["s"])).await, None);
+        save(&a, &Resp::app(TENANT, &["s"], "from-a")).await;
+        assert!(path.exists());
+
+        // Another writer (here, another cache on the same file) changes it.
+        let b = TokenCache::with_persistence(Arc::new(FileCachePersistence::new(&path)));
+        assert_eq!(
+            find(&b, &Q::app(TENANT, &["s"])).await.as_deref(),
+            Some("from-a")
+        );
+        save(&b, &Resp::app(TENANT, &["t"], "from-b")).await;
+        assert_eq!(
+            find(&a, &Q::app(TENANT, &["t"])).await.as_deref(),
+            Some("from-b")
+        );
+
+        // Unchanged: the cache is not reloaded (an in-memory change survives).
+        a.deserialize("").unwrap();
+        assert_eq!(find(&a, &Q::app(TENANT, &["t"])).await, None);
+
+        // Changed on disk by hand (MSAL Python writes in place): reloaded.
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("from-b", "edited-by-hand");
+        std::fs::write(&path, text).unwrap();
+        assert_eq!(
+            find(&a, &Q::app(TENANT, &["t"])).await.as_deref(),
+            Some("edited-by-hand")
+        );
+
+        // Deleted: an empty cache.
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(find(&a, &Q::app(TENANT, &["t"])).await, None);
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert!(names.is_empty(), "no temporary file left: {names:?}");
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_file_is_an_error_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+        let truncated = "{\n    \"AccessToken\": {\n        \"k\": {\"secret\": ";
+        std::fs::write(&path, truncated).unwrap();
+        let cache = TokenCache::with_persistence(Arc::new(FileCachePersistence::new(&path)));
+        let e = cache
+            .find_access_token(&Q::app(TENANT, &["s"]).q())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::Client, codes::CACHE_CORRUPT)
+        );
+        let e = cache
+            .save_response(Resp::app(TENANT, &["s"], "x").w())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), codes::CACHE_CORRUPT);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), truncated);
+        // Not UTF-8.
+        std::fs::write(&path, [0xff, 0xfe, 0x00]).unwrap();
+        let e = cache
+            .find_access_token(&Q::app(TENANT, &["s"]).q())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), codes::CACHE_CORRUPT);
+        // Empty: an empty cache, and writable again.
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(find(&cache, &Q::app(TENANT, &["s"])).await, None);
+        save(&cache, &Resp::app(TENANT, &["s"], "x")).await;
+        assert_eq!(
+            find(&cache, &Q::app(TENANT, &["s"])).await.as_deref(),
+            Some("x")
+        );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_file_is_private_and_replaced_atomically() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+        std::fs::write(&path, "").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let inode = std::fs::metadata(&path).unwrap().ino();
+        let cache = TokenCache::with_persistence(Arc::new(FileCachePersistence::new(&path)));
+        save(&cache, &Resp::app(TENANT, &["s"], "x")).await;
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_ne!(meta.ino(), inode, "a new file was renamed over the old one");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["cache.json"]);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), cache.serialize());
+    }
+
+    #[tokio::test]
+    async fn an_unwritable_location_is_a_persistence_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, "").unwrap();
+        let path = blocker.join("cache.json");
+        let cache = TokenCache::with_persistence(Arc::new(FileCachePersistence::new(&path)));
+        let e = cache
+            .save_response(Resp::app(TENANT, &["s"], "x").w())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::Client, codes::CACHE_PERSISTENCE)
+        );
+        assert!(std::error::Error::source(&e).is_some());
+    }
+}
+
+#[test]
+fn bench_support_hits() {
+    let tokens = bench_support::AppTokens::new(3, 4);
+    assert_eq!(tokens.len(), 12);
+    assert!((0..12).all(|i| tokens.hit(i)));
+}
+
+/// A cache in MSAL Python's format, written by hand following `token_cache.py`.
+fn msal_python_cache() -> String {
+    let home = home();
+    json!({
+        "AccessToken": {
+            format!("{home}-{ENV}-accesstoken-{CLIENT}-{TENANT}-email openid profile user.read"): {
+                "credential_type": "AccessToken", "secret": "py-at", "home_account_id": home,
+                "environment": ENV, "client_id": CLIENT,
+                "target": "email openid profile User.Read", "realm": TENANT,
+                "token_type": "Bearer", "cached_at": "1700000000",
+                "expires_on": "1700003600", "extended_expires_on": "1700003600",
+                "key_id": "unknown-to-us"
+            },
+            format!("-{ENV}-accesstoken-{CLIENT}-{TENANT}-s"): {
+                "credential_type": "AccessToken", "secret": "py-app", "home_account_id": null,
+                "environment": ENV, "client_id": CLIENT, "target": "s", "realm": TENANT,
+                "token_type": "Bearer", "cached_at": "1700000000",
+                "expires_on": "1700003600", "extended_expires_on": "1700003600"
+            }
+        },
+        "Account": {
+            format!("{home}-{ENV}-{TENANT}"): {
+                "home_account_id": home, "environment": ENV, "realm": TENANT,
+                "local_account_id": UID, "username": "py@contoso.com",
+                "authority_type": "MSSTS", "account_source": "device_code"
+            }
+        },
+        "IdToken": {
+            format!("{home}-{ENV}-idtoken-{CLIENT}-{TENANT}-"): {
+                "credential_type": "IdToken", "secret": jwt(&json!({"tid": TENANT})),
+                "home_account_id": home, "environment": ENV, "realm": TENANT,
+                "client_id": CLIENT
+            }
+        },
+        "RefreshToken": {
+            format!("{home}-{ENV}-refreshtoken-{CLIENT}--email openid profile user.read"): {
+                "credential_type": "RefreshToken", "secret": "py-rt", "home_account_id": home,
+                "environment": ENV, "client_id": CLIENT,
+                "target": "email openid profile User.Read",
+                "last_modification_time": "1700000000", "family_id": "1"
+            }
+        },
+        "AppMetadata": {
+            format!("appmetadata-{ENV}-{CLIENT}"): {
+                "client_id": CLIENT, "environment": ENV, "family_id": "1"
+            }
+        },
+        "Future": {"x": {"y": 1}}
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_cache_written_by_msal_python_is_usable() {
+    let cache = TokenCache::new();
+    cache.deserialize(&msal_python_cache()).unwrap();
+    let home = home();
+    let envs = strings(&[ALIAS, ENV]);
+    let mut q = Q::user(&home, TENANT, &["User.Read", "offline_access"]);
+    q.environments = envs.clone();
+    assert_eq!(find(&cache, &q).await.as_deref(), Some("py-at"));
+    assert_eq!(
+        find(&cache, &Q::app(TENANT, &["S"])).await.as_deref(),
+        Some("py-app")
+    );
+    let rt = cache
+        .find_refresh_token(&home, &envs, OTHER_CLIENT, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rt.secret.secret(), "py-rt");
+    let accounts = cache.accounts(CLIENT, &envs).await.unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].username, "py@contoso.com");
+    assert_eq!(accounts[0].name, None);
+    let claims = cache
+        .id_token_claims(&home, &envs, CLIENT, TENANT)
+        .await
+        .unwrap();
+    assert_eq!(claims, Some(json!({"tid": TENANT})));
+
+    // A new token for the app leaves everything else as MSAL Python wrote it.
+    save(&cache, &Resp::app(TENANT, &["other"], "ours")).await;
+    let out = json_of(&cache);
+    let input: Value = serde_json::from_str(&msal_python_cache()).unwrap();
+    assert_eq!(out["Future"], input["Future"]);
+    assert_eq!(out["Account"], input["Account"]);
+    assert_eq!(out["RefreshToken"], input["RefreshToken"]);
+    let key = format!("{home}-{ENV}-accesstoken-{CLIENT}-{TENANT}-email openid profile user.read");
+    assert_eq!(out["AccessToken"][&key], input["AccessToken"][&key]);
+    assert_eq!(out["AccessToken"].as_object().unwrap().len(), 3);
+}
+
+#[test]
+fn futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let cache = TokenCache::new();
+    let q = Q::app(TENANT, &["s"]);
+    let query = q.q();
+    send(&cache.find_access_token(&query));
+    let r = Resp::app(TENANT, &["s"], "x");
+    send(&cache.save_response(r.w()));
+    send(&cache.find_refresh_token("h", &[], CLIENT, true));
+    send(&cache.find_account("h", &[]));
+    send(&cache.id_token_claims("h", &[], CLIENT, TENANT));
+    send(&cache.accounts(CLIENT, &[]));
+    let account = Account::new("h", ENV, "", "", "");
+    send(&cache.remove_account(&account, CLIENT));
+}
+
+#[test]
+fn partitions_sharing_a_hash_stay_apart() {
+    let mut store = store::Store::from_json("", key::PartitionHasher::colliding()).unwrap();
+    let home = home();
+    for r in [
+        Resp::app(TENANT, &["s"], "app-t1"),
+        Resp::app(OTHER_TENANT, &["s"], "app-t2"),
+        Resp::user(&home, TENANT, &["s"], "user-t1"),
+        Resp {
+            client_id: OTHER_CLIENT.into(),
+            ..Resp::app(TENANT, &["s"], "other-app")
+        },
+    ] {
+        store.save_response(&r.w()).unwrap();
+    }
+    let secret = |store: &store::Store, q: &Q| {
+        store
+            .find_access_token(&q.q())
+            .map(|e| e.secret.secret().to_owned())
+    };
+    assert_eq!(
+        store.counts()[0],
+        4,
+        "no token replaced another partition's"
+    );
+    assert_eq!(
+        secret(&store, &Q::app(TENANT, &["s"])).as_deref(),
+        Some("app-t1")
+    );
+    assert_eq!(
+        secret(&store, &Q::app(OTHER_TENANT, &["s"])).as_deref(),
+        Some("app-t2")
+    );
+    assert_eq!(
+        secret(&store, &Q::user(&home, TENANT, &["s"])).as_deref(),
+        Some("user-t1")
+    );
+    let mut other = Q::app(TENANT, &["s"]);
+    other.client_id = OTHER_CLIENT.into();
+    assert_eq!(secret(&store, &other).as_deref(), Some("other-app"));
+    assert_eq!(secret(&store, &Q::app("t3", &["s"])), None);
+
+    let account = Account::new(&home, ENV, "", UID, TENANT);
+    assert!(store.remove_account(&account, CLIENT));
+    assert_eq!(secret(&store, &Q::user(&home, TENANT, &["s"])), None);
+    assert_eq!(
+        secret(&store, &Q::app(TENANT, &["s"])).as_deref(),
+        Some("app-t1")
+    );
+    assert_eq!(store.counts()[0], 3);
+}
