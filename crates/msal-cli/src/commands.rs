@@ -7,8 +7,8 @@ use std::time::Duration;
 use msal::cache::FileCachePersistence;
 use msal::error::codes;
 use msal::{
-    ClientCertificate, ConfidentialClientApplication, Error, PublicClientApplication, TokenCache,
-    UiRequiredClassification,
+    Browser, ClientCertificate, ConfidentialClientApplication, Error, Prompt,
+    PublicClientApplication, TokenCache, UiRequiredClassification,
 };
 use serde_json::json;
 
@@ -102,15 +102,9 @@ pub async fn token(args: TokenArgs) -> ExitCode {
         Flow::ClientCredentials => client_credentials(&args).await,
         Flow::DeviceCode => device_code(&args).await,
         Flow::Silent => silent(&args).await,
-        Flow::Interactive | Flow::UsernamePassword | Flow::OnBehalfOf => Err(Error::client(
-            codes::NOT_SUPPORTED,
-            format!(
-                "the `{}` flow is not available in this version of msal",
-                clap::ValueEnum::to_possible_value(&args.flow)
-                    .map(|v| v.get_name().to_owned())
-                    .unwrap_or_default()
-            ),
-        )),
+        Flow::Interactive => interactive(&args, format).await,
+        Flow::UsernamePassword => username_password(&args).await,
+        Flow::OnBehalfOf => on_behalf_of(&args).await,
     };
     match result {
         Ok(r) => {
@@ -149,6 +143,97 @@ async fn silent(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
     let account = pick_account(&app, args.account.as_deref()).await?;
     let mut req = app
         .acquire_token_silent(&args.scopes, &account)
+        .force_refresh(args.force_refresh);
+    if let Some(c) = &args.claims {
+        req = req.with_claims(c.clone());
+    }
+    req.send().await
+}
+
+/// Completes on Ctrl-C (never, when no handler can be installed).
+async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// A flag a flow needs that clap cannot require (the flow is a value, not a subcommand).
+fn required<'a>(value: &'a Option<String>, flag: &str, flow: &str) -> Result<&'a str, Error> {
+    value.as_deref().ok_or_else(|| {
+        Error::client(
+            codes::INVALID_ARGUMENT,
+            format!("the {flow} flow needs {flag}"),
+        )
+    })
+}
+
+/// The browser of `msal token interactive`: the one `$BROWSER` names, else the system's. The
+/// address is printed on stderr too, for a machine where no browser can start.
+fn cli_browser(format: OutputFormat) -> Browser {
+    Browser::callback(move |url| {
+        match Browser::System.open(url) {
+            Ok(()) if format == OutputFormat::Text => eprintln!(
+                "The sign-in page was opened in your browser; waiting for the sign-in (Ctrl-C to cancel)."
+            ),
+            Ok(()) => {}
+            Err(e) => eprintln!("No browser could be started: {}", e.description()),
+        }
+        eprintln!("If no browser opened, open this address to sign in:\n{url}");
+        Ok(())
+    })
+}
+
+async fn interactive(
+    args: &TokenArgs,
+    format: OutputFormat,
+) -> Result<msal::AuthenticationResult, Error> {
+    let prompt = args
+        .prompt
+        .as_deref()
+        .map(str::parse::<Prompt>)
+        .transpose()?;
+    let app = public_app(&args.conn, &args.client_capabilities)?;
+    let mut req = app
+        .acquire_token_interactive(&args.scopes)
+        .browser(cli_browser(format))
+        .with_cancellation(ctrl_c());
+    if let Some(p) = prompt {
+        req = req.prompt(p);
+    }
+    if let Some(h) = &args.login_hint {
+        req = req.login_hint(h.clone());
+    }
+    if let Some(uri) = &args.redirect_uri {
+        req = req.redirect_uri(uri.clone());
+    }
+    if let Some(c) = &args.claims {
+        req = req.with_claims(c.clone());
+    }
+    req.send().await
+}
+
+async fn username_password(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
+    let username = required(&args.username, "--username U", "username-password")?;
+    let var = required(
+        &args.password_env,
+        "--password-env VAR",
+        "username-password",
+    )?;
+    let password = env_secret(var, "password")?;
+    let app = public_app(&args.conn, &args.client_capabilities)?;
+    let mut req = app.acquire_token_by_username_password(&args.scopes, username, password);
+    if let Some(c) = &args.claims {
+        req = req.with_claims(c.clone());
+    }
+    req.send().await
+}
+
+async fn on_behalf_of(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
+    let var = required(&args.assertion_env, "--assertion-env VAR", "on-behalf-of")?;
+    let assertion = env_secret(var, "incoming assertion")?;
+    let app = confidential_app(args)?;
+    let mut req = app
+        .acquire_token_on_behalf_of(&args.scopes, assertion)
         .force_refresh(args.force_refresh);
     if let Some(c) = &args.claims {
         req = req.with_claims(c.clone());

@@ -205,7 +205,7 @@ async fn throttling_is_reported_with_retry_after() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn unbuilt_flows_and_usage_errors() {
+async fn missing_flow_flags_and_usage_errors() {
     let emu = emulator().await;
     let mut c = msal();
     c.args(["token", "on-behalf-of"]);
@@ -216,10 +216,15 @@ async fn unbuilt_flows_and_usage_errors() {
     );
     c.args(["--scope", "User.Read"]);
     let (code, v, _) = run(&mut c);
-    if code == 6 {
-        assert_eq!(v["error"]["kind"], "client");
-        assert_eq!(v["error"]["code"], "not_supported");
-    }
+    assert_eq!(code, 6);
+    assert_eq!(v["error"]["kind"], "client");
+    assert_eq!(v["error"]["code"], "invalid_argument");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--assertion-env")
+    );
     let (code, _, stderr) = run(msal().args(["token", "client-credentials", "--scope", "x"]));
     assert_eq!(code, 2, "{stderr}");
     let (code, _, _) = run(msal().args(["token", "no-such-flow"]));

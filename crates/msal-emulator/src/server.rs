@@ -187,6 +187,7 @@ pub(crate) enum Route {
     Logout(String),
     DeviceLogin,
     ApiMe,
+    UserRealm(String),
     NotFound,
 }
 
@@ -213,6 +214,7 @@ impl Route {
             [_, "oauth2", "v2.0", "devicecode"] => Route::DeviceCode(t(segs[0])),
             [_, "oauth2", "v2.0", "authorize"] => Route::Authorize(t(segs[0])),
             [_, "oauth2", "v2.0", "logout"] => Route::Logout(t(segs[0])),
+            [_, "userrealm", _] => Route::UserRealm(percent_decode(segs[2])),
             _ => Route::NotFound,
         }
     }
@@ -518,6 +520,7 @@ fn route_request(
         Route::Logout(t) => crate::pages::logout(shared, t, inc).into(),
         Route::DeviceLogin => crate::pages::devicelogin(shared, ctx, inc).into(),
         Route::ApiMe => get_only(crate::api::me(shared, inc)).into(),
+        Route::UserRealm(u) => get_only(user_realm(shared, u)).into(),
         Route::NotFound => Reply::json(
             404,
             &json!({
@@ -631,6 +634,65 @@ fn instance_discovery(shared: &Shared, ctx: &Ctx, inc: &Incoming) -> Reply {
                 "aliases": aliases,
             }],
             "correlation_id": ctx.correlation_id,
+        }),
+    )
+}
+
+/// Decodes `%XX` escapes of a path segment (invalid escapes are kept as they are).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `GET /common/userrealm/{username}?api-version=1.0`: home realm discovery. Every user of
+/// the emulator is a cloud-only (managed) user; a domain that no tenant has is `Unknown`.
+fn user_realm(shared: &Shared, username: &str) -> Reply {
+    let st = shared.st();
+    let domain = username
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or_default();
+    let tenant = st
+        .tenants
+        .iter()
+        .find(|t| t.domain.eq_ignore_ascii_case(domain))
+        .cloned()
+        .or_else(|| {
+            st.user(username)
+                .and_then(|u| st.home_tenant(u.tenant.as_deref()))
+        });
+    let account_type = if tenant.is_some() {
+        "Managed"
+    } else {
+        "Unknown"
+    };
+    Reply::json(
+        200,
+        &json!({
+            "ver": "1.0",
+            "account_type": account_type,
+            "domain_name": tenant.map(|t| t.domain).unwrap_or_else(|| domain.to_string()),
+            "cloud_instance_name": "microsoftonline.com",
+            "cloud_audience_urn": "urn:federation:MicrosoftOnline",
         }),
     )
 }
@@ -993,6 +1055,11 @@ mod tests {
             Route::parse("/common/discovery/instance"),
             Route::InstanceDiscovery
         );
+        assert_eq!(
+            Route::parse("/common/UserRealm/bob%40contoso.onmicrosoft.com"),
+            Route::UserRealm("bob@contoso.onmicrosoft.com".into())
+        );
+        assert_eq!(percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
     }
 
     #[test]

@@ -76,6 +76,18 @@ pub mod codes {
     pub const INVALID_JWT: &str = "invalid_jwt";
     /// The identity provider's answer did not match the request (state, nonce).
     pub const STATE_MISMATCH: &str = "state_mismatch";
+    /// A redirect URI that the flow cannot use (an interactive flow needs an `http://`
+    /// loopback URI: `localhost`, `127.0.0.1` or `[::1]`).
+    pub const INVALID_REDIRECT_URI: &str = "invalid_redirect_uri";
+    /// The loopback redirect address could not be listened on (e.g. its port is taken).
+    pub const LOOPBACK_UNAVAILABLE: &str = "loopback_unavailable";
+    /// No browser could be started to show the sign-in page.
+    pub const BROWSER_UNAVAILABLE: &str = "browser_unavailable";
+    /// The user did not finish the interactive sign-in in time (or closed the browser).
+    pub const AUTHENTICATION_TIMEOUT: &str = "authentication_timeout";
+    /// A username/password (ROPC) sign-in for a user of a federated domain: the password is
+    /// checked by the user's own identity provider, which ROPC cannot reach.
+    pub const FEDERATED_USER_NOT_SUPPORTED: &str = "federated_user_not_supported";
 }
 
 /// Who can resolve an error; the first thing to match on.
@@ -399,6 +411,14 @@ impl Error {
         if kind != ErrorKind::UiRequired {
             self.inner.classification = None;
         }
+        self
+    }
+
+    /// The same error as a `UiRequired` one with this classification (e.g. a `prompt=none`
+    /// sign-in that needed UI is [`UiRequiredClassification::PromptNeverFailed`]).
+    pub(crate) fn with_classification(mut self, classification: UiRequiredClassification) -> Self {
+        self.inner.kind = ErrorKind::UiRequired;
+        self.inner.classification = Some(classification);
         self
     }
 

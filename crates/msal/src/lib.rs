@@ -21,8 +21,9 @@ pub mod secret;
 
 pub use account::Account;
 pub use app::{
-    ClientCredential, ConfidentialClientApplication, ConfidentialClientApplicationBuilder,
-    PublicClientApplication, PublicClientApplicationBuilder,
+    AuthCodeFlow, Browser, ClientCredential, ConfidentialClientApplication,
+    ConfidentialClientApplicationBuilder, Prompt, PublicClientApplication,
+    PublicClientApplicationBuilder,
 };
 pub use authority::{Authority, AuthorityKind};
 pub use cache::TokenCache;
@@ -30,4 +31,4 @@ pub use error::{Error, ErrorKind, UiRequiredClassification};
 pub use oauth::DeviceCodeInfo;
 pub use oauth::assertion::{AssertionAlgorithm, ClientCertificate};
 pub use result::{AuthenticationResult, TokenSource};
-pub use secret::{AccessToken, Assertion, ClientSecret, RefreshToken};
+pub use secret::{AccessToken, Assertion, ClientSecret, Password, RefreshToken};

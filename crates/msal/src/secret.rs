@@ -56,6 +56,10 @@ secret_type!(
     RefreshToken
 );
 secret_type!(
+    /// A user's password, for the username/password (ROPC) flow.
+    Password
+);
+secret_type!(
     /// A signed JWT: a client assertion, or the incoming token of an on-behalf-of request.
     Assertion
 );

@@ -2,13 +2,19 @@
 
 use std::sync::Arc;
 
+use super::auth_code::{AuthCodeFlow, AuthCodeFlowRequest, InitiateAuthCodeFlowRequest};
 use super::builder::ConfidentialClientApplicationBuilder;
-use super::{AppCore, Completion, cached_result, correlation_id, normalize_scopes, now_unix};
+use super::obo::OnBehalfOfRequest;
+use super::ropc::UsernamePasswordRequest;
+use super::{
+    AppCore, Completion, TokenRequest, cached_result, correlation_id, normalize_scopes, now_unix,
+};
 use crate::cache::{AccessTokenQuery, TokenCache};
-use crate::error::{Error, codes};
+use crate::error::Error;
 use crate::http::throttle::throttle_key;
-use crate::oauth::{join_scopes, post_token_request};
+use crate::oauth::join_scopes;
 use crate::result::AuthenticationResult;
+use crate::secret::{Assertion, Password};
 
 /// A service or daemon application with a credential.
 ///
@@ -62,6 +68,109 @@ impl ConfidentialClientApplication {
             correlation_id: None,
             tenant: None,
         }
+    }
+
+    /// A token for a downstream API on behalf of the user who called this web API with
+    /// `assertion` (the incoming access token): the jwt-bearer grant with
+    /// `requested_token_use=on_behalf_of`. Tokens are cached per incoming assertion (keyed by
+    /// [`user_assertion_hash`](super::user_assertion_hash)): the same assertion and scopes
+    /// are served from the cache.
+    pub fn acquire_token_on_behalf_of<I, S>(
+        &self,
+        scopes: I,
+        assertion: impl Into<Assertion>,
+    ) -> OnBehalfOfRequest
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        OnBehalfOfRequest {
+            core: self.core.clone(),
+            scopes: normalize_scopes(scopes),
+            assertion: assertion.into(),
+            claims: None,
+            force_refresh: false,
+            accept_partial: false,
+            correlation_id: None,
+        }
+    }
+
+    /// Starts a web app's sign-in (the authorization code flow with PKCE): send the user to
+    /// [`AuthCodeFlow::auth_uri`], keep the flow in the session, and on the redirect back to
+    /// `redirect_uri` call
+    /// [`acquire_token_by_auth_code_flow`](Self::acquire_token_by_auth_code_flow).
+    ///
+    /// ```no_run
+    /// # async fn run(app: msal::ConfidentialClientApplication) -> Result<(), msal::Error> {
+    /// let flow = app
+    ///     .initiate_auth_code_flow(["User.Read"], "https://app.example/auth/callback")
+    ///     .send()
+    ///     .await?;
+    /// // ... redirect to flow.auth_uri(), store `flow` in the session; on the callback:
+    /// let query: Vec<(String, String)> = vec![/* the callback's query parameters */];
+    /// let token = app.acquire_token_by_auth_code_flow(&flow, query).send().await?;
+    /// # let _ = token; Ok(()) }
+    /// ```
+    pub fn initiate_auth_code_flow<I, S>(
+        &self,
+        scopes: I,
+        redirect_uri: impl Into<String>,
+    ) -> InitiateAuthCodeFlowRequest
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        InitiateAuthCodeFlowRequest {
+            core: self.core.clone(),
+            scopes: normalize_scopes(scopes),
+            redirect_uri: redirect_uri.into(),
+            claims: None,
+            auth: Default::default(),
+            correlation_id: None,
+        }
+    }
+
+    /// Finishes a web app's sign-in with the query (or `form_post`) parameters of the
+    /// redirect: checks `state`, turns an `error` into a typed error (`access_denied` is
+    /// `Cancelled`; `login_required`, `interaction_required`, `consent_required` are
+    /// `UiRequired`; others `Service`), and redeems the code.
+    pub fn acquire_token_by_auth_code_flow<I, K, V>(
+        &self,
+        flow: &AuthCodeFlow,
+        params: I,
+    ) -> AuthCodeFlowRequest
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        AuthCodeFlowRequest {
+            core: self.core.clone(),
+            flow: flow.clone(),
+            params: params
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            claims: None,
+            accept_partial: false,
+            correlation_id: None,
+        }
+    }
+
+    /// Signs a cloud user in with their user name and password (ROPC), as a confidential
+    /// client. See [`UsernamePasswordRequest`].
+    pub fn acquire_token_by_username_password<I, S>(
+        &self,
+        scopes: I,
+        username: impl Into<String>,
+        password: impl Into<Password>,
+    ) -> UsernamePasswordRequest
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.core
+            .username_password(normalize_scopes(scopes), username.into(), password.into())
     }
 }
 
@@ -136,41 +245,22 @@ impl ClientCredentialsRequest {
             authority.url().as_str(),
             &scope,
         ]);
-        core.throttle.check(&key)?;
-        let credential = core.credential.as_ref().ok_or_else(|| {
-            Error::client(
-                codes::MISSING_CREDENTIAL,
-                "the application has no credential",
-            )
-        })?;
-        let token_endpoint = metadata.token_endpoint.as_str();
-        let cred_fields = credential.fields(&core.client_id, token_endpoint).await?;
-        let mut form: Vec<(&str, &str)> = vec![
-            ("grant_type", "client_credentials"),
-            ("client_id", &core.client_id),
-            ("scope", &scope),
-        ];
-        form.extend(cred_fields.pairs());
-        if let Some(c) = claims.as_deref() {
-            form.push(("claims", c));
-        }
         tracing::debug!(correlation_id = %cid, %scope, "client credentials: requesting a token");
-        let resp = match post_token_request(
-            core.http.as_ref(),
-            &core.retry,
-            &metadata.token_endpoint,
-            &form,
-            &cid,
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                core.throttle.record(key, &e, core.public, false);
-                return Err(e);
-            }
-        };
-        core.throttle.clear(&key);
+        let resp = core
+            .token_request(TokenRequest {
+                metadata: &metadata,
+                form: vec![
+                    ("grant_type", "client_credentials"),
+                    ("client_id", &core.client_id),
+                    ("scope", &scope),
+                ],
+                claims: claims.as_deref(),
+                throttle_key: Some(key),
+                silent: false,
+                credential_required: true,
+                correlation_id: &cid,
+            })
+            .await?;
         core.complete(
             resp,
             Completion {

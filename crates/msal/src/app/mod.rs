@@ -1,26 +1,37 @@
 //! Client applications: what a program creates once and asks for tokens.
 //!
 //! - [`ConfidentialClientApplication`]: services and daemons that hold a credential (client
-//!   credentials, on-behalf-of, web-app auth code).
-//! - [`PublicClientApplication`]: CLIs and desktop apps that sign users in (device code,
-//!   interactive, silent).
+//!   credentials, on-behalf-of, web-app auth code, username/password).
+//! - [`PublicClientApplication`]: CLIs and desktop apps that sign users in (interactive,
+//!   device code, username/password, silent with family refresh tokens).
 //!
 //! Both are cheap to clone (`Arc` inside) and share one token cache per application.
 
+mod auth_code;
 mod builder;
 mod confidential;
 mod credential;
+mod interactive;
+mod loopback;
+mod obo;
 mod public;
+mod ropc;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+pub use auth_code::{AuthCodeFlow, AuthCodeFlowRequest, InitiateAuthCodeFlowRequest, Prompt};
 pub use builder::{ConfidentialClientApplicationBuilder, PublicClientApplicationBuilder};
 pub use confidential::{ClientCredentialsRequest, ConfidentialClientApplication};
 pub use credential::{AssertionContext, AssertionProvider, ClientCredential};
+pub use interactive::{
+    Browser, BrowserCallback, DEFAULT_INTERACTIVE_TIMEOUT, DEFAULT_REDIRECT_URI, InteractiveRequest,
+};
+pub use obo::{OnBehalfOfRequest, user_assertion_hash};
 pub use public::{DeviceCodeRequest, PublicClientApplication, SilentRequest};
+pub use ropc::UsernamePasswordRequest;
 
 use crate::account::Account;
 use crate::authority::{Authority, AuthorityResolver, Metadata};
@@ -28,7 +39,9 @@ use crate::cache::{CacheWrite, TokenCache};
 use crate::error::{Error, codes};
 use crate::http::throttle::ThrottleStore;
 use crate::http::{HttpClient, RetryPolicy};
-use crate::oauth::{ClientInfo, RESERVED_SCOPES, TokenResponse, decode_jwt_payload};
+use crate::oauth::{
+    ClientInfo, RESERVED_SCOPES, TokenResponse, decode_jwt_payload, post_token_request,
+};
 use crate::result::{AuthenticationResult, TokenSource};
 use crate::secret::AccessToken;
 
@@ -56,6 +69,21 @@ pub(crate) struct AppCore {
 pub(crate) struct TenantAuthority {
     pub authority: Authority,
     pub metadata: Arc<Metadata>,
+}
+
+/// One request to the token endpoint, as [`AppCore::token_request`] sends it.
+pub(crate) struct TokenRequest<'a> {
+    pub metadata: &'a Metadata,
+    /// The grant's own fields; the credential and the claims are added.
+    pub form: Vec<(&'a str, &'a str)>,
+    pub claims: Option<&'a str>,
+    /// The request's throttling identity; `None` for requests that cannot repeat (a code).
+    pub throttle_key: Option<[u8; 32]>,
+    /// Whether it is a silent request (throttled after `UiRequired`).
+    pub silent: bool,
+    /// Whether the grant needs a confidential client.
+    pub credential_required: bool,
+    pub correlation_id: &'a str,
 }
 
 /// What a token answer is saved and reported with.
@@ -108,6 +136,11 @@ where
         ));
     }
     Ok(out)
+}
+
+/// Whether a tenant is a tenant id (rather than a domain name or `common`).
+pub(crate) fn looks_like_guid(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok()
 }
 
 /// A fresh correlation id, unless the caller gave one.
@@ -248,6 +281,48 @@ impl AppCore {
     /// The merged claims of a request and the app's client capabilities.
     pub(crate) fn claims(&self, claims: Option<&str>) -> Result<Option<String>, Error> {
         crate::claims::merge_claims(claims, &self.client_capabilities)
+    }
+
+    /// Sends a token request: fails fast while the same request is throttled, adds the
+    /// client's credential (when it has one) and the claims, and opens or clears the
+    /// request's throttling window with the answer.
+    pub(crate) async fn token_request(&self, r: TokenRequest<'_>) -> Result<TokenResponse, Error> {
+        if let Some(key) = &r.throttle_key {
+            self.throttle.check(key)?;
+        }
+        let token_endpoint = &r.metadata.token_endpoint;
+        let credential = match &self.credential {
+            Some(c) => Some(c.fields(&self.client_id, token_endpoint.as_str()).await?),
+            None if r.credential_required => {
+                return Err(Error::client(
+                    codes::MISSING_CREDENTIAL,
+                    "the application has no credential",
+                ));
+            }
+            None => None,
+        };
+        let mut form = r.form;
+        if let Some(f) = &credential {
+            form.extend(f.pairs());
+        }
+        if let Some(c) = r.claims {
+            form.push(("claims", c));
+        }
+        let answer = post_token_request(
+            self.http.as_ref(),
+            &self.retry,
+            token_endpoint,
+            &form,
+            r.correlation_id,
+        )
+        .await;
+        if let Some(key) = r.throttle_key {
+            match &answer {
+                Ok(_) => self.throttle.clear(&key),
+                Err(e) => self.throttle.record(key, e, self.public, r.silent),
+            }
+        }
+        answer
     }
 
     /// Saves a token answer in the cache and reports it.

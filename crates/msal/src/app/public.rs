@@ -7,15 +7,23 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use super::auth_code::user_scope;
 use super::builder::PublicClientApplicationBuilder;
-use super::{AppCore, Completion, cached_result, correlation_id, normalize_scopes, now_unix};
+use super::interactive::InteractiveRequest;
+use super::ropc::UsernamePasswordRequest;
+use super::{
+    AppCore, Completion, TokenRequest, cached_result, correlation_id, looks_like_guid,
+    normalize_scopes, now_unix,
+};
 use crate::account::Account;
-use crate::cache::{AccessTokenQuery, TokenCache};
+use crate::authority::Metadata;
+use crate::cache::{AccessTokenQuery, CachedRefreshToken, TokenCache};
 use crate::error::{Error, UiRequiredClassification, codes};
 use crate::http::throttle::throttle_key;
 use crate::oauth::device_code::{self, DeviceCodeInfo};
-use crate::oauth::{DEVICE_CODE_GRANT, RESERVED_SCOPES, join_scopes, post_token_request};
+use crate::oauth::{DEVICE_CODE_GRANT, TokenResponse};
 use crate::result::AuthenticationResult;
+use crate::secret::Password;
 
 /// A CLI or desktop application that signs users in.
 ///
@@ -81,7 +89,35 @@ impl PublicClientApplication {
             on_code: None,
             cancel: None,
             correlation_id: None,
+            accept_partial: false,
         }
+    }
+
+    /// Signs a user in with the system browser: the authorization code flow with PKCE and a
+    /// loopback redirect. See [`InteractiveRequest`] for the options and errors.
+    pub fn acquire_token_interactive<I, S>(&self, scopes: I) -> InteractiveRequest
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        InteractiveRequest::new(self.core.clone(), normalize_scopes(scopes))
+    }
+
+    /// Signs a cloud user in with their user name and password (ROPC). Not for federated
+    /// users, users with MFA, or personal Microsoft accounts: prefer
+    /// [`acquire_token_interactive`](Self::acquire_token_interactive) or the device code flow.
+    pub fn acquire_token_by_username_password<I, S>(
+        &self,
+        scopes: I,
+        username: impl Into<String>,
+        password: impl Into<Password>,
+    ) -> UsernamePasswordRequest
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.core
+            .username_password(normalize_scopes(scopes), username.into(), password.into())
     }
 
     /// A token for a signed-in user without interaction: from the cache, else with the refresh
@@ -116,6 +152,23 @@ impl PublicClientApplication {
 }
 
 impl AppCore {
+    pub(crate) fn username_password(
+        self: &Arc<Self>,
+        scopes: Result<Vec<String>, Error>,
+        username: String,
+        password: Password,
+    ) -> UsernamePasswordRequest {
+        UsernamePasswordRequest {
+            core: self.clone(),
+            scopes,
+            username,
+            password,
+            claims: None,
+            accept_partial: false,
+            correlation_id: None,
+        }
+    }
+
     pub(crate) async fn accounts(&self) -> Result<Vec<Account>, Error> {
         let cid = correlation_id(None);
         let metadata = self.metadata(&cid).await?;
@@ -134,6 +187,7 @@ pub struct DeviceCodeRequest {
     on_code: Option<CodeCallback>,
     cancel: Option<CancelFuture>,
     correlation_id: Option<String>,
+    accept_partial: bool,
 }
 
 impl std::fmt::Debug for DeviceCodeRequest {
@@ -169,6 +223,13 @@ impl DeviceCodeRequest {
         self
     }
 
+    /// Accepts an answer that grants fewer scopes than asked for: the result lists the
+    /// others in `declined_scopes`, instead of a `declined_scopes` error.
+    pub fn allow_partial_scopes(mut self, allow: bool) -> Self {
+        self.accept_partial = allow;
+        self
+    }
+
     /// Runs the flow until the user signed in, declined, or the code expired.
     pub async fn send(self) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
@@ -185,12 +246,7 @@ impl DeviceCodeRequest {
                     "the authority has no device authorization endpoint",
                 )
             })?;
-        let scope = join_scopes(
-            scopes
-                .iter()
-                .map(String::as_str)
-                .chain(RESERVED_SCOPES.iter().copied()),
-        );
+        let scope = user_scope(&scopes);
         let mut form: Vec<(&str, &str)> = vec![("client_id", &core.client_id), ("scope", &scope)];
         if let Some(c) = claims.as_deref() {
             form.push(("claims", c));
@@ -233,7 +289,7 @@ impl DeviceCodeRequest {
                 correlation_id: &cid,
                 user_flow: true,
                 user_assertion_hash: None,
-                accept_partial: false,
+                accept_partial: self.accept_partial,
             },
         )
         .await
@@ -249,6 +305,7 @@ pub struct SilentRequest {
     account: Account,
     claims: Option<String>,
     force_refresh: bool,
+    accept_partial: bool,
     correlation_id: Option<String>,
 }
 
@@ -264,6 +321,7 @@ impl SilentRequest {
             account,
             claims: None,
             force_refresh: false,
+            accept_partial: false,
             correlation_id: None,
         }
     }
@@ -277,6 +335,13 @@ impl SilentRequest {
     /// Skips cached access tokens and uses the refresh token.
     pub fn force_refresh(mut self, force: bool) -> Self {
         self.force_refresh = force;
+        self
+    }
+
+    /// Accepts an answer that grants fewer scopes than asked for: the result lists the
+    /// others in `declined_scopes`, instead of a `declined_scopes` error.
+    pub fn allow_partial_scopes(mut self, allow: bool) -> Self {
+        self.accept_partial = allow;
         self
     }
 
@@ -343,84 +408,59 @@ impl SilentRequest {
                 fallback = Some(result);
             }
         }
-        let rt = match core
+        let aliases = &metadata.aliases;
+        let home = account.home_account_id.as_str();
+        let own = core
             .cache
-            .find_refresh_token(
-                &account.home_account_id,
-                &metadata.aliases,
-                &core.client_id,
-                false,
-            )
-            .await?
-        {
-            Some(rt) => rt,
-            None => match core
-                .cache
-                .find_refresh_token(
-                    &account.home_account_id,
-                    &metadata.aliases,
-                    &core.client_id,
-                    true,
-                )
-                .await?
+            .find_refresh_token(home, aliases, &core.client_id, false)
+            .await?;
+        let family = core
+            .cache
+            .find_refresh_token(home, aliases, &core.client_id, true)
+            .await?;
+        // MSAL's order (FOCI): a family refresh token first when the app's family is not known
+        // (it has no refresh token of its own) or when the app is in the family (its own token
+        // has a family id) and another app's family token is newer; then the app's own.
+        let family_first = match (&own, family) {
+            (None, Some(f)) => Some(f),
+            (Some(o), Some(f))
+                if o.family_id.is_some() && !f.client_id.eq_ignore_ascii_case(&core.client_id) =>
             {
-                Some(rt) => rt,
-                None => {
+                Some(f)
+            }
+            _ => None,
+        };
+        let scope = user_scope(&scopes);
+        let mut result = None;
+        if let Some(frt) = &family_first {
+            tracing::debug!(correlation_id = %cid, family_id = ?frt.family_id, "silent: trying the family refresh token");
+            match refresh(core, home, &metadata, frt, &scope, claims.as_deref(), &cid).await {
+                Ok(resp) => result = Some(Ok(resp)),
+                Err(e) if own.is_some() => {
+                    tracing::debug!(correlation_id = %cid, error = %e, "silent: the family refresh token failed; using the app's own");
+                }
+                Err(e) if e.suberror() == Some("client_mismatch") => {
                     return Err(silent_failed(
-                        "no refresh token for this account in the cache",
+                        "this app is not in the family of the cached family refresh token (client_mismatch) and has no refresh token of its own",
                     ));
                 }
-            },
-        };
-        let scope = join_scopes(
-            scopes
-                .iter()
-                .map(String::as_str)
-                .chain(RESERVED_SCOPES.iter().copied()),
-        );
-        let rt_hash = hex_sha256(rt.secret.secret());
-        let key = throttle_key(&[
-            "silent",
-            &core.client_id,
-            core.authority.url().as_str(),
-            &scope,
-            &account.home_account_id,
-            &rt_hash,
-        ]);
-        core.throttle.check(&key)?;
-        let mut form: Vec<(&str, &str)> = vec![
-            ("grant_type", "refresh_token"),
-            ("client_id", &core.client_id),
-            ("refresh_token", rt.secret.secret()),
-            ("scope", &scope),
-            ("client_info", "1"),
-        ];
-        let cred_fields = match &core.credential {
-            Some(c) => Some(
-                c.fields(&core.client_id, metadata.token_endpoint.as_str())
-                    .await?,
-            ),
-            None => None,
-        };
-        if let Some(f) = &cred_fields {
-            form.extend(f.pairs());
+                Err(e) => result = Some(Err(e)),
+            }
         }
-        if let Some(c) = claims.as_deref() {
-            form.push(("claims", c));
-        }
-        tracing::debug!(correlation_id = %cid, "silent: redeeming the refresh token");
-        let resp = match post_token_request(
-            core.http.as_ref(),
-            &core.retry,
-            &metadata.token_endpoint,
-            &form,
-            &cid,
-        )
-        .await
-        {
+        let result = match (result, &own) {
+            (Some(r), _) => r,
+            (None, Some(rt)) => {
+                refresh(core, home, &metadata, rt, &scope, claims.as_deref(), &cid).await
+            }
+            (None, None) => {
+                return Err(silent_failed(
+                    "no refresh token for this account in the cache",
+                ));
+            }
+        };
+        let resp = match result {
             Ok(r) => r,
             Err(e) => {
-                core.throttle.record(key, &e, core.public, true);
                 if let Some(cached) = fallback
                     && e.kind() != crate::ErrorKind::UiRequired
                 {
@@ -430,7 +470,6 @@ impl SilentRequest {
                 return Err(e);
             }
         };
-        core.throttle.clear(&key);
         core.complete(
             resp,
             Completion {
@@ -440,11 +479,49 @@ impl SilentRequest {
                 correlation_id: &cid,
                 user_flow: true,
                 user_assertion_hash: None,
-                accept_partial: false,
+                accept_partial: self.accept_partial,
             },
         )
         .await
     }
+}
+
+/// Redeems one refresh token of the account `home`, with client-side throttling.
+async fn refresh(
+    core: &AppCore,
+    home: &str,
+    metadata: &Metadata,
+    rt: &CachedRefreshToken,
+    scope: &str,
+    claims: Option<&str>,
+    cid: &str,
+) -> Result<TokenResponse, Error> {
+    let rt_hash = hex_sha256(rt.secret.secret());
+    let key = throttle_key(&[
+        "silent",
+        &core.client_id,
+        core.authority.url().as_str(),
+        scope,
+        home,
+        &rt_hash,
+    ]);
+    tracing::debug!(correlation_id = %cid, "silent: redeeming the refresh token");
+    core.token_request(TokenRequest {
+        metadata,
+        form: vec![
+            ("grant_type", "refresh_token"),
+            ("client_id", &core.client_id),
+            ("refresh_token", rt.secret.secret()),
+            ("scope", scope),
+            ("client_info", "1"),
+        ],
+        claims,
+        throttle_key: Some(key),
+        silent: true,
+        credential_required: false,
+        correlation_id: cid,
+    })
+    .await
 }
 
 pub(crate) fn hex_sha256(s: &str) -> String {
@@ -452,8 +529,4 @@ pub(crate) fn hex_sha256(s: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn looks_like_guid(s: &str) -> bool {
-    uuid::Uuid::parse_str(s).is_ok()
 }

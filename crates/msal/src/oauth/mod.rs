@@ -21,6 +21,8 @@ pub(crate) const RESERVED_SCOPES: [&str; 3] = ["openid", "profile", "offline_acc
 
 /// Grant type of the device code flow.
 pub(crate) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// Grant type of the on-behalf-of flow (RFC 7523's JWT bearer grant).
+pub(crate) const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// Client assertion type of `private_key_jwt`.
 pub(crate) const JWT_BEARER_ASSERTION: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

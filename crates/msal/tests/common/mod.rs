@@ -102,6 +102,7 @@ impl Recorded {
 struct Inner {
     token: VecDeque<Answer>,
     devicecode: VecDeque<Answer>,
+    realm: VecDeque<Answer>,
     log: Vec<Recorded>,
 }
 
@@ -249,6 +250,27 @@ async fn devicecode(
     respond(next.unwrap_or_else(|| Answer::raw(500, "no scripted answer", "text/plain"))).await
 }
 
+async fn userrealm(
+    State(ctx): State<Ctx>,
+    Path(user): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    let qs = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&q)
+        .finish();
+    record(
+        &ctx,
+        "GET",
+        format!("/common/userrealm/{user}"),
+        qs,
+        headers,
+        b"",
+    );
+    let next = ctx.inner.lock().unwrap().realm.pop_front();
+    respond(next.unwrap_or_else(|| Answer::raw(404, "not found", "text/plain"))).await
+}
+
 impl MockIdp {
     pub async fn start() -> MockIdp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -266,6 +288,7 @@ impl MockIdp {
             )
             .route("/{tenant}/oauth2/v2.0/token", post(token))
             .route("/{tenant}/oauth2/v2.0/devicecode", post(devicecode))
+            .route("/common/userrealm/{user}", get(userrealm))
             .with_state(ctx);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -296,6 +319,11 @@ impl MockIdp {
 
     pub fn push_devicecode(&self, a: Answer) {
         self.inner.lock().unwrap().devicecode.push_back(a);
+    }
+
+    /// Scripts the next answer of user realm discovery (404 when none is scripted).
+    pub fn push_realm(&self, a: Answer) {
+        self.inner.lock().unwrap().realm.push_back(a);
     }
 
     pub fn requests(&self) -> Vec<Recorded> {

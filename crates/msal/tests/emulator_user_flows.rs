@@ -1,0 +1,326 @@
+//! The user flows end to end against the emulator: the web-app authorization code flow through
+//! the emulator's real sign-in pages (driven over HTTP), username/password, on-behalf-of with
+//! the emulator's own access token, and family refresh tokens.
+
+use msal::cache::TokenCache;
+use msal::{
+    ConfidentialClientApplication, ErrorKind, PublicClientApplication, TokenSource,
+    UiRequiredClassification,
+};
+use msal_emulator::{Emulator, EmulatorConfig, EmulatorHandle, defaults};
+use url::Url;
+
+async fn emulator() -> EmulatorHandle {
+    Emulator::start(EmulatorConfig::default_directory())
+        .await
+        .unwrap()
+}
+
+fn web_app(emu: &EmulatorHandle) -> ConfidentialClientApplication {
+    ConfidentialClientApplication::builder(defaults::CONFIDENTIAL_CLIENT_ID)
+        .authority(emu.authority(defaults::TENANT_ID))
+        .allow_insecure_loopback(true)
+        .client_secret(defaults::CLIENT_SECRET)
+        .build()
+        .unwrap()
+}
+
+fn public(emu: &EmulatorHandle, client_id: &str, cache: &TokenCache) -> PublicClientApplication {
+    PublicClientApplication::builder(client_id)
+        .authority(emu.authority(defaults::TENANT_ID))
+        .allow_insecure_loopback(true)
+        .token_cache(cache.clone())
+        .build()
+        .unwrap()
+}
+
+/// The value of the hidden input `name` of an HTML form.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("the hidden input") + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Opens the authorize URL and signs in on the emulator's page like a browser without script
+/// would: GET the page, POST the form. Returns where the emulator redirects to.
+async fn sign_in_on_the_pages(auth_uri: &str, username: &str, password: &str) -> Url {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http.get(auth_uri).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("id=\"username\"") && html.contains("id=\"password\""));
+    let action = Url::parse(auth_uri)
+        .unwrap()
+        .join(&hidden_action(&html))
+        .unwrap();
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("txn", &hidden(&html, "txn"))
+        .append_pair("step", "login")
+        .append_pair("username", username)
+        .append_pair("password", password)
+        .finish();
+    let answer = http
+        .post(action)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 302, "{}", answer.text().await.unwrap());
+    Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap()
+}
+
+fn hidden_action(html: &str) -> String {
+    let start = html.find("action=\"").unwrap() + "action=\"".len();
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn a_web_app_signs_a_user_in_through_the_emulators_pages() {
+    let emu = emulator().await;
+    let app = web_app(&emu);
+    let flow = app
+        .initiate_auth_code_flow(["User.Read"], "http://localhost:5000/")
+        .login_hint(defaults::USER_USERNAME)
+        .send()
+        .await
+        .unwrap();
+    // The flow is kept in the session between the two requests.
+    let stored = serde_json::to_string(&flow).unwrap();
+    let flow: msal::AuthCodeFlow = serde_json::from_str(&stored).unwrap();
+    assert!(
+        flow.auth_uri()
+            .starts_with(&emu.authority(defaults::TENANT_ID))
+    );
+
+    let back = sign_in_on_the_pages(
+        flow.auth_uri(),
+        defaults::USER_USERNAME,
+        defaults::USER_PASSWORD,
+    )
+    .await;
+    assert_eq!(
+        back.as_str().split('?').next(),
+        Some("http://localhost:5000/")
+    );
+    let params: Vec<(String, String)> = back.query_pairs().into_owned().collect();
+
+    // A tampered state is refused before the code is redeemed.
+    let mut forged = params.clone();
+    for (k, v) in &mut forged {
+        if k == "state" {
+            v.push('x');
+        }
+    }
+    let e = app
+        .acquire_token_by_auth_code_flow(&flow, forged)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((e.kind(), e.code()), (ErrorKind::Client, "state_mismatch"));
+
+    let r = app
+        .acquire_token_by_auth_code_flow(&flow, params.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.source, TokenSource::IdentityProvider);
+    let account = r.account.clone().unwrap();
+    assert_eq!(account.username, defaults::USER_USERNAME);
+    assert_eq!(
+        account.home_account_id,
+        format!("{}.{}", defaults::USER_OBJECT_ID, defaults::TENANT_ID)
+    );
+    let redemption = emu
+        .requests()
+        .into_iter()
+        .rfind(|r| r.form_value("grant_type") == Some("authorization_code"))
+        .unwrap();
+    assert_eq!(redemption.status, 200);
+    assert_eq!(
+        redemption.form_value("redirect_uri"),
+        Some("http://localhost:5000/")
+    );
+    assert_eq!(
+        redemption.form_value("client_secret"),
+        Some(defaults::CLIENT_SECRET)
+    );
+    assert!(redemption.form_value("code_verifier").is_some());
+
+    // A code is redeemed once: the emulator refuses it again.
+    let e = app
+        .acquire_token_by_auth_code_flow(&flow, params)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "invalid_grant");
+    assert_eq!(e.aadsts_codes(), &[70008]);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_redirect_error_of_the_web_flow_is_typed() {
+    let emu = emulator().await;
+    let app = web_app(&emu);
+    let flow = app
+        .initiate_auth_code_flow(["User.Read"], "http://localhost:5000/")
+        .prompt(msal::Prompt::None)
+        .send()
+        .await
+        .unwrap();
+    // prompt=none without a session: the emulator redirects back with login_required.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = http.get(flow.auth_uri()).send().await.unwrap();
+    assert_eq!(answer.status(), 302);
+    let back = Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
+    let params: Vec<(String, String)> = back.query_pairs().into_owned().collect();
+    let e = app
+        .acquire_token_by_auth_code_flow(&flow, params)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::UiRequired, "login_required")
+    );
+    assert_eq!(
+        e.classification(),
+        Some(UiRequiredClassification::PromptNeverFailed)
+    );
+    assert_eq!(e.aadsts_codes(), &[50058]);
+
+    let e = app
+        .acquire_token_by_auth_code_flow(
+            &flow,
+            [
+                ("error", "access_denied"),
+                (
+                    "error_description",
+                    "AADSTS65004: User declined to consent.",
+                ),
+                ("state", flow.state()),
+            ],
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Cancelled, "access_denied")
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn username_password_then_on_behalf_of_with_the_emulators_token() {
+    let emu = emulator().await;
+    let cache = TokenCache::new();
+    let client = public(&emu, defaults::PUBLIC_CLIENT_ID, &cache);
+    let user = client
+        .acquire_token_by_username_password(
+            [defaults::API_SCOPE],
+            defaults::USER_USERNAME,
+            defaults::USER_PASSWORD,
+        )
+        .send()
+        .await
+        .unwrap();
+    let realm = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.path.contains("/userrealm/"))
+        .expect("user realm discovery");
+    assert_eq!(
+        realm.path,
+        format!("/common/userrealm/{}", defaults::USER_USERNAME)
+    );
+    assert!(realm.response_body.contains("\"Managed\""));
+
+    // The web API behind API_SCOPE exchanges the user's token for a Graph token.
+    let api = web_app(&emu);
+    let incoming = user.access_token.secret().to_owned();
+    let obo = api
+        .acquire_token_on_behalf_of(["User.Read"], incoming.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(obo.source, TokenSource::IdentityProvider);
+    assert_eq!(obo.account.unwrap().username, defaults::USER_USERNAME);
+    let again = api
+        .acquire_token_on_behalf_of(["User.Read"], incoming.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.source, TokenSource::Cache);
+    assert_eq!(again.access_token.secret(), obo.access_token.secret());
+    let obo_requests = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.form_value("requested_token_use") == Some("on_behalf_of"))
+        .count();
+    assert_eq!(obo_requests, 1);
+
+    // MFA cannot be done with a password alone.
+    let e = client
+        .acquire_token_by_username_password(
+            ["User.Read"],
+            defaults::MFA_USER_USERNAME,
+            defaults::USER_PASSWORD,
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::UiRequired);
+    assert_eq!(e.aadsts_codes(), &[50076]);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn family_apps_share_refresh_tokens_and_outsiders_do_not() {
+    let emu = emulator().await;
+    let cache = TokenCache::new();
+    let first = public(&emu, defaults::PUBLIC_CLIENT_ID, &cache);
+    let account = first
+        .acquire_token_by_username_password(
+            ["User.Read"],
+            defaults::USER_USERNAME,
+            defaults::USER_PASSWORD,
+        )
+        .send()
+        .await
+        .unwrap()
+        .account
+        .unwrap();
+    let second = public(&emu, defaults::SECOND_PUBLIC_CLIENT_ID, &cache);
+    let r = second
+        .acquire_token_silent(["User.Read"], &account)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.source, TokenSource::IdentityProvider);
+    let refresh = emu.requests().pop().unwrap();
+    assert_eq!(refresh.form_value("grant_type"), Some("refresh_token"));
+    assert_eq!(
+        refresh.form_value("client_id"),
+        Some(defaults::SECOND_PUBLIC_CLIENT_ID)
+    );
+
+    let outsider = public(&emu, defaults::NON_FOCI_PUBLIC_CLIENT_ID, &cache);
+    let e = outsider
+        .acquire_token_silent(["User.Read"], &account)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::UiRequired);
+    emu.shutdown().await;
+}
