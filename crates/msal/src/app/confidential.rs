@@ -248,7 +248,7 @@ impl ClientCredentialsRequest {
         tracing::debug!(correlation_id = %cid, %scope, "client credentials: requesting a token");
         let resp = core
             .token_request(TokenRequest {
-                metadata: &metadata,
+                metadata,
                 form: vec![
                     ("grant_type", "client_credentials"),
                     ("client_id", &core.client_id),

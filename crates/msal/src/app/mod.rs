@@ -61,7 +61,8 @@ pub(crate) struct AppCore {
     pub public: bool,
     /// Per-request tenants already resolved: the authority and its metadata, so a cache hit
     /// for a tenant parses no URL and builds no key (the hot path of multi-tenant daemons).
-    pub tenants: std::sync::RwLock<HashMap<String, Arc<TenantAuthority>, foldhash::fast::RandomState>>,
+    pub tenants:
+        std::sync::RwLock<HashMap<String, Arc<TenantAuthority>, foldhash::fast::RandomState>>,
 }
 
 /// An authority for one tenant with its metadata.

@@ -132,12 +132,18 @@ impl AuthorityResolver {
         if !resp.status.is_success() {
             return Err(error_answer(&resp, &url, correlation_id));
         }
+        let mut cache_aliases: Vec<String> = Vec::with_capacity(aliases.len());
+        for a in aliases.iter().map(|a| cache_environment(a)) {
+            if !cache_aliases.iter().any(|x| x.eq_ignore_ascii_case(&a)) {
+                cache_aliases.push(a);
+            }
+        }
         let metadata = parse_metadata(
             &resp.body,
             authority,
             &url,
-            environment,
-            aliases,
+            cache_environment(&environment),
+            cache_aliases,
             correlation_id,
         )?;
         Ok(Arc::new(metadata))
@@ -415,4 +421,19 @@ pub(crate) fn parse_metadata(
         environment,
         aliases,
     })
+}
+
+/// The `environment` of cache entries for a host as discovery names it: the host name alone,
+/// without port or IPv6 brackets, as MSAL Python (`urlparse(..).hostname`) and MSAL .NET
+/// (`Uri.Host`) write it, so cache files are shared with them whatever the port.
+pub(crate) fn cache_environment(host: &str) -> String {
+    let host = host.trim();
+    let bare = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else if host.matches(':').count() == 1 {
+        host.split(':').next().unwrap_or(host)
+    } else {
+        host
+    };
+    bare.to_ascii_lowercase()
 }

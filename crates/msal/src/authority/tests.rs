@@ -177,7 +177,10 @@ async fn instance_discovery_then_metadata_are_fetched_once() {
     assert_eq!(srv.total_hits(), 2);
 
     assert_eq!(m.environment, "cache.example");
-    assert_eq!(m.aliases, vec!["cache.example", &host, "alias.example"]);
+    assert_eq!(
+        m.aliases,
+        vec!["cache.example", "127.0.0.1", "alias.example"]
+    );
     assert_eq!(
         m.issuer,
         "https://login.microsoftonline.com/{tenantid}/v2.0"
@@ -240,15 +243,15 @@ async fn aliases_share_instance_discovery_and_other_tenants_use_the_default_meta
         .metadata(&srv.authority("/t2"), &http, true, "c")
         .await
         .unwrap();
-    assert_eq!(m2.environment, host);
+    assert_eq!(m2.environment, "127.0.0.1", "the bare host of {host}");
     // The alias host was listed by the first answer: no second instance discovery.
     let via_alias = Authority::parse(&format!("http://{localhost}/t2"), &loopback()).unwrap();
     let m3 = resolver
         .metadata(&via_alias, &http, true, "c")
         .await
         .unwrap();
-    assert_eq!(m3.environment, host);
-    assert_eq!(m3.aliases, vec![host.clone(), localhost.clone()]);
+    assert_eq!(m3.environment, "127.0.0.1");
+    assert_eq!(m3.aliases, vec!["127.0.0.1", "localhost"]);
     assert_eq!(srv.hits(DISCOVERY).len(), 1);
     assert_eq!(
         srv.hits("/t2/v2.0/.well-known/openid-configuration").len(),
@@ -270,8 +273,13 @@ async fn without_instance_discovery_the_metadata_is_fetched_directly() {
     let a = srv.authority("/tenant1");
     let m = resolver.metadata(&a, &http, false, "c").await.unwrap();
     resolver.metadata(&a, &http, false, "c").await.unwrap();
-    assert_eq!(m.environment, srv.host());
-    assert_eq!(m.aliases, vec![srv.host()]);
+    assert_eq!(
+        m.environment,
+        "127.0.0.1",
+        "the bare host of {}",
+        srv.host()
+    );
+    assert_eq!(m.aliases, vec!["127.0.0.1"]);
     assert_eq!(srv.hits(DISCOVERY).len(), 0);
     assert_eq!(srv.total_hits(), 1);
 }
@@ -293,8 +301,13 @@ async fn instance_discovery_without_a_matching_entry_uses_the_host() {
         .metadata(&srv.authority("/t"), &client(), true, "c")
         .await
         .unwrap();
-    assert_eq!(m.environment, srv.host());
-    assert_eq!(m.aliases, vec![srv.host()]);
+    assert_eq!(
+        m.environment,
+        "127.0.0.1",
+        "the bare host of {}",
+        srv.host()
+    );
+    assert_eq!(m.aliases, vec!["127.0.0.1"]);
 }
 
 #[tokio::test]
@@ -336,7 +349,12 @@ async fn b2c_adfs_and_oidc_skip_instance_discovery() {
             .await
             .unwrap_or_else(|e| panic!("{authority}: {e}"));
         assert_eq!(srv.hits(path).len(), 1, "{authority}");
-        assert_eq!(m.environment, srv.host());
+        assert_eq!(
+            m.environment,
+            "127.0.0.1",
+            "the bare host of {}",
+            srv.host()
+        );
         assert_eq!(m.issuer, "https://issuer.example");
         // No device code endpoint in the document, and none derived for these kinds.
         assert!(m.device_authorization_endpoint.is_none(), "{authority}");
@@ -666,4 +684,20 @@ fn placeholders_in_the_issuer_are_kept() {
     .to_string();
     let m = parse_metadata(body.as_bytes(), &a, &url, "e".into(), vec![], "c").unwrap();
     assert_eq!(m.issuer, "https://login.microsoftonline.com/{tenant}/v2.0");
+}
+
+#[test]
+fn cache_environment_is_the_bare_host_name() {
+    use super::resolver::cache_environment;
+    assert_eq!(
+        cache_environment("login.microsoftonline.com"),
+        "login.microsoftonline.com"
+    );
+    assert_eq!(cache_environment("127.0.0.1:41234"), "127.0.0.1");
+    assert_eq!(
+        cache_environment("Login.Example.COM:8443"),
+        "login.example.com"
+    );
+    assert_eq!(cache_environment("[::1]:8080"), "::1");
+    assert_eq!(cache_environment("[::1]"), "::1");
 }
