@@ -101,6 +101,8 @@ impl Config {
             credential: self.credential,
             public,
             tenants: Default::default(),
+            inflight: Default::default(),
+            refreshing: Default::default(),
         })
     }
 }

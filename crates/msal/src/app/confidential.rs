@@ -212,6 +212,11 @@ impl ClientCredentialsRequest {
         self
     }
 
+    /// The request as a boxed `Send` future (for the background refresh it spawns of itself).
+    fn boxed(self) -> crate::http::BoxFuture<'static, Result<AuthenticationResult, Error>> {
+        Box::pin(self.send())
+    }
+
     /// Gets the token.
     pub async fn send(self) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
@@ -220,9 +225,16 @@ impl ClientCredentialsRequest {
         let claims = core.claims(self.claims.as_deref())?;
         let resolved = core.tenant_authority(self.tenant.as_deref(), &cid).await?;
         let (authority, metadata) = (&resolved.authority, &resolved.metadata);
-        if claims.is_none() && !self.force_refresh {
-            let hit = core
-                .cache
+        let scope = join_scopes(scopes.iter().map(String::as_str));
+        let key = throttle_key(&[
+            "client_credentials",
+            &core.client_id,
+            authority.url().as_str(),
+            &scope,
+        ]);
+        let use_cache = claims.is_none() && !self.force_refresh;
+        let lookup = || async {
+            core.cache
                 .find_access_token(&AccessTokenQuery {
                     client_id: &core.client_id,
                     environments: &metadata.aliases,
@@ -232,47 +244,76 @@ impl ClientCredentialsRequest {
                     user_assertion_hash: None,
                     now: now_unix(),
                 })
-                .await?;
-            if let Some(at) = hit {
-                tracing::debug!(correlation_id = %cid, "client credentials: cache hit");
-                return Ok(cached_result(at, None, None, cid));
+                .await
+        };
+        if use_cache && let Some(at) = lookup().await? {
+            tracing::debug!(correlation_id = %cid, "client credentials: cache hit");
+            let result = cached_result(at, None, None, cid);
+            if result
+                .refresh_on
+                .is_some_and(|r| r.unix_timestamp() <= now_unix())
+                && core.start_background_refresh(key)
+            {
+                // Past refresh_on: answer now, refresh behind the caller's back; on failure the
+                // cached token stays in use while it is valid.
+                let again = ClientCredentialsRequest {
+                    core: core.clone(),
+                    scopes: Ok(scopes.clone()),
+                    claims: None,
+                    force_refresh: true,
+                    correlation_id: None,
+                    tenant: self.tenant.clone(),
+                };
+                tokio::spawn(async move {
+                    if let Err(e) = again.boxed().await {
+                        tracing::warn!(error = %e, "background refresh of an app token failed; the cached token stays in use");
+                    }
+                });
             }
+            return Ok(result);
         }
-        let scope = join_scopes(scopes.iter().map(String::as_str));
-        let key = throttle_key(&[
-            "client_credentials",
+        let flight_key = throttle_key(&[
+            "flight:client_credentials",
             &core.client_id,
             authority.url().as_str(),
             &scope,
+            claims.as_deref().unwrap_or(""),
         ]);
-        tracing::debug!(correlation_id = %cid, %scope, "client credentials: requesting a token");
-        let resp = core
-            .token_request(TokenRequest {
-                metadata,
-                form: vec![
-                    ("grant_type", "client_credentials"),
-                    ("client_id", &core.client_id),
-                    ("scope", &scope),
-                ],
-                claims: claims.as_deref(),
-                throttle_key: Some(key),
-                silent: false,
-                credential_required: true,
-                correlation_id: &cid,
-            })
-            .await?;
-        core.complete(
-            resp,
-            Completion {
-                metadata,
-                tenant: authority.tenant(),
-                requested: &scopes,
-                correlation_id: &cid,
-                user_flow: false,
-                user_assertion_hash: None,
-                accept_partial: true,
-            },
-        )
+        core.single_flight(flight_key, || async {
+            // A flight that finished just before this one began has filled the cache.
+            if use_cache && let Some(at) = lookup().await? {
+                return Ok(cached_result(at, None, None, cid.clone()));
+            }
+            tracing::debug!(correlation_id = %cid, %scope, "client credentials: requesting a token");
+            let resp = core
+                .token_request(TokenRequest {
+                    metadata,
+                    form: vec![
+                        ("grant_type", "client_credentials"),
+                        ("client_id", &core.client_id),
+                        ("scope", &scope),
+                    ],
+                    claims: claims.as_deref(),
+                    throttle_key: Some(key),
+                    silent: false,
+                    credential_required: true,
+                    correlation_id: &cid,
+                })
+                .await?;
+            core.complete(
+                resp,
+                Completion {
+                    metadata,
+                    tenant: authority.tenant(),
+                    requested: &scopes,
+                    correlation_id: &cid,
+                    user_flow: false,
+                    user_assertion_hash: None,
+                    accept_partial: true,
+                },
+            )
+            .await
+        })
         .await
     }
 }

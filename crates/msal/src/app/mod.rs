@@ -63,7 +63,22 @@ pub(crate) struct AppCore {
     /// for a tenant parses no URL and builds no key (the hot path of multi-tenant daemons).
     pub tenants:
         std::sync::RwLock<HashMap<String, Arc<TenantAuthority>, foldhash::fast::RandomState>>,
+    /// Requests to the identity provider under way, by request identity: concurrent callers
+    /// of the same request share one (single-flight).
+    pub inflight: std::sync::Mutex<HashMap<[u8; 32], Flight>>,
+    /// When a background (proactive) refresh of a request last started.
+    pub refreshing: std::sync::Mutex<HashMap<[u8; 32], std::time::Instant>>,
 }
+
+/// One shared request to the identity provider.
+pub(crate) type Flight = Arc<tokio::sync::OnceCell<Result<AuthenticationResult, Error>>>;
+
+/// A background refresh of the same request starts at most this often.
+const BACKGROUND_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Tokens living this long or longer are refreshed proactively at half their life when the
+/// server gives no `refresh_in`, as MSAL .NET does.
+const HALF_LIFE_REFRESH_FROM_SECS: u64 = 7200;
 
 /// An authority for one tenant with its metadata.
 #[derive(Debug)]
@@ -204,6 +219,50 @@ pub(crate) fn declined_scopes(requested: &[String], granted: &[String]) -> Vec<S
 }
 
 impl AppCore {
+    /// Runs `request` once for all concurrent callers with the same `key`: the first caller
+    /// runs it, the others wait for and share its result. If the first caller is dropped
+    /// mid-way, a waiting caller runs it instead.
+    pub(crate) async fn single_flight<F, Fut>(
+        &self,
+        key: [u8; 32],
+        request: F,
+    ) -> Result<AuthenticationResult, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<AuthenticationResult, Error>>,
+    {
+        let flight: Flight = self
+            .inflight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key)
+            .or_default()
+            .clone();
+        let result = flight.get_or_init(request).await.clone();
+        let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        if inflight.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            inflight.remove(&key);
+        }
+        result
+    }
+
+    /// Whether a background refresh of `key` may start now (none started recently).
+    pub(crate) fn start_background_refresh(&self, key: [u8; 32]) -> bool {
+        let now = std::time::Instant::now();
+        let mut refreshing = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+        if refreshing
+            .get(&key)
+            .is_some_and(|t| now.duration_since(*t) < BACKGROUND_REFRESH_EVERY)
+        {
+            return false;
+        }
+        if refreshing.len() >= 1024 {
+            refreshing.retain(|_, t| now.duration_since(*t) < BACKGROUND_REFRESH_EVERY);
+        }
+        refreshing.insert(key, now);
+        true
+    }
+
     /// A cached access token for the query; the token endpoint answers Graph scopes in their
     /// short form and the cache keeps what it answered, so a miss is retried with short forms.
     pub(crate) async fn find_access_token(
@@ -365,6 +424,10 @@ impl AppCore {
         let access_token = resp.access_token.clone().unwrap_or_default();
         let token_type = resp.token_type.clone().unwrap_or_else(|| "Bearer".into());
         let expires_in = resp.expires_in.map_or(3600, |s| s.0);
+        let refresh_in = resp
+            .refresh_in
+            .map(|s| s.0)
+            .or_else(|| (expires_in >= HALF_LIFE_REFRESH_FROM_SECS).then_some(expires_in / 2));
         let account = self
             .cache
             .save_response(CacheWrite {
@@ -376,7 +439,7 @@ impl AppCore {
                 token_type: &token_type,
                 expires_in,
                 ext_expires_in: resp.ext_expires_in.map(|s| s.0),
-                refresh_in: resp.refresh_in.map(|s| s.0),
+                refresh_in,
                 refresh_token: if c.user_flow {
                     resp.refresh_token.as_deref()
                 } else {
@@ -404,7 +467,7 @@ impl AppCore {
             token_type,
             expires_on: from_unix(now + expires_in as i64),
             extended_expires_on: resp.ext_expires_in.map(|s| from_unix(now + s.0 as i64)),
-            refresh_on: resp.refresh_in.map(|s| from_unix(now + s.0 as i64)),
+            refresh_on: refresh_in.map(|s| from_unix(now + s as i64)),
             scopes: granted.clone(),
             declined_scopes: declined.clone(),
             source: TokenSource::IdentityProvider,

@@ -376,9 +376,8 @@ impl SilentRequest {
         } else {
             core.authority.tenant()
         };
-        let mut fallback = None;
-        if claims.is_none() && !self.force_refresh {
-            let now = now_unix();
+        let use_cache = claims.is_none() && !self.force_refresh;
+        let lookup = || async {
             let hit = core
                 .find_access_token(&AccessTokenQuery {
                     client_id: &core.client_id,
@@ -387,26 +386,67 @@ impl SilentRequest {
                     scopes: &scopes,
                     home_account_id: Some(&account.home_account_id),
                     user_assertion_hash: None,
-                    now,
+                    now: now_unix(),
                 })
                 .await?;
-            if let Some(at) = hit {
-                let id_claims = core
-                    .cache
-                    .id_token_claims(
-                        &account.home_account_id,
-                        &metadata.aliases,
-                        &core.client_id,
-                        &at.realm,
-                    )
-                    .await?;
-                let result = cached_result(at, Some(account.clone()), id_claims, cid.clone());
-                // Past refresh_on, refresh now, and fall back to the cached token on failure.
-                if result.refresh_on.is_none_or(|r| r.unix_timestamp() > now) {
-                    return Ok(result);
-                }
-                fallback = Some(result);
+            let Some(at) = hit else {
+                return Ok::<_, Error>(None);
+            };
+            let id_claims = core
+                .cache
+                .id_token_claims(
+                    &account.home_account_id,
+                    &metadata.aliases,
+                    &core.client_id,
+                    &at.realm,
+                )
+                .await?;
+            Ok(Some(cached_result(
+                at,
+                Some(account.clone()),
+                id_claims,
+                cid.clone(),
+            )))
+        };
+        let scope = user_scope(&scopes);
+        let request_key = throttle_key(&[
+            "flight:silent",
+            &core.client_id,
+            core.authority.url().as_str(),
+            &scope,
+            &account.home_account_id,
+            claims.as_deref().unwrap_or(""),
+        ]);
+        if use_cache && let Some(result) = lookup().await? {
+            if result
+                .refresh_on
+                .is_some_and(|r| r.unix_timestamp() <= now_unix())
+                && core.start_background_refresh(request_key)
+            {
+                // Past refresh_on: answer now, refresh behind the caller's back; on failure the
+                // cached token stays in use while it is valid.
+                let again = SilentRequest {
+                    core: core.clone(),
+                    scopes: Ok(scopes.clone()),
+                    account: account.clone(),
+                    claims: None,
+                    force_refresh: true,
+                    accept_partial: self.accept_partial,
+                    correlation_id: None,
+                };
+                tokio::spawn(async move {
+                    if let Err(e) = again.boxed().await {
+                        tracing::warn!(error = %e, "background refresh of a user token failed; the cached token stays in use");
+                    }
+                });
             }
+            return Ok(result);
+        }
+        let accept_partial = self.accept_partial;
+        core.single_flight(request_key, || async {
+        // A flight that finished just before this one began has filled the cache.
+        if use_cache && let Some(result) = lookup().await? {
+            return Ok(result);
         }
         let aliases = &metadata.aliases;
         let home = account.home_account_id.as_str();
@@ -430,7 +470,6 @@ impl SilentRequest {
             }
             _ => None,
         };
-        let scope = user_scope(&scopes);
         let mut result = None;
         if let Some(frt) = &family_first {
             tracing::debug!(correlation_id = %cid, family_id = ?frt.family_id, "silent: trying the family refresh token");
@@ -458,18 +497,7 @@ impl SilentRequest {
                 ));
             }
         };
-        let resp = match result {
-            Ok(r) => r,
-            Err(e) => {
-                if let Some(cached) = fallback
-                    && e.kind() != crate::ErrorKind::UiRequired
-                {
-                    tracing::warn!(correlation_id = %cid, error = %e, "proactive refresh failed; the cached token is still valid");
-                    return Ok(cached);
-                }
-                return Err(e);
-            }
-        };
+        let resp = result?;
         core.complete(
             resp,
             Completion {
@@ -479,10 +507,17 @@ impl SilentRequest {
                 correlation_id: &cid,
                 user_flow: true,
                 user_assertion_hash: None,
-                accept_partial: self.accept_partial,
+                accept_partial,
             },
         )
         .await
+        })
+        .await
+    }
+
+    /// The request as a boxed `Send` future (for the background refresh it spawns of itself).
+    fn boxed(self) -> crate::http::BoxFuture<'static, Result<AuthenticationResult, Error>> {
+        Box::pin(self.send())
     }
 }
 
