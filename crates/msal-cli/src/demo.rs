@@ -193,7 +193,7 @@ pub async fn run() -> ExitCode {
             Box::pin(t.server_error())
         }),
         (
-            "Claims challenge: retry with the claims the server sent",
+            "Claims challenge: an API asks for more, the app asks again with the claims",
             |t| Box::pin(t.claims_challenge()),
         ),
         (
@@ -592,60 +592,79 @@ impl Tour {
         check(n == 2, "a 5xx without Retry-After is retried exactly once")
     }
 
+    /// Calls the emulator's sample API with a bearer token.
+    async fn call_api(&self, token: &str) -> Result<msal::http::HttpResponse, String> {
+        use msal::http::{HttpClient, HttpRequest};
+        let url = self
+            .emu
+            .base_url()
+            .join("api/me")
+            .map_err(|e| e.to_string())?;
+        let mut req = HttpRequest::get(url);
+        let bearer = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| "bad token".to_owned())?;
+        req.headers.insert("authorization", bearer);
+        let http = msal::http::ReqwestHttpClient::new().map_err(|e| e.to_string())?;
+        http.execute(req).await.map_err(|e| e.to_string())
+    }
+
     async fn claims_challenge(&self) -> Step {
-        let claims = r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#;
-        self.fault(FaultRule {
-            endpoint: Endpoint::Token,
-            grant_type: Some("client_credentials".into()),
-            action: FaultAction::AadError {
-                code: 50158,
-                suberror: None,
-                claims: Some(claims.into()),
-            },
-            times: Some(1),
-            ..Default::default()
-        });
-        self.s.step(
-            "acquire_token_for_client(...) while conditional access sends a claims challenge",
-        );
-        let e = match self
-            .daemon
-            .acquire_token_for_client([d::API_SCOPE_DEFAULT])
-            .force_refresh(true)
-            .send()
-            .await
-        {
-            Ok(_) => return Err("should fail with a claims challenge".into()),
-            Err(e) => e,
-        };
-        self.s.error(&e);
-        let Some(challenge) = e.claims().map(str::to_owned) else {
-            return Err("the error should carry the claims".into());
-        };
-        println!("     claims: {challenge}");
-        self.s
-            .step("retry with_claims(claims): the request carries them, the cache is bypassed");
-        let r = self
-            .daemon
-            .acquire_token_for_client([d::API_SCOPE_DEFAULT])
-            .with_claims(challenge)
+        let account = self.account().await?;
+        let token = self
+            .desktop
+            .acquire_token_silent([d::API_SCOPE], &account)
             .send()
             .await
             .map_err(|e| e.to_string())?;
-        self.s.token(&r);
-        let sent_claims = self
-            .emu
-            .requests()
-            .iter()
-            .rev()
-            .find(|r| r.path.ends_with("/token"))
-            .and_then(|r| {
-                r.form
-                    .iter()
-                    .find(|(k, _)| k == "claims")
-                    .map(|(_, v)| v.clone())
-            });
-        check(sent_claims.is_some(), "the retry should send the claims")
+        self.emu.set_api_claims_challenge(true);
+        self.s
+            .step("GET /api/me while conditional access demands more (a CAE-style challenge)");
+        let resp = self.call_api(token.access_token.secret()).await?;
+        let header = resp
+            .headers
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        println!(
+            "     HTTP {}; WWW-Authenticate: {}",
+            resp.status.as_u16(),
+            header.chars().take(90).collect::<String>()
+        );
+        let Some(claims) =
+            msal::claims::claims_challenge_from_response(resp.status.as_u16(), &resp.headers)
+        else {
+            self.emu.set_api_claims_challenge(false);
+            return Err("the API should answer 401 with a claims challenge".into());
+        };
+        println!("     claims to send: {claims}");
+        self.s.step("acquire_token_silent(...).with_claims(claims): the cache is bypassed, the claims reach the token endpoint");
+        let again = self
+            .desktop
+            .acquire_token_silent([d::API_SCOPE], &account)
+            .with_claims(claims)
+            .send()
+            .await;
+        let again = match again {
+            Ok(r) => r,
+            Err(e) => {
+                self.emu.set_api_claims_challenge(false);
+                return Err(e.to_string());
+            }
+        };
+        self.s.token(&again);
+        let resp = self.call_api(again.access_token.secret()).await;
+        self.emu.set_api_claims_challenge(false);
+        let resp = resp?;
+        self.s.ok(&format!(
+            "GET /api/me with the new token: HTTP {}",
+            resp.status.as_u16()
+        ));
+        check(
+            resp.status.as_u16() == 200,
+            "the API should accept the token that satisfies the claims",
+        )
     }
 
     async fn transport(&self) -> Step {
