@@ -10,130 +10,24 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
+use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::traits::PublicKeyParts;
+use rsa::{RsaPrivateKey, RsaPublicKey};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use sha1::Digest as _;
+use x509_cert::Certificate;
+use x509_cert::der::Decode;
+use x509_cert::der::referenced::OwnedToRef;
 
-/// A minimal DER reader: enough to walk X.509 certificates and RSA keys.
-pub(crate) mod der {
-    /// One TLV: tag, contents, and the whole encoding.
-    #[derive(Debug, Clone, Copy)]
-    pub struct Tlv<'a> {
-        pub tag: u8,
-        pub contents: &'a [u8],
-    }
-
-    /// Reads one TLV from the front of `input`, returning it and the rest.
-    pub fn read(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
-        let (&tag, rest) = input.split_first()?;
-        let (&len0, mut rest) = rest.split_first()?;
-        let len = if len0 < 0x80 {
-            len0 as usize
-        } else {
-            let n = (len0 & 0x7f) as usize;
-            if n == 0 || n > 4 || rest.len() < n {
-                return None;
-            }
-            let mut len = 0usize;
-            for &b in &rest[..n] {
-                len = (len << 8) | b as usize;
-            }
-            rest = &rest[n..];
-            len
-        };
-        if rest.len() < len {
-            return None;
-        }
-        Some((
-            Tlv {
-                tag,
-                contents: &rest[..len],
-            },
-            &rest[len..],
-        ))
-    }
-
-    /// All TLVs inside a constructed value.
-    pub fn children(contents: &[u8]) -> Option<Vec<Tlv<'_>>> {
-        let mut out = Vec::new();
-        let mut rest = contents;
-        while !rest.is_empty() {
-            let (tlv, r) = read(rest)?;
-            out.push(tlv);
-            rest = r;
-        }
-        Some(out)
-    }
-
-    /// The unsigned big-endian bytes of an INTEGER, without leading zeros.
-    pub fn unsigned(int: &[u8]) -> &[u8] {
-        let mut i = int;
-        while i.len() > 1 && i[0] == 0 {
-            i = &i[1..];
-        }
-        i
-    }
-}
-
-/// The DER OID for rsaEncryption (1.2.840.113549.1.1.1).
-const RSA_ENCRYPTION_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-
-/// Decodes every PEM block with the given label.
-pub(crate) fn pem_blocks(pem: &str, label: &str) -> Vec<Vec<u8>> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let mut out = Vec::new();
-    let mut rest = pem;
-    while let Some(start) = rest.find(&begin) {
-        let after = &rest[start + begin.len()..];
-        let Some(stop) = after.find(&end) else { break };
-        let b64: String = after[..stop]
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        if let Ok(bytes) = STANDARD.decode(b64) {
-            out.push(bytes);
-        }
-        rest = &after[stop + end.len()..];
-    }
-    out
-}
-
-/// The PKCS#1 RSAPublicKey DER inside a certificate, if its key is RSA.
+/// The PKCS#1 RSAPublicKey DER of a certificate's key, if the certificate parses and its
+/// key is RSA.
 pub(crate) fn cert_rsa_public_key(cert_der: &[u8]) -> Option<Vec<u8>> {
-    let (cert, _) = der::read(cert_der)?;
-    let parts = der::children(cert.contents)?;
-    let tbs = parts.first()?;
-    let fields = der::children(tbs.contents)?;
-    // [0] version is optional; the SPKI is the 6th field after it.
-    let offset = usize::from(fields.first()?.tag == 0xa0);
-    let spki = fields.get(offset + 5)?;
-    let spki_parts = der::children(spki.contents)?;
-    let alg = der::children(spki_parts.first()?.contents)?;
-    if alg.first()?.contents != RSA_ENCRYPTION_OID {
-        return None;
-    }
-    let bits = spki_parts.get(1)?;
-    if bits.tag != 0x03 || bits.contents.is_empty() {
-        return None;
-    }
-    Some(bits.contents[1..].to_vec())
-}
-
-/// The modulus and exponent of a PKCS#1 RSAPublicKey.
-pub(crate) fn rsa_components(pkcs1: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
-    let (seq, _) = der::read(pkcs1)?;
-    let ints = der::children(seq.contents)?;
-    Some((
-        der::unsigned(ints.first()?.contents).to_vec(),
-        der::unsigned(ints.get(1)?.contents).to_vec(),
-    ))
-}
-
-/// The PKCS#1 RSAPrivateKey inside a PKCS#8 PrivateKeyInfo.
-pub(crate) fn pkcs8_to_pkcs1(pkcs8: &[u8]) -> Option<Vec<u8>> {
-    let (seq, _) = der::read(pkcs8)?;
-    let parts = der::children(seq.contents)?;
-    let octets = parts.get(2)?;
-    (octets.tag == 0x04).then(|| octets.contents.to_vec())
+    let cert = Certificate::from_der(cert_der).ok()?;
+    let spki = cert.tbs_certificate.subject_public_key_info.owned_to_ref();
+    let key = RsaPublicKey::try_from(spki).ok()?;
+    Some(key.to_pkcs1_der().ok()?.into_vec())
 }
 
 /// A registered certificate, ready to verify client assertions.
@@ -157,7 +51,11 @@ impl std::fmt::Debug for ParsedCert {
 
 /// Parses every certificate in a PEM text; non-RSA certificates are an error.
 pub(crate) fn parse_certificates(pem: &str) -> Result<Vec<ParsedCert>, String> {
-    let blocks = pem_blocks(pem, "CERTIFICATE");
+    // The PEM reader wants its BEGIN/END lines unindented, as they often are not in TOML.
+    let pem: String = pem.lines().flat_map(|l| [l.trim(), "\n"]).collect();
+    let blocks = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("the PEM text is malformed: {e}"))?;
     if blocks.is_empty() {
         return Err("no CERTIFICATE block found in the PEM text".into());
     }
@@ -180,8 +78,7 @@ struct RsaCert {
     cert_der: Vec<u8>,
     cert_pem: String,
     key_pem: String,
-    pkcs1_private: Vec<u8>,
-    pkcs1_public: Vec<u8>,
+    key: RsaPrivateKey,
 }
 
 fn generate_rsa_cert(common_name: &str) -> Result<RsaCert, String> {
@@ -191,14 +88,13 @@ fn generate_rsa_cert(common_name: &str) -> Result<RsaCert, String> {
         .distinguished_name
         .push(DnType::CommonName, common_name);
     let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
-    let pkcs1_private =
-        pkcs8_to_pkcs1(key.serialized_der()).ok_or("cannot read the generated RSA key")?;
+    let rsa_key = RsaPrivateKey::from_pkcs8_der(key.serialized_der())
+        .map_err(|e| format!("cannot read the generated RSA key: {e}"))?;
     Ok(RsaCert {
         cert_der: cert.der().to_vec(),
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
-        pkcs1_private,
-        pkcs1_public: key.public_key_raw().to_vec(),
+        key: rsa_key,
     })
 }
 
@@ -233,22 +129,24 @@ pub(crate) fn signing_key() -> Result<&'static SigningKey, String> {
     static CELL: OnceLock<Result<SigningKey, String>> = OnceLock::new();
     CELL.get_or_init(|| {
         let c = generate_rsa_cert("msal-emulator token signing")?;
-        let (n, e) = rsa_components(&c.pkcs1_public).ok_or("cannot read the RSA public key")?;
+        let public = c.key.to_public_key();
+        let pkcs1_private = c.key.to_pkcs1_der().map_err(|e| e.to_string())?;
+        let pkcs1_public = public.to_pkcs1_der().map_err(|e| e.to_string())?;
         let kid = URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&c.cert_der));
         let jwk = serde_json::json!({
             "kty": "RSA",
             "use": "sig",
             "kid": kid,
             "x5t": kid,
-            "n": URL_SAFE_NO_PAD.encode(n),
-            "e": URL_SAFE_NO_PAD.encode(e),
+            "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
+            "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
             "x5c": [STANDARD.encode(&c.cert_der)],
             "alg": "RS256",
         });
         Ok(SigningKey {
             kid,
-            encoding: EncodingKey::from_rsa_der(&c.pkcs1_private),
-            decoding: DecodingKey::from_rsa_der(&c.pkcs1_public),
+            encoding: EncodingKey::from_rsa_der(pkcs1_private.as_bytes()),
+            decoding: DecodingKey::from_rsa_der(pkcs1_public.as_bytes()),
             jwk,
         })
     })
@@ -303,6 +201,7 @@ pub(crate) fn generate_tls_material() -> Result<TlsMaterial, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rsa::pkcs1::DecodeRsaPublicKey;
 
     #[test]
     fn default_certificate_parses_and_matches_key() {
@@ -330,7 +229,74 @@ mod tests {
             parse_certificates("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----")
                 .is_err()
         );
-        assert!(der::read(&[0x30, 0x85, 1, 1, 1, 1, 1]).is_none());
-        assert!(rsa_components(&[0x30, 0x02, 0x02]).is_none());
+        assert!(
+            parse_certificates("-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----")
+                .is_err()
+        );
+        assert!(parse_certificates("-----BEGIN CERTIFICATE-----\nAAAA\n").is_err());
+        assert!(cert_rsa_public_key(&[0x30, 0x85, 1, 1, 1, 1, 1]).is_none());
+        assert!(cert_rsa_public_key(&[0x30, 0x02, 0x02]).is_none());
+        // Every truncation of a good certificate is refused, without a panic.
+        let der = &default_app_cert().cert_der;
+        assert!(cert_rsa_public_key(der).is_some());
+        for len in 0..der.len() {
+            assert!(
+                cert_rsa_public_key(&der[..len]).is_none(),
+                "prefix of {len} bytes"
+            );
+        }
+        // A certificate whose key is not RSA is refused.
+        let ec_key = KeyPair::generate().unwrap();
+        let ec_cert = CertificateParams::new(Vec::<String>::new())
+            .unwrap()
+            .self_signed(&ec_key)
+            .unwrap();
+        assert!(cert_rsa_public_key(ec_cert.der()).is_none());
+        assert!(parse_certificates(&ec_cert.pem()).is_err());
+    }
+
+    #[test]
+    fn indented_pem_and_other_blocks_are_accepted() {
+        let (cert, key) = default_certificate_pem();
+        let indented: String = cert.lines().map(|l| format!("    {l}\n")).collect();
+        assert_eq!(parse_certificates(&indented).unwrap().len(), 1);
+        let two = parse_certificates(&format!("{key}{cert}{cert}")).unwrap();
+        assert_eq!(two.len(), 2);
+        assert_eq!(two[0].x5t, two[1].x5t);
+    }
+
+    #[test]
+    fn jwk_matches_the_signing_certificate() {
+        let key = signing_key().unwrap();
+        let x5c = STANDARD
+            .decode(key.jwk["x5c"][0].as_str().unwrap())
+            .unwrap();
+        let pkcs1 = cert_rsa_public_key(&x5c).unwrap();
+        let public = RsaPublicKey::from_pkcs1_der(&pkcs1).unwrap();
+        let n = URL_SAFE_NO_PAD
+            .decode(key.jwk["n"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(n, public.n().to_bytes_be());
+        assert_eq!(n.len(), 256, "2048-bit modulus, unsigned, no leading zero");
+        assert_eq!(key.jwk["e"], "AQAB");
+        assert_eq!(
+            key.jwk["kid"],
+            URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&x5c))
+        );
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+            &serde_json::json!({"a": 1}),
+            &key.encoding,
+        )
+        .unwrap();
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        v.required_spec_claims.clear();
+        jsonwebtoken::decode::<serde_json::Value>(&token, &key.decoding, &v).unwrap();
+        let from_jwk = DecodingKey::from_rsa_components(
+            key.jwk["n"].as_str().unwrap(),
+            key.jwk["e"].as_str().unwrap(),
+        )
+        .unwrap();
+        jsonwebtoken::decode::<serde_json::Value>(&token, &from_jwk, &v).unwrap();
     }
 }
