@@ -816,6 +816,16 @@ async fn a_persistence_is_loaded_before_and_saved_after_access() {
 mod file {
     use super::*;
 
+    /// The names in a directory, sorted.
+    fn dir_names(dir: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[tokio::test]
     async fn file_cache_reloads_only_when_the_file_changed() {
         let dir = tempfile::tempdir().unwrap();
@@ -856,8 +866,11 @@ mod file {
         // Deleted: an empty cache.
         std::fs::remove_file(&path).unwrap();
         assert_eq!(find(&a, &Q::app(TENANT, &["t"])).await, None);
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
-        assert!(names.is_empty(), "no temporary file left: {names:?}");
+        assert_eq!(
+            dir_names(path.parent().unwrap()),
+            ["cache.json.lockfile"],
+            "no temporary file left; the lock file stays"
+        );
     }
 
     #[tokio::test]
@@ -912,11 +925,12 @@ mod file {
         let meta = std::fs::metadata(&path).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         assert_ne!(meta.ino(), inode, "a new file was renamed over the old one");
-        let names: Vec<String> = std::fs::read_dir(dir.path())
+        assert_eq!(dir_names(dir.path()), ["cache.json", "cache.json.lockfile"]);
+        let lock_mode = std::fs::metadata(dir.path().join("cache.json.lockfile"))
             .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["cache.json"]);
+            .permissions()
+            .mode();
+        assert_eq!(lock_mode & 0o777, 0o600);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), cache.serialize());
     }
 
