@@ -953,6 +953,426 @@ mod file {
     }
 }
 
+/// Files shared between processes: locking, stale locks, corrupt files, encryption.
+mod shared_file {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    use super::*;
+
+    const WRITERS: usize = 8;
+    const TOKENS_PER_WRITER: usize = 100;
+    /// Set in a child process: the cache file to work on.
+    const CHILD_FILE: &str = "MSAL_TEST_CHILD_CACHE_FILE";
+    /// Set in a child process: which writer it is.
+    const CHILD_ID: &str = "MSAL_TEST_CHILD_ID";
+
+    /// This test binary, running the one test `name` in a child process.
+    fn child(name: &str, file: &std::path::Path, id: usize) -> Command {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD_FILE, file)
+            .env(CHILD_ID, id.to_string());
+        cmd
+    }
+
+    fn writer_realm(id: usize) -> String {
+        format!("{id:08x}-0000-4000-8000-00000000abcd")
+    }
+
+    fn app_cache(path: &std::path::Path) -> TokenCache {
+        TokenCache::with_persistence(Arc::new(FileCachePersistence::new(path)))
+    }
+
+    /// One writer: 100 distinct app tokens (its own tenant, one scope each) through a
+    /// `TokenCache` on the file, each write its own read-modify-write. In a child process of
+    /// `processes_sharing_a_file_lose_no_update`, on the parent's file; run alone, on a file
+    /// of its own. Either way its 100 tokens are all there afterwards.
+    #[tokio::test]
+    async fn writer_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = std::env::var_os(CHILD_FILE)
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| dir.path().join("cache.json"));
+        let id: usize = std::env::var(CHILD_ID)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let cache = app_cache(&path);
+        let realm = writer_realm(id);
+        for j in 0..TOKENS_PER_WRITER {
+            let scope = format!("api://writer/{j}");
+            save(
+                &cache,
+                &Resp::app(&realm, &[&scope], &format!("at-{id}-{j}")),
+            )
+            .await;
+        }
+        let fresh = app_cache(&path);
+        for j in 0..TOKENS_PER_WRITER {
+            let scope = format!("api://writer/{j}");
+            assert_eq!(
+                find(&fresh, &Q::app(&realm, &[&scope])).await,
+                Some(format!("at-{id}-{j}"))
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn processes_sharing_a_file_lose_no_update() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared").join("cache.json");
+        let children: Vec<_> = (0..WRITERS)
+            .map(|id| {
+                child("cache::tests::shared_file::writer_process", &path, id)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for (id, c) in children.into_iter().enumerate() {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "writer {id} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let cache = app_cache(&path);
+        let mut found = 0;
+        for id in 0..WRITERS {
+            let realm = writer_realm(id);
+            for j in 0..TOKENS_PER_WRITER {
+                let scope = format!("api://writer/{j}");
+                assert_eq!(
+                    find(&cache, &Q::app(&realm, &[&scope])).await,
+                    Some(format!("at-{id}-{j}")),
+                    "writer {id}, token {j}"
+                );
+                found += 1;
+            }
+        }
+        assert_eq!(found, WRITERS * TOKENS_PER_WRITER);
+        assert_eq!(json_of(&cache)["AccessToken"].as_object().unwrap().len(), 800);
+    }
+
+    /// Takes the file's lock. In a child process of `a_lock_dies_with_its_process`: says
+    /// `MSAL-TEST-LOCKED` and holds it until killed (at most two minutes). Run alone: checks that a
+    /// second lock on the file waits, times out with a typed error, and succeeds once the
+    /// first is released.
+    #[tokio::test]
+    async fn lock_holder_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let child_file = std::env::var_os(CHILD_FILE).map(std::path::PathBuf::from);
+        let path = child_file
+            .clone()
+            .unwrap_or_else(|| dir.path().join("cache.json"));
+        let p = FileCachePersistence::new(&path);
+        let guard = p.lock().await.unwrap();
+        if child_file.is_some() {
+            // libtest may print the test's name on the same line first.
+            println!("\nMSAL-TEST-LOCKED");
+            tokio::time::sleep(Duration::from_secs(120)).await;
+            return;
+        }
+        let other = FileCachePersistence::new(&path).lock_timeout(Duration::from_millis(50));
+        let e = other.lock().await.unwrap_err();
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::Client, codes::CACHE_PERSISTENCE)
+        );
+        assert!(
+            e.description()
+                .contains(&format!("held by process {}", std::process::id())),
+            "{e}"
+        );
+        drop(guard);
+        drop(other.lock().await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_lock_dies_with_its_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+        let mut holder = child("cache::tests::shared_file::lock_holder_process", &path, 0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = holder.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        assert!(
+            lines.any(|l| l.is_ok_and(|l| l.contains("MSAL-TEST-LOCKED"))),
+            "the child took the lock"
+        );
+
+        // Held by a live process: waiting is bounded, then a typed error naming the holder.
+        let impatient = FileCachePersistence::new(&path).lock_timeout(Duration::from_millis(100));
+        let e = impatient.lock().await.unwrap_err();
+        assert_eq!(e.code(), codes::CACHE_PERSISTENCE);
+        assert!(
+            e.description()
+                .contains(&format!("held by process {}", holder.id())),
+            "{e}"
+        );
+        let cache = TokenCache::with_persistence(Arc::new(
+            FileCachePersistence::new(&path).lock_timeout(Duration::from_millis(100)),
+        ));
+        let e = cache
+            .save_response(Resp::app(TENANT, &["s"], "x").w())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), codes::CACHE_PERSISTENCE);
+
+        // The holder dies without unlocking (SIGKILL): the OS releases its lock, and the lock
+        // file it leaves behind blocks nobody.
+        holder.kill().unwrap();
+        holder.wait().unwrap();
+        assert!(p_lock_file(&path).exists());
+        let patient = FileCachePersistence::new(&path).lock_timeout(Duration::from_secs(30));
+        drop(patient.lock().await.unwrap());
+        save(&cache, &Resp::app(TENANT, &["s"], "after")).await;
+        assert_eq!(
+            find(&app_cache(&path), &Q::app(TENANT, &["s"])).await.as_deref(),
+            Some("after")
+        );
+    }
+
+    fn p_lock_file(path: &std::path::Path) -> std::path::PathBuf {
+        FileCachePersistence::new(path).lock_path().to_owned()
+    }
+
+    /// The files `<name>.corrupt-*` in the directory.
+    fn corrupt_copies(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("cache.json.corrupt-")
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_file_is_moved_aside_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+        let truncated = "{\n    \"AccessToken\": {\n        \"k\": {\"secret\": ";
+        std::fs::write(&path, truncated).unwrap();
+        let p = Arc::new(FileCachePersistence::new(&path).recover_corrupt(true));
+        let cache = TokenCache::with_persistence(p.clone());
+
+        // A read finds an empty cache; the corrupt file is kept next to it.
+        assert_eq!(find(&cache, &Q::app(TENANT, &["s"])).await, None);
+        let copies = corrupt_copies(dir.path());
+        assert_eq!(copies.len(), 1, "{copies:?}");
+        assert_eq!(std::fs::read_to_string(&copies[0]).unwrap(), truncated);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&copies[0]).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(!path.exists());
+        save(&cache, &Resp::app(TENANT, &["s"], "fresh")).await;
+        assert_eq!(
+            find(&app_cache(&path), &Q::app(TENANT, &["s"])).await.as_deref(),
+            Some("fresh")
+        );
+
+        // A write over a corrupt file (not UTF-8 this time): moved aside, then written.
+        std::fs::write(&path, [0xff, 0xfe, 0x00]).unwrap();
+        save(&cache, &Resp::app(TENANT, &["t"], "t")).await;
+        let copies = corrupt_copies(dir.path());
+        assert_eq!(copies.len(), 2, "{copies:?}");
+        assert!(copies.iter().any(|c| std::fs::read(c).unwrap() == [0xff, 0xfe, 0x00]));
+        assert_eq!(
+            find(&cache, &Q::app(TENANT, &["t"])).await.as_deref(),
+            Some("t")
+        );
+        assert_eq!(find(&cache, &Q::app(TENANT, &["s"])).await, None);
+
+        // Not asked: the error, and the file stays.
+        std::fs::write(&path, truncated).unwrap();
+        let strict = app_cache(&path);
+        let e = strict
+            .find_access_token(&Q::app(TENANT, &["s"]).q())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), codes::CACHE_CORRUPT);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), truncated);
+        assert_eq!(corrupt_copies(dir.path()).len(), 2);
+    }
+
+    fn encrypted(path: &std::path::Path, store: &MemoryKeyStore) -> FileCachePersistence {
+        FileCachePersistence::new(path)
+            .encrypted(Arc::new(store.clone()), EncryptionFallback::Fail)
+    }
+
+    #[tokio::test]
+    async fn an_encrypted_file_needs_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+        let keys = MemoryKeyStore::new();
+        let cache = TokenCache::with_persistence(Arc::new(encrypted(&path, &keys)));
+        save(&cache, &Resp::app(TENANT, &["s"], "secret-token-value")).await;
+        let key = keys.key().expect("a key was generated and stored");
+
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.starts_with(crypto::MAGIC));
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("secret-token-value") && !text.contains(CLIENT));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+
+        // Another process with the same key store reads it.
+        let same_key = MemoryKeyStore::with_key(key.clone());
+        let reader = TokenCache::with_persistence(Arc::new(encrypted(&path, &same_key)));
+        assert_eq!(
+            find(&reader, &Q::app(TENANT, &["s"])).await.as_deref(),
+            Some("secret-token-value")
+        );
+        // The key is reused, not replaced, on later saves.
+        save(&reader, &Resp::app(TENANT, &["t"], "t")).await;
+        assert_eq!(same_key.key().unwrap().as_bytes(), key.as_bytes());
+        assert_eq!(
+            find(&cache, &Q::app(TENANT, &["t"])).await.as_deref(),
+            Some("t")
+        );
+
+        // Another key, or none: cache_corrupt, the file untouched.
+        let before = std::fs::read(&path).unwrap();
+        for store in [
+            MemoryKeyStore::with_key(EncryptionKey::generate()),
+            MemoryKeyStore::new(),
+        ] {
+            let other = TokenCache::with_persistence(Arc::new(encrypted(&path, &store)));
+            let e = other
+                .find_access_token(&Q::app(TENANT, &["s"]).q())
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), codes::CACHE_CORRUPT, "{e}");
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        // Edited bytes: cache_corrupt too.
+        let mut edited = before.clone();
+        let mid = edited.len() / 2;
+        edited[mid] ^= 0x20;
+        std::fs::write(&path, &edited).unwrap();
+        let e = reader
+            .find_access_token(&Q::app(TENANT, &["s"]).q())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), codes::CACHE_CORRUPT);
+        // With recovery: moved aside, and a new cache under the store's key.
+        let recovering = TokenCache::with_persistence(Arc::new(
+            encrypted(&path, &same_key).recover_corrupt(true),
+        ));
+        assert_eq!(find(&recovering, &Q::app(TENANT, &["s"])).await, None);
+        assert_eq!(corrupt_copies(dir.path()).len(), 1);
+        save(&recovering, &Resp::app(TENANT, &["u"], "u")).await;
+        assert!(std::fs::read(&path).unwrap().starts_with(crypto::MAGIC));
+    }
+
+    #[tokio::test]
+    async fn a_plain_file_is_encrypted_on_the_next_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+        save(&app_cache(&path), &Resp::app(TENANT, &["s"], "plain")).await;
+        let keys = MemoryKeyStore::new();
+        let cache = TokenCache::with_persistence(Arc::new(encrypted(&path, &keys)));
+        assert_eq!(
+            find(&cache, &Q::app(TENANT, &["s"])).await.as_deref(),
+            Some("plain")
+        );
+        assert!(keys.key().is_none(), "reading plain text makes no key");
+        save(&cache, &Resp::app(TENANT, &["t"], "t")).await;
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.starts_with(crypto::MAGIC));
+        assert!(!String::from_utf8_lossy(&bytes).contains("plain"));
+        assert_eq!(
+            find(&cache, &Q::app(TENANT, &["s"])).await.as_deref(),
+            Some("plain")
+        );
+    }
+
+    /// What a missing secret store does: fail, or plain text, as configured.
+    async fn check_fallback(store: Arc<dyn KeyStore>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+
+        let failing = TokenCache::with_persistence(Arc::new(
+            FileCachePersistence::new(&path).encrypted(store.clone(), EncryptionFallback::Fail),
+        ));
+        let e = failing
+            .save_response(Resp::app(TENANT, &["s"], "x").w())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::Client, codes::CACHE_PERSISTENCE)
+        );
+        assert!(e.description().contains("PlainText"), "{e}");
+        assert!(!path.exists(), "nothing written");
+
+        let plain = TokenCache::with_persistence(Arc::new(
+            FileCachePersistence::new(&path).encrypted(store, EncryptionFallback::PlainText),
+        ));
+        save(&plain, &Resp::app(TENANT, &["s"], "in-plain-text")).await;
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("in-plain-text"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(
+            find(&app_cache(&path), &Q::app(TENANT, &["s"])).await.as_deref(),
+            Some("in-plain-text")
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_secret_store_the_fallback_decides() {
+        check_fallback(Arc::new(MemoryKeyStore::unavailable())).await;
+    }
+
+    /// The OS secret store through `keyring`: where there is none (headless Linux, as in CI),
+    /// the fallback decides; where there is one, the key round-trips through it.
+    #[cfg(feature = "keyring")]
+    #[tokio::test]
+    async fn the_os_secret_store_or_the_fallback() {
+        let account = format!("test-{}", uuid::Uuid::new_v4());
+        let store = KeyringKeyStore::new("msal-rs-tests", &account);
+        match store.load_key() {
+            Err(e) if e.kind() == KeyStoreErrorKind::Unavailable => {
+                check_fallback(Arc::new(store)).await;
+            }
+            Err(e) => panic!("the OS secret store failed: {e}"),
+            Ok(existing) => {
+                assert!(existing.is_none(), "a fresh entry has no key");
+                let key = EncryptionKey::generate();
+                store.store_key(&key).unwrap();
+                assert_eq!(store.load_key().unwrap().unwrap().as_bytes(), key.as_bytes());
+                let _ = keyring::Entry::new("msal-rs-tests", &account)
+                    .and_then(|e| e.delete_credential());
+            }
+        }
+    }
+}
+
 #[test]
 fn bench_support_hits() {
     let tokens = bench_support::AppTokens::new(3, 4);
