@@ -1373,6 +1373,315 @@ mod shared_file {
     }
 }
 
+#[cfg(feature = "redis")]
+#[path = "../../tests/support/redis_server.rs"]
+mod redis_server;
+
+/// The two-level cache against a real `redis-server`.
+#[cfg(feature = "redis")]
+mod distributed_redis {
+    use std::time::Duration;
+
+    use super::redis_server::RedisServer;
+    use super::*;
+
+    /// A `RedisCache` on the server, with a prefix of its own so tests do not share keys.
+    fn l2(server: &RedisServer, prefix: &str) -> Arc<RedisCache> {
+        Arc::new(RedisCache::new(&server.url()).unwrap().key_prefix(prefix))
+    }
+
+    fn two_level(l2: Arc<RedisCache>, strict: bool) -> TokenCache {
+        TokenCache::with_distributed(l2, DistributedCacheOptions::new().strict(strict))
+    }
+
+    fn now() -> i64 {
+        crate::app::now_unix()
+    }
+
+    fn app_now(realm: &str, scopes: &[&str], secret: &str) -> Resp {
+        Resp {
+            now: now(),
+            ..Resp::app(realm, scopes, secret)
+        }
+    }
+
+    fn q_app_now(realm: &str, scopes: &[&str]) -> Q {
+        Q {
+            now: now(),
+            ..Q::app(realm, scopes)
+        }
+    }
+
+    async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(server.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+
+    async fn ttl(server: &RedisServer, key: &str) -> i64 {
+        redis::cmd("TTL")
+            .arg(key)
+            .query_async(&mut raw(server).await)
+            .await
+            .unwrap()
+    }
+
+    async fn fields(server: &RedisServer, key: &str) -> Vec<String> {
+        let mut names: Vec<String> = redis::cmd("HKEYS")
+            .arg(key)
+            .query_async(&mut raw(server).await)
+            .await
+            .unwrap();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn a_token_written_on_one_machine_is_found_on_another() {
+        let server = RedisServer::start();
+        let (l2a, l2b) = (l2(&server, "t1"), l2(&server, "t1"));
+        let a = two_level(l2a.clone(), true);
+        let b = two_level(l2b, true);
+        save(&a, &app_now(TENANT, &["api://x/.default"], "from-a")).await;
+
+        let key = l2a.key_of(&CachePartition::app(CLIENT, TENANT));
+        assert_eq!(key, format!("t1:app:{CLIENT}:{TENANT}"));
+        assert_eq!(
+            fields(&server, &key).await,
+            [
+                format!("AccessToken|-{ENV}-accesstoken-{CLIENT}-{TENANT}-api://x/.default"),
+                format!("AppMetadata|appmetadata-{ENV}-{CLIENT}"),
+            ]
+        );
+        // The partition lives as long as its token: expires_in 3600 s.
+        let t = ttl(&server, &key).await;
+        assert!((3000..=3600).contains(&t), "ttl {t}");
+
+        // `b` has nothing in memory: it reads the partition from Redis.
+        assert_eq!(
+            find(&b, &q_app_now(TENANT, &["api://x/.default"])).await.as_deref(),
+            Some("from-a")
+        );
+        // Other partitions are not there.
+        assert_eq!(find(&b, &q_app_now(OTHER_TENANT, &["api://x/.default"])).await, None);
+
+        // Writers of one partition merge: `b`'s token joins `a`'s instead of replacing it.
+        save(&b, &app_now(TENANT, &["api://y/.default"], "from-b")).await;
+        let c = two_level(l2(&server, "t1"), true);
+        assert_eq!(
+            find(&c, &q_app_now(TENANT, &["api://x/.default"])).await.as_deref(),
+            Some("from-a")
+        );
+        assert_eq!(
+            find(&c, &q_app_now(TENANT, &["api://y/.default"])).await.as_deref(),
+            Some("from-b")
+        );
+        // A token replacing another (intersecting scopes) removes it from Redis too.
+        save(&a, &app_now(TENANT, &["api://x/.default"], "from-a-2")).await;
+        let d = two_level(l2(&server, "t1"), true);
+        assert_eq!(
+            find(&d, &q_app_now(TENANT, &["api://x/.default"])).await.as_deref(),
+            Some("from-a-2")
+        );
+    }
+
+    #[tokio::test]
+    async fn user_and_on_behalf_of_partitions() {
+        let server = RedisServer::start();
+        let a = two_level(l2(&server, "t2"), true);
+        let home = home();
+        let mut user = Resp::user(&home, TENANT, &["User.Read"], "user-at");
+        user.now = now();
+        save(&a, &user).await;
+        let key = l2(&server, "t2").key_of(&CachePartition::user(&home));
+        assert_eq!(key, format!("t2:user:{home}"));
+        let t = ttl(&server, &key).await;
+        assert!(t > 80 * 24 * 3600, "refresh tokens keep the partition 90 days: {t}");
+
+        let envs = strings(&[ENV]);
+        let b = two_level(l2(&server, "t2"), true);
+        let rt = b
+            .find_refresh_token(&home, &envs, CLIENT, false)
+            .await
+            .unwrap()
+            .expect("the refresh token, from Redis");
+        assert_eq!(rt.secret.secret(), "rt-user-at");
+        let c = two_level(l2(&server, "t2"), true);
+        assert_eq!(
+            c.find_account(&home, &envs).await.unwrap().unwrap().username,
+            "alice@contoso.com"
+        );
+        let d = two_level(l2(&server, "t2"), true);
+        let claims = d.id_token_claims(&home, &envs, CLIENT, TENANT).await.unwrap();
+        assert_eq!(claims.unwrap()["name"], "Alice");
+        let e = two_level(l2(&server, "t2"), true);
+        let mut q = Q::user(&home, TENANT, &["User.Read"]);
+        q.now = now();
+        assert_eq!(find(&e, &q).await.as_deref(), Some("user-at"));
+
+        // Signing out on one machine signs out everywhere.
+        let account = e.find_account(&home, &envs).await.unwrap().unwrap();
+        let f = two_level(l2(&server, "t2"), true);
+        f.remove_account(&account, CLIENT).await.unwrap();
+        let g = two_level(l2(&server, "t2"), true);
+        assert_eq!(find(&g, &q).await, None);
+        assert!(
+            g.find_refresh_token(&home, &envs, CLIENT, false)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // On-behalf-of tokens, by the hash of the incoming assertion.
+        let mut obo = app_now(TENANT, &["api://downstream/.default"], "obo-at");
+        obo.home = Some(home.clone());
+        obo.user_assertion_hash = Some("hash-1".into());
+        save(&a, &obo).await;
+        let obo_key = l2(&server, "t2").key_of(&CachePartition::on_behalf_of("hash-1"));
+        let names = fields(&server, &obo_key).await;
+        assert_eq!(names.len(), 1, "the access token only (the app metadata is unchanged)");
+        assert!(names[0].starts_with("AccessToken|"), "{names:?}");
+        let h = two_level(l2(&server, "t2"), true);
+        let mut q = Q::user(&home, TENANT, &["api://downstream/.default"]);
+        q.now = now();
+        q.user_assertion_hash = Some("hash-1".into());
+        assert_eq!(find(&h, &q).await.as_deref(), Some("obo-at"));
+        q.user_assertion_hash = Some("hash-2".into());
+        assert_eq!(find(&h, &q).await, None);
+    }
+
+    #[tokio::test]
+    async fn redis_down_or_slow_never_fails_a_lenient_cache() {
+        let mut server = RedisServer::start();
+        let lenient = two_level(l2(&server, "t3"), false);
+        let strict = two_level(l2(&server, "t3"), true);
+        save(&lenient, &app_now(TENANT, &["s1"], "at-1")).await;
+        assert_eq!(
+            find(&strict, &q_app_now(TENANT, &["s1"])).await.as_deref(),
+            Some("at-1")
+        );
+
+        server.stop();
+        // Lenient: writes and reads go on in memory.
+        save(&lenient, &app_now(TENANT, &["s2"], "at-2")).await;
+        assert_eq!(
+            find(&lenient, &q_app_now(TENANT, &["s2"])).await.as_deref(),
+            Some("at-2")
+        );
+        let fresh = two_level(l2(&server, "t3"), false);
+        assert_eq!(find(&fresh, &q_app_now(TENANT, &["s1"])).await, None);
+        // Strict: a typed error. (An L1 hit needs no Redis.)
+        assert_eq!(
+            find(&strict, &q_app_now(TENANT, &["s1"])).await.as_deref(),
+            Some("at-1")
+        );
+        let e = strict
+            .find_access_token(&q_app_now(TENANT, &["s3"]).q())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::Client, codes::CACHE_PERSISTENCE)
+        );
+        let e = strict
+            .save_response(app_now(TENANT, &["s3"], "x").w())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), codes::CACHE_PERSISTENCE);
+
+        // Back (empty: it keeps nothing on disk): writes reach Redis again.
+        server.restart();
+        let key = l2(&server, "t3").key_of(&CachePartition::app(CLIENT, TENANT));
+        let mut reached = false;
+        for i in 0..100 {
+            save(&lenient, &app_now(TENANT, &[&format!("s-{i}")], "again")).await;
+            if !fields(&server, &key).await.is_empty() {
+                reached = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(reached, "a write reached Redis after its restart");
+        let other = two_level(l2(&server, "t3"), true);
+        let names = fields(&server, &key).await;
+        let scope = names
+            .iter()
+            .find_map(|n| n.rsplit_once('-').filter(|_| n.starts_with("AccessToken|")))
+            .map(|(_, i)| format!("s-{i}"))
+            .unwrap();
+        assert_eq!(
+            find(&other, &q_app_now(TENANT, &[&scope])).await.as_deref(),
+            Some("again")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_slow_redis_times_out() {
+        let server = RedisServer::start();
+        let l2 = l2(&server, "t4");
+        let lenient = TokenCache::with_distributed(
+            l2.clone(),
+            DistributedCacheOptions::new().timeout(Duration::from_millis(100)),
+        );
+        let strict = TokenCache::with_distributed(
+            l2,
+            DistributedCacheOptions::new()
+                .timeout(Duration::from_millis(100))
+                .strict(true),
+        );
+        // Connect first, so the pause below holds the commands, not the connection.
+        assert_eq!(find(&strict, &q_app_now(TENANT, &["s"])).await, None);
+        // Redis holds every client's commands for 3 s: slower than the timeout.
+        let _: () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(3000)
+            .query_async(&mut raw(&server).await)
+            .await
+            .unwrap();
+        let e = strict
+            .find_access_token(&q_app_now(TENANT, &["s"]).q())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), codes::CACHE_PERSISTENCE);
+        assert!(e.description().contains("within 100 ms"), "{e}");
+        assert_eq!(find(&lenient, &q_app_now(TENANT, &["s"])).await, None);
+        save(&lenient, &app_now(TENANT, &["s"], "in-memory")).await;
+        assert_eq!(
+            find(&lenient, &q_app_now(TENANT, &["s"])).await.as_deref(),
+            Some("in-memory")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_entry_in_redis() {
+        let server = RedisServer::start();
+        let writer = two_level(l2(&server, "t5"), true);
+        save(&writer, &app_now(TENANT, &["s"], "good")).await;
+        let key = l2(&server, "t5").key_of(&CachePartition::app(CLIENT, TENANT));
+        let _: () = redis::cmd("HSET")
+            .arg(&key)
+            .arg("AccessToken|zzz")
+            .arg("{not json")
+            .query_async(&mut raw(&server).await)
+            .await
+            .unwrap();
+        // Lenient: the good entries are used, the corrupt one skipped.
+        let lenient = two_level(l2(&server, "t5"), false);
+        assert_eq!(
+            find(&lenient, &q_app_now(TENANT, &["s"])).await.as_deref(),
+            Some("good")
+        );
+        let strict = two_level(l2(&server, "t5"), true);
+        let e = strict
+            .find_access_token(&q_app_now(TENANT, &["s"]).q())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), codes::CACHE_CORRUPT);
+    }
+}
+
 #[test]
 fn bench_support_hits() {
     let tokens = bench_support::AppTokens::new(3, 4);
