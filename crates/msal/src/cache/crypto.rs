@@ -259,9 +259,7 @@ pub(crate) fn open(key: &EncryptionKey, data: &[u8], what: &str) -> Result<Vec<u
         return Err(corrupt("it is cut short"));
     }
     let (nonce, sealed) = rest.split_at(NONCE_LEN);
-    let nonce: [u8; NONCE_LEN] = nonce
-        .try_into()
-        .map_err(|_| corrupt("it is cut short"))?;
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| corrupt("it is cut short"))?;
     let cipher = XChaCha20Poly1305::new(&Key::from(*key.as_bytes()));
     cipher
         .decrypt(
@@ -337,8 +335,7 @@ mod keyring_store {
                 Err(e) => return Err(classify(e)),
             };
             let bytes = Zeroizing::new(STANDARD.decode(password.trim()).map_err(|e| {
-                KeyStoreError::failed("the key in the OS secret store is not base64")
-                    .with_source(e)
+                KeyStoreError::failed("the key in the OS secret store is not base64").with_source(e)
             })?);
             let bytes: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
                 KeyStoreError::failed("the key in the OS secret store is not 32 bytes long")

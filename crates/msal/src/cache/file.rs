@@ -488,7 +488,9 @@ impl CachePersistence for FileCachePersistence {
         Box::pin(async move {
             let path = self.path.clone();
             let encryption = self.encryption.clone();
-            Ok(blocking(move || read(&path, encryption.as_deref())).await??.0)
+            Ok(blocking(move || read(&path, encryption.as_deref()))
+                .await??
+                .0)
         })
     }
 

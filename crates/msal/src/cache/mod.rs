@@ -290,7 +290,10 @@ impl TokenCache {
     ///
     /// [`accounts`](crate::PublicClientApplication::accounts) lists the accounts in memory
     /// only (the L2 is read per user).
-    pub fn with_distributed(l2: Arc<dyn DistributedCache>, options: DistributedCacheOptions) -> Self {
+    pub fn with_distributed(
+        l2: Arc<dyn DistributedCache>,
+        options: DistributedCacheOptions,
+    ) -> Self {
         TokenCache {
             inner: Arc::new(Inner {
                 store: RwLock::default(),

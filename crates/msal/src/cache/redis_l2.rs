@@ -64,7 +64,10 @@ impl fmt::Debug for RedisCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The connection info can hold a password: show the address only.
         f.debug_struct("RedisCache")
-            .field("addr", &self.client.get_connection_info().addr().to_string())
+            .field(
+                "addr",
+                &self.client.get_connection_info().addr().to_string(),
+            )
             .field("prefix", &self.prefix)
             .finish()
     }

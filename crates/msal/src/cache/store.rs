@@ -12,11 +12,11 @@ use std::sync::Arc;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
+use super::distributed::CachePartition;
 use super::key::{self, BuildIdentity, PartitionHasher};
 use super::schema::{
     self, AccountEntry, AppMetadataEntry, AtEntry, IdTokenEntry, Raw, RtEntry, Written,
 };
-use super::distributed::CachePartition;
 use super::{AccessTokenQuery, CacheWrite};
 use crate::account::Account;
 use crate::error::{Error, codes};
@@ -860,13 +860,18 @@ impl Store {
     ///
     /// `cache_corrupt` for an entry that is not a valid cache entry; the entries before it are
     /// merged.
-    pub(crate) fn merge_partition(&mut self, fields: Vec<(String, String)>) -> Result<usize, Error> {
+    pub(crate) fn merge_partition(
+        &mut self,
+        fields: Vec<(String, String)>,
+    ) -> Result<usize, Error> {
         let mut merged = 0;
         for (name, json) in fields {
             let Some((section, key)) = name.split_once('|') else {
                 return Err(Error::client(
                     codes::CACHE_CORRUPT,
-                    format!("the distributed token cache is corrupt: entry name {name:?} has no section"),
+                    format!(
+                        "the distributed token cache is corrupt: entry name {name:?} has no section"
+                    ),
                 ));
             };
             let raw: Raw = match serde_json::from_str(&json) {

@@ -1055,7 +1055,10 @@ mod shared_file {
             }
         }
         assert_eq!(found, WRITERS * TOKENS_PER_WRITER);
-        assert_eq!(json_of(&cache)["AccessToken"].as_object().unwrap().len(), 800);
+        assert_eq!(
+            json_of(&cache)["AccessToken"].as_object().unwrap().len(),
+            800
+        );
     }
 
     /// Takes the file's lock. In a child process of `a_lock_dies_with_its_process`: says
@@ -1135,7 +1138,9 @@ mod shared_file {
         drop(patient.lock().await.unwrap());
         save(&cache, &Resp::app(TENANT, &["s"], "after")).await;
         assert_eq!(
-            find(&app_cache(&path), &Q::app(TENANT, &["s"])).await.as_deref(),
+            find(&app_cache(&path), &Q::app(TENANT, &["s"]))
+                .await
+                .as_deref(),
             Some("after")
         );
     }
@@ -1183,7 +1188,9 @@ mod shared_file {
         assert!(!path.exists());
         save(&cache, &Resp::app(TENANT, &["s"], "fresh")).await;
         assert_eq!(
-            find(&app_cache(&path), &Q::app(TENANT, &["s"])).await.as_deref(),
+            find(&app_cache(&path), &Q::app(TENANT, &["s"]))
+                .await
+                .as_deref(),
             Some("fresh")
         );
 
@@ -1192,7 +1199,11 @@ mod shared_file {
         save(&cache, &Resp::app(TENANT, &["t"], "t")).await;
         let copies = corrupt_copies(dir.path());
         assert_eq!(copies.len(), 2, "{copies:?}");
-        assert!(copies.iter().any(|c| std::fs::read(c).unwrap() == [0xff, 0xfe, 0x00]));
+        assert!(
+            copies
+                .iter()
+                .any(|c| std::fs::read(c).unwrap() == [0xff, 0xfe, 0x00])
+        );
         assert_eq!(
             find(&cache, &Q::app(TENANT, &["t"])).await.as_deref(),
             Some("t")
@@ -1212,8 +1223,7 @@ mod shared_file {
     }
 
     fn encrypted(path: &std::path::Path, store: &MemoryKeyStore) -> FileCachePersistence {
-        FileCachePersistence::new(path)
-            .encrypted(Arc::new(store.clone()), EncryptionFallback::Fail)
+        FileCachePersistence::new(path).encrypted(Arc::new(store.clone()), EncryptionFallback::Fail)
     }
 
     #[tokio::test]
@@ -1339,7 +1349,9 @@ mod shared_file {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert_eq!(
-            find(&app_cache(&path), &Q::app(TENANT, &["s"])).await.as_deref(),
+            find(&app_cache(&path), &Q::app(TENANT, &["s"]))
+                .await
+                .as_deref(),
             Some("in-plain-text")
         );
     }
@@ -1365,7 +1377,10 @@ mod shared_file {
                 assert!(existing.is_none(), "a fresh entry has no key");
                 let key = EncryptionKey::generate();
                 store.store_key(&key).unwrap();
-                assert_eq!(store.load_key().unwrap().unwrap().as_bytes(), key.as_bytes());
+                assert_eq!(
+                    store.load_key().unwrap().unwrap().as_bytes(),
+                    key.as_bytes()
+                );
                 let _ = keyring::Entry::new("msal-rs-tests", &account)
                     .and_then(|e| e.delete_credential());
             }
@@ -1461,28 +1476,39 @@ mod distributed_redis {
 
         // `b` has nothing in memory: it reads the partition from Redis.
         assert_eq!(
-            find(&b, &q_app_now(TENANT, &["api://x/.default"])).await.as_deref(),
+            find(&b, &q_app_now(TENANT, &["api://x/.default"]))
+                .await
+                .as_deref(),
             Some("from-a")
         );
         // Other partitions are not there.
-        assert_eq!(find(&b, &q_app_now(OTHER_TENANT, &["api://x/.default"])).await, None);
+        assert_eq!(
+            find(&b, &q_app_now(OTHER_TENANT, &["api://x/.default"])).await,
+            None
+        );
 
         // Writers of one partition merge: `b`'s token joins `a`'s instead of replacing it.
         save(&b, &app_now(TENANT, &["api://y/.default"], "from-b")).await;
         let c = two_level(l2(&server, "t1"), true);
         assert_eq!(
-            find(&c, &q_app_now(TENANT, &["api://x/.default"])).await.as_deref(),
+            find(&c, &q_app_now(TENANT, &["api://x/.default"]))
+                .await
+                .as_deref(),
             Some("from-a")
         );
         assert_eq!(
-            find(&c, &q_app_now(TENANT, &["api://y/.default"])).await.as_deref(),
+            find(&c, &q_app_now(TENANT, &["api://y/.default"]))
+                .await
+                .as_deref(),
             Some("from-b")
         );
         // A token replacing another (intersecting scopes) removes it from Redis too.
         save(&a, &app_now(TENANT, &["api://x/.default"], "from-a-2")).await;
         let d = two_level(l2(&server, "t1"), true);
         assert_eq!(
-            find(&d, &q_app_now(TENANT, &["api://x/.default"])).await.as_deref(),
+            find(&d, &q_app_now(TENANT, &["api://x/.default"]))
+                .await
+                .as_deref(),
             Some("from-a-2")
         );
     }
@@ -1498,7 +1524,10 @@ mod distributed_redis {
         let key = l2(&server, "t2").key_of(&CachePartition::user(&home));
         assert_eq!(key, format!("t2:user:{home}"));
         let t = ttl(&server, &key).await;
-        assert!(t > 80 * 24 * 3600, "refresh tokens keep the partition 90 days: {t}");
+        assert!(
+            t > 80 * 24 * 3600,
+            "refresh tokens keep the partition 90 days: {t}"
+        );
 
         let envs = strings(&[ENV]);
         let b = two_level(l2(&server, "t2"), true);
@@ -1510,11 +1539,18 @@ mod distributed_redis {
         assert_eq!(rt.secret.secret(), "rt-user-at");
         let c = two_level(l2(&server, "t2"), true);
         assert_eq!(
-            c.find_account(&home, &envs).await.unwrap().unwrap().username,
+            c.find_account(&home, &envs)
+                .await
+                .unwrap()
+                .unwrap()
+                .username,
             "alice@contoso.com"
         );
         let d = two_level(l2(&server, "t2"), true);
-        let claims = d.id_token_claims(&home, &envs, CLIENT, TENANT).await.unwrap();
+        let claims = d
+            .id_token_claims(&home, &envs, CLIENT, TENANT)
+            .await
+            .unwrap();
         assert_eq!(claims.unwrap()["name"], "Alice");
         let e = two_level(l2(&server, "t2"), true);
         let mut q = Q::user(&home, TENANT, &["User.Read"]);
@@ -1541,7 +1577,11 @@ mod distributed_redis {
         save(&a, &obo).await;
         let obo_key = l2(&server, "t2").key_of(&CachePartition::on_behalf_of("hash-1"));
         let names = fields(&server, &obo_key).await;
-        assert_eq!(names.len(), 1, "the access token only (the app metadata is unchanged)");
+        assert_eq!(
+            names.len(),
+            1,
+            "the access token only (the app metadata is unchanged)"
+        );
         assert!(names[0].starts_with("AccessToken|"), "{names:?}");
         let h = two_level(l2(&server, "t2"), true);
         let mut q = Q::user(&home, TENANT, &["api://downstream/.default"]);
