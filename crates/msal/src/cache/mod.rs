@@ -828,5 +828,86 @@ pub mod bench_support {
     }
 }
 
+/// Support for the `redis_l2_hit` benchmark; not part of the API.
+#[cfg(feature = "redis")]
+#[doc(hidden)]
+pub mod bench_support_redis {
+    use std::sync::Arc;
+
+    use super::{AccessTokenQuery, CacheWrite, DistributedCacheOptions, RedisCache, TokenCache};
+    use crate::error::Error;
+
+    /// One app token in Redis, and lookups that miss L1 and hit it in Redis.
+    pub struct L2Hit {
+        l2: Arc<RedisCache>,
+        client_id: String,
+        environments: Vec<String>,
+        realm: String,
+        scopes: Vec<String>,
+        now: i64,
+    }
+
+    impl L2Hit {
+        /// Writes the token to the Redis at `url` (under the key prefix `bench`).
+        pub async fn new(url: &str) -> Result<Self, Error> {
+            let l2 = Arc::new(RedisCache::new(url)?.key_prefix("bench"));
+            let t = L2Hit {
+                l2,
+                client_id: "6a0b2d54-6d1c-4d0e-9a3c-3f0e5a7b9c11".to_owned(),
+                environments: vec!["login.microsoftonline.com".to_owned()],
+                realm: "00000001-0000-4000-8000-000000000000".to_owned(),
+                scopes: vec!["https://api.example/.default".to_owned()],
+                now: crate::app::now_unix(),
+            };
+            let cache = t.cache(true);
+            cache
+                .save_response(CacheWrite {
+                    client_id: &t.client_id,
+                    environment: &t.environments[0],
+                    realm: &t.realm,
+                    scopes: &t.scopes,
+                    access_token: Some("eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJ4In0.c2ln"),
+                    token_type: "Bearer",
+                    expires_in: 3600,
+                    ext_expires_in: None,
+                    refresh_in: None,
+                    refresh_token: None,
+                    family_id: None,
+                    id_token: None,
+                    id_token_claims: None,
+                    home_account_id: None,
+                    user_assertion_hash: None,
+                    now: t.now,
+                })
+                .await?;
+            Ok(t)
+        }
+
+        fn cache(&self, strict: bool) -> TokenCache {
+            TokenCache::with_distributed(
+                self.l2.clone(),
+                DistributedCacheOptions::new().strict(strict),
+            )
+        }
+
+        /// Looks the token up in a new cache (an empty L1): `true` when Redis had it.
+        pub async fn hit(&self) -> bool {
+            let query = AccessTokenQuery {
+                client_id: &self.client_id,
+                environments: &self.environments,
+                realm: &self.realm,
+                scopes: &self.scopes,
+                home_account_id: None,
+                user_assertion_hash: None,
+                now: self.now,
+            };
+            matches!(
+                self.cache(true).find_access_token(&query).await,
+                Ok(Some(_))
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;
