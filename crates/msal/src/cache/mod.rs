@@ -500,13 +500,18 @@ impl TokenCache {
         if fields.is_empty() {
             return Ok(false);
         }
-        match self.store_mut().merge_partition(fields) {
-            Ok(n) => Ok(n > 0),
-            Err(e) if d.options.strict => Err(e),
-            Err(e) => {
-                tracing::warn!(%partition, error = %e, "skipped a corrupt entry of the distributed token cache");
-                Ok(true)
+        let (merged, error) = self.store_mut().merge_partition(fields);
+        match error {
+            Some(e) if d.options.strict => Err(e),
+            Some(e) => {
+                tracing::warn!(
+                    %partition,
+                    error = %e,
+                    "skipped corrupt entries of the distributed token cache"
+                );
+                Ok(merged > 0)
             }
+            None => Ok(merged > 0),
         }
     }
 

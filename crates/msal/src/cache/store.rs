@@ -854,64 +854,73 @@ impl Store {
     /// Merges entries read from a distributed cache (`<section>|<key>` and JSON) into this
     /// store: an entry this store lacks is added; an access token replaces ours when it
     /// expires later, a refresh token when it was written later; other entries already here
-    /// are kept. Returns the number of entries added or replaced.
-    ///
-    /// # Errors
-    ///
-    /// `cache_corrupt` for an entry that is not a valid cache entry; the entries before it are
-    /// merged.
+    /// are kept. Returns the number of entries added or replaced, and the `cache_corrupt`
+    /// error of the first entry that is not a valid cache entry (the others are merged).
     pub(crate) fn merge_partition(
         &mut self,
         fields: Vec<(String, String)>,
-    ) -> Result<usize, Error> {
+    ) -> (usize, Option<Error>) {
         let mut merged = 0;
+        let mut first_error = None;
         for (name, json) in fields {
-            let Some((section, key)) = name.split_once('|') else {
+            match self.merge_entry(&name, &json) {
+                Ok(true) => merged += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        (merged, first_error)
+    }
+
+    /// Merges one entry of a distributed cache; `true` when it was added or replaced ours.
+    fn merge_entry(&mut self, name: &str, json: &str) -> Result<bool, Error> {
+        let Some((section, key)) = name.split_once('|') else {
+            return Err(Error::client(
+                codes::CACHE_CORRUPT,
+                format!(
+                    "the distributed token cache is corrupt: entry name {name:?} has no section"
+                ),
+            ));
+        };
+        let raw: Raw = match serde_json::from_str(json) {
+            Ok(Value::Object(raw)) => raw,
+            Ok(_) => return Err(schema::not_an_object(&format!("{section} entry {key:?}"))),
+            Err(e) => {
                 return Err(Error::client(
                     codes::CACHE_CORRUPT,
                     format!(
-                        "the distributed token cache is corrupt: entry name {name:?} has no section"
+                        "the distributed token cache is corrupt: {section} entry {key:?} is not \
+                         JSON"
                     ),
-                ));
-            };
-            let raw: Raw = match serde_json::from_str(&json) {
-                Ok(Value::Object(raw)) => raw,
-                Ok(_) => return Err(schema::not_an_object(&format!("{section} entry {key:?}"))),
-                Err(e) => {
-                    return Err(Error::client(
-                        codes::CACHE_CORRUPT,
-                        format!("the distributed token cache is corrupt: {section} entry {key:?} is not JSON"),
-                    )
-                    .with_source(e));
-                }
-            };
-            let key = key.to_owned();
-            let take = match section {
-                key::ACCESS_TOKEN => {
-                    let theirs = AtEntry::parse(&key, &raw)?;
-                    match self.ats.entries.get(&key) {
-                        Some(ours) => theirs.expires_on > ours.entry.expires_on,
-                        None => true,
-                    }
-                }
-                key::REFRESH_TOKEN => {
-                    let theirs = RtEntry::parse(&key, &raw)?;
-                    match self.rts.entries.get(&key) {
-                        Some(ours) => {
-                            theirs.last_modification_time > ours.entry.last_modification_time
-                        }
-                        None => true,
-                    }
-                }
-                key::ID_TOKEN => !self.idts.entries.contains_key(&key),
-                key::ACCOUNT => !self.accounts.entries.contains_key(&key),
-                key::APP_METADATA => !self.app_metadata.entries.contains_key(&key),
-                // A section of a newer version of this library: not ours to interpret.
-                _ => false,
-            };
-            if !take {
-                continue;
+                )
+                .with_source(e));
             }
+        };
+        let key = key.to_owned();
+        let take = match section {
+            key::ACCESS_TOKEN => {
+                let theirs = AtEntry::parse(&key, &raw)?;
+                match self.ats.entries.get(&key) {
+                    Some(ours) => theirs.expires_on > ours.entry.expires_on,
+                    None => true,
+                }
+            }
+            key::REFRESH_TOKEN => {
+                let theirs = RtEntry::parse(&key, &raw)?;
+                match self.rts.entries.get(&key) {
+                    Some(ours) => theirs.last_modification_time > ours.entry.last_modification_time,
+                    None => true,
+                }
+            }
+            key::ID_TOKEN => !self.idts.entries.contains_key(&key),
+            key::ACCOUNT => !self.accounts.entries.contains_key(&key),
+            key::APP_METADATA => !self.app_metadata.entries.contains_key(&key),
+            // A section of a newer version of this library: not ours to interpret.
+            _ => false,
+        };
+        if take {
             match section {
                 key::ACCESS_TOKEN => self.insert_at(key, raw)?,
                 key::REFRESH_TOKEN => self.insert_rt(key, raw)?,
@@ -919,9 +928,8 @@ impl Store {
                 key::ACCOUNT => self.insert_account(key, raw)?,
                 _ => self.insert_app_metadata(key, raw)?,
             }
-            merged += 1;
         }
-        Ok(merged)
+        Ok(take)
     }
 }
 

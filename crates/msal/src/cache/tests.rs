@@ -1405,8 +1405,15 @@ mod distributed_redis {
         Arc::new(RedisCache::new(&server.url()).unwrap().key_prefix(prefix))
     }
 
+    /// A two-level cache. Its timeout is long: these tests are not about slowness, and the
+    /// machine may be busy (the timeout has a test of its own).
     fn two_level(l2: Arc<RedisCache>, strict: bool) -> TokenCache {
-        TokenCache::with_distributed(l2, DistributedCacheOptions::new().strict(strict))
+        TokenCache::with_distributed(
+            l2,
+            DistributedCacheOptions::new()
+                .strict(strict)
+                .timeout(Duration::from_secs(10)),
+        )
     }
 
     fn now() -> i64 {
@@ -1702,8 +1709,10 @@ mod distributed_redis {
         let key = l2(&server, "t5").key_of(&CachePartition::app(CLIENT, TENANT));
         let _: () = redis::cmd("HSET")
             .arg(&key)
-            .arg("AccessToken|zzz")
+            .arg("AccessToken|000-first")
             .arg("{not json")
+            .arg("AccessToken|zzz-last")
+            .arg("[]")
             .query_async(&mut raw(&server).await)
             .await
             .unwrap();
