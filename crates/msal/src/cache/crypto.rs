@@ -117,7 +117,7 @@ impl StdError for KeyStoreError {
 }
 
 /// Where the key of an encrypted cache file is kept: the OS secret store
-/// ([`KeyringKeyStore`](super::KeyringKeyStore), with the `keyring` feature) or memory
+/// (`KeyringKeyStore`, with the `keyring` feature) or memory
 /// ([`MemoryKeyStore`]). Its calls may block (a D-Bus round trip); the file persistence makes
 /// them off the async executor.
 pub trait KeyStore: Send + Sync + fmt::Debug {

@@ -1,5 +1,5 @@
 //! A two-level token cache for services on several machines: L1 in memory, L2 a shared store
-//! (Redis, through [`RedisCache`](super::RedisCache) with the `redis` feature), kept per
+//! (Redis, through `RedisCache` with the `redis` feature), kept per
 //! partition.
 //!
 //! A [`TokenCache`](super::TokenCache) made with

@@ -40,7 +40,7 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 ///   `cache_persistence_error`.
 /// - With [`encrypted`](Self::encrypted), the file is encrypted with a key kept in a
 ///   [`KeyStore`] (the OS secret store through
-///   [`KeyringKeyStore`](super::KeyringKeyStore) with the `keyring` feature).
+///   `KeyringKeyStore` with the `keyring` feature).
 #[derive(Debug, Clone)]
 pub struct FileCachePersistence {
     path: PathBuf,

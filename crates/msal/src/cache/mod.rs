@@ -11,14 +11,14 @@
 //!
 //! A cache lives in memory; give it a [`CachePersistence`] (such as
 //! [`FileCachePersistence`]) to load it before each access and save it after each change, or
-//! a [`DistributedCache`] (such as [`RedisCache`], with the `redis` feature) as a second level
+//! a [`DistributedCache`] (such as `RedisCache`, with the `redis` feature) as a second level
 //! shared by several machines.
 //!
 //! - Files shared between processes: [`FileCachePersistence`] locks `<file>.lockfile` around
 //!   each change, so processes merge their changes; it can move a corrupt file aside
 //!   ([`FileCachePersistence::recover_corrupt`]) and encrypt the file with a key from a
 //!   [`KeyStore`] ([`FileCachePersistence::encrypted`]; the OS secret store is
-//!   [`KeyringKeyStore`] with the `keyring` feature).
+//!   `KeyringKeyStore` with the `keyring` feature).
 //! - Services on several machines: [`TokenCache::with_distributed`] (see [`distributed`]).
 //!
 //! ```no_run

@@ -90,7 +90,9 @@ pub trait CachePersistence: Send + Sync + std::fmt::Debug {
     /// Reads the stored cache: MSAL's JSON, or `None` when nothing is stored.
     fn load(&self) -> BoxFuture<'_, Result<Option<String>, Error>>;
 
-    /// Stores the cache (MSAL's JSON), replacing what was stored.
+    /// Stores the cache (MSAL's JSON), replacing what was stored. (A caller other than the
+    /// cache that shares the store with other processes holds [`lock`](Self::lock) around its
+    /// load and save, as the cache does.)
     fn save(&self, data: String) -> BoxFuture<'_, Result<(), Error>>;
 
     /// The before-access hook: reads the stored cache unless it is still at version `last`
