@@ -1,44 +1,249 @@
-//! A cache file, as the CLI's `--cache FILE` uses: MSAL's JSON, replaced atomically.
+//! A cache file, as the CLI's `--cache FILE` uses: MSAL's JSON, replaced atomically, shared
+//! safely between processes through a lock file, optionally encrypted.
 
 use std::fs::{File, Metadata};
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use super::persistence::{CachePersistence, CacheVersion, LoadOutcome};
+use super::crypto::{self, EncryptionFallback, EncryptionKey, KeyStore, KeyStoreErrorKind};
+use super::persistence::{CachePersistence, CacheVersion, LoadOutcome, PersistenceLock};
 use crate::error::{Error, codes};
 use crate::http::BoxFuture;
 
 /// The version of a missing file.
 const MISSING: CacheVersion = CacheVersion::from_parts([u64::MAX; 4]);
 
+/// How long [`CachePersistence::lock`] waits for another process by default: as long as MSAL
+/// .NET's `CrossPlatLock` (600 tries, 100 ms apart).
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Keeps a token cache in a file, in MSAL's JSON (the format MSAL Python's
-/// `SerializableTokenCache` reads and writes), unencrypted.
+/// `SerializableTokenCache` reads and writes), by default unencrypted.
 ///
-/// - A missing or empty file is an empty cache; a file that is not a valid cache is a
-///   `Client` error with the code `cache_corrupt`, and the file is left as it is.
+/// - A missing or empty file is an empty cache. A file that is not a valid cache is a
+///   `Client` error with the code `cache_corrupt`, and the file is left as it is; or, with
+///   [`recover_corrupt(true)`](Self::recover_corrupt), it is renamed to
+///   `<file>.corrupt-<UTC time>` (with a warning through `tracing`) and the cache starts empty.
 /// - Saving writes a temporary file in the same directory (mode `0600` on Unix), flushes it
 ///   to disk, then renames it over the cache file, so a reader never sees a partial file.
 ///   Missing parent directories are created (mode `0700` on Unix).
 /// - Before each access the file is read again only when its length, modification time or
 ///   inode changed since this process last read or wrote it: one `stat` per access otherwise.
-///
-/// Another process writing the file at the same moment can still lose an update; cross-process
-/// locking is not implemented yet.
+/// - Each change a [`TokenCache`](super::TokenCache) makes is one step across processes: it
+///   takes an OS file lock on `<file>.lockfile` (the name msal-extensions uses), reloads the
+///   file if another process changed it, applies the change, saves, and unlocks. Processes
+///   sharing the file merge their changes instead of overwriting each other's. A lock whose
+///   holder died is released by the operating system; waiting for a live holder is bounded
+///   by [`lock_timeout`](Self::lock_timeout) (60 s by default), then a
+///   `cache_persistence_error`.
+/// - With [`encrypted`](Self::encrypted), the file is encrypted with a key kept in a
+///   [`KeyStore`] (the OS secret store through
+///   `KeyringKeyStore` with the `keyring` feature).
 #[derive(Debug, Clone)]
 pub struct FileCachePersistence {
     path: PathBuf,
+    lock_path: PathBuf,
+    lock_timeout: Duration,
+    recover_corrupt: bool,
+    encryption: Option<Arc<Encryption>>,
+}
+
+/// The encryption of a file: its key store, the fallback, and what was found so far.
+#[derive(Debug)]
+struct Encryption {
+    store: Arc<dyn KeyStore>,
+    fallback: EncryptionFallback,
+    state: Mutex<KeyState>,
+}
+
+#[derive(Debug, Clone)]
+enum KeyState {
+    /// Not asked yet, or no key stored yet.
+    Unknown,
+    /// The key, as stored.
+    Key(EncryptionKey),
+    /// No secret store, and the fallback is plain text (warned once).
+    PlainText,
 }
 
 impl FileCachePersistence {
-    /// A persistence in the file at `path` (created on the first save).
+    /// A persistence in the file at `path` (created on the first save), unencrypted, with the
+    /// lock file `<path>.lockfile`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        FileCachePersistence { path: path.into() }
+        let path = path.into();
+        let mut lock_path = path.clone().into_os_string();
+        lock_path.push(".lockfile");
+        FileCachePersistence {
+            path,
+            lock_path: PathBuf::from(lock_path),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            recover_corrupt: false,
+            encryption: None,
+        }
+    }
+
+    /// How long to wait for the cross-process lock before failing with a
+    /// `cache_persistence_error` (60 s by default).
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// Whether a corrupt file (not a valid cache, not UTF-8, or not decryptable) is moved
+    /// aside to `<file>.corrupt-<UTC time>` and replaced by an empty cache (`true`), or reported
+    /// as a `cache_corrupt` error and left as it is (`false`, the default).
+    pub fn recover_corrupt(mut self, recover: bool) -> Self {
+        self.recover_corrupt = recover;
+        self
+    }
+
+    /// Encrypts the file with a random 256-bit key kept in `key_store` (generated and stored
+    /// on the first save), with XChaCha20-Poly1305. Where the key store is unavailable
+    /// (headless Linux), `fallback` decides: a `cache_persistence_error`, or a plain-text file
+    /// (mode `0600`) and a warning.
+    ///
+    /// A plain-text cache file found where an encrypted one is expected is read (it is
+    /// encrypted on the next save); an encrypted file that does not decrypt with the stored
+    /// key is `cache_corrupt`.
+    pub fn encrypted(mut self, key_store: Arc<dyn KeyStore>, fallback: EncryptionFallback) -> Self {
+        self.encryption = Some(Arc::new(Encryption {
+            store: key_store,
+            fallback,
+            state: Mutex::new(KeyState::Unknown),
+        }));
+        self
     }
 
     /// The path of the cache file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The path of the lock file (`<file>.lockfile`).
+    pub fn lock_path(&self) -> &Path {
+        &self.lock_path
+    }
+}
+
+impl Encryption {
+    fn state(&self) -> KeyState {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_state(&self, state: KeyState) {
+        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = state;
+    }
+
+    /// What to do when the key store is unavailable.
+    fn unavailable(&self, path: &Path, e: crypto::KeyStoreError) -> Result<KeyState, Error> {
+        match self.fallback {
+            EncryptionFallback::Fail => Err(Error::client(
+                codes::CACHE_PERSISTENCE,
+                format!(
+                    "the token cache file {} is to be encrypted but {e}; choose \
+                     EncryptionFallback::PlainText to keep it in plain text instead",
+                    path.display()
+                ),
+            )
+            .with_source(e)),
+            EncryptionFallback::PlainText => {
+                tracing::warn!(
+                    path = %path.display(),
+                    reason = %e,
+                    "no secret store to keep the token cache key in: the token cache file is \
+                     kept in plain text (mode 0600)"
+                );
+                self.set_state(KeyState::PlainText);
+                Ok(KeyState::PlainText)
+            }
+        }
+    }
+
+    /// The key (or the plain-text fallback); with `create`, a key is generated and stored when
+    /// none is (the caller holds the file lock, so two processes do not both create one).
+    fn resolve(&self, path: &Path, create: bool) -> Result<KeyState, Error> {
+        match self.state() {
+            KeyState::Unknown => {}
+            known => return Ok(known),
+        }
+        let store_error = |e: crypto::KeyStoreError| {
+            Error::client(
+                codes::CACHE_PERSISTENCE,
+                format!(
+                    "cannot get the key of the token cache file {}: {e}",
+                    path.display()
+                ),
+            )
+            .with_source(e)
+        };
+        match self.store.load_key() {
+            Ok(Some(key)) => {
+                self.set_state(KeyState::Key(key.clone()));
+                return Ok(KeyState::Key(key));
+            }
+            Ok(None) if !create => return Ok(KeyState::Unknown),
+            Ok(None) => {}
+            Err(e) if e.kind() == KeyStoreErrorKind::Unavailable => {
+                return self.unavailable(path, e);
+            }
+            Err(e) => return Err(store_error(e)),
+        }
+        let key = EncryptionKey::generate();
+        match self.store.store_key(&key) {
+            Ok(()) => {}
+            Err(e) if e.kind() == KeyStoreErrorKind::Unavailable => {
+                return self.unavailable(path, e);
+            }
+            Err(e) => return Err(store_error(e)),
+        }
+        // Read back what the store keeps, in case another writer stored a key meanwhile.
+        let key = match self.store.load_key() {
+            Ok(Some(stored)) => stored,
+            Ok(None) => key,
+            Err(e) => return Err(store_error(e)),
+        };
+        self.set_state(KeyState::Key(key.clone()));
+        Ok(KeyState::Key(key))
+    }
+
+    /// The file's bytes, decrypted when they are encrypted.
+    fn decode(&self, path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, Error> {
+        if !crypto::is_encrypted(&bytes) {
+            // Plain text (empty, or written before encryption was turned on, or by the
+            // plain-text fallback): read as it is, encrypted on the next save.
+            return Ok(bytes);
+        }
+        let what = path.display().to_string();
+        match self.resolve(path, false)? {
+            KeyState::Key(key) => crypto::open(&key, &bytes, &what),
+            KeyState::Unknown => Err(Error::client(
+                codes::CACHE_CORRUPT,
+                format!(
+                    "the token cache file {what} is encrypted but the key store has no key \
+                     for it"
+                ),
+            )),
+            KeyState::PlainText => Err(Error::client(
+                codes::CACHE_CORRUPT,
+                format!(
+                    "the token cache file {what} is encrypted and there is no secret store to \
+                     get its key from"
+                ),
+            )),
+        }
+    }
+
+    /// The bytes to write for `data`.
+    fn encode(&self, path: &Path, data: &str) -> Result<Vec<u8>, Error> {
+        match self.resolve(path, true)? {
+            KeyState::Key(key) => crypto::seal(&key, data.as_bytes()),
+            _ => Ok(data.as_bytes().to_vec()),
+        }
     }
 }
 
@@ -66,8 +271,12 @@ fn io_error(action: &str, path: &Path, e: io::Error) -> Error {
     .with_source(e)
 }
 
-/// Reads the file and the version of what was read (from the open file, so they agree).
-fn read(path: &Path) -> Result<(Option<String>, CacheVersion), Error> {
+/// Reads the file and the version of what was read (from the open file, so they agree),
+/// decrypting it when it is encrypted.
+fn read(
+    path: &Path,
+    encryption: Option<&Encryption>,
+) -> Result<(Option<String>, CacheVersion), Error> {
     let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((None, MISSING)),
@@ -83,6 +292,9 @@ fn read(path: &Path) -> Result<(Option<String>, CacheVersion), Error> {
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     file.read_to_end(&mut bytes)
         .map_err(|e| io_error("read", path, e))?;
+    if let Some(encryption) = encryption {
+        bytes = encryption.decode(path, bytes)?;
+    }
     let mut data = String::from_utf8(bytes).map_err(|e| {
         Error::client(
             codes::CACHE_CORRUPT,
@@ -99,6 +311,116 @@ fn read(path: &Path) -> Result<(Option<String>, CacheVersion), Error> {
     Ok((Some(data), version_of(&meta)))
 }
 
+/// Creates the missing parent directories of `path` (mode `0700` on Unix); returns the
+/// directory.
+fn parent_dir(path: &Path) -> Result<&Path, io::Error> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
+    Ok(dir)
+}
+
+/// Takes the exclusive OS lock on the lock file (created if missing, mode `0600`), trying
+/// again with a growing pause until `timeout`.
+///
+/// Stale locks: the lock is an OS file lock (`flock` on Unix, `LockFileEx` on Windows), not
+/// the lock file's existence. The kernel releases it when the holder's last handle closes,
+/// which includes the holder dying (killed, crashed), so a lock held by a dead process never
+/// blocks anyone. The lock file itself is left in place on unlock: deleting it would let one
+/// process lock the deleted file while another locks a new one, both thinking they hold the
+/// lock. The bounded wait covers a live holder that hangs.
+fn acquire_lock(lock_path: &Path, timeout: Duration) -> Result<File, Error> {
+    let fail = |e| io_error("lock", lock_path, e);
+    parent_dir(lock_path).map_err(fail)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(lock_path).map_err(fail)?;
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    let holder = std::fs::read_to_string(lock_path).unwrap_or_default();
+                    let holder = holder.trim();
+                    let holder = if holder.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (held by process {holder})")
+                    };
+                    return Err(Error::client(
+                        codes::CACHE_PERSISTENCE,
+                        format!(
+                            "the token cache lock file {} is still locked by another process \
+                             after {} ms{holder}",
+                            lock_path.display(),
+                            timeout.as_millis()
+                        ),
+                    ));
+                }
+                std::thread::sleep(pause.min(deadline - now));
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(fail(e)),
+        }
+    }
+    // Who holds it, for the message of a process that times out waiting (best effort).
+    let who = format!(
+        "{} {}",
+        std::process::id(),
+        std::env::args().next().unwrap_or_default()
+    );
+    let _ = file
+        .set_len(0)
+        .and_then(|()| file.write_all(who.as_bytes()));
+    Ok(file)
+}
+
+/// Renames a corrupt cache file to `<file>.corrupt-<UTC time>` (mode `0600`); returns the new
+/// path, `None` when the file is gone already.
+fn move_aside(path: &Path) -> Result<Option<PathBuf>, Error> {
+    let fail = |e| io_error("move aside", path, e);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second].[subsecond digits:6]Z"
+        ))
+        .unwrap_or_else(|_| "unknown-time".to_owned());
+    let base = path.as_os_str().to_owned();
+    let mut n = 0u32;
+    let target = loop {
+        let mut name = base.clone();
+        name.push(format!(".corrupt-{stamp}"));
+        if n > 0 {
+            name.push(format!("-{n}"));
+        }
+        let candidate = PathBuf::from(name);
+        if !candidate.exists() {
+            break candidate;
+        }
+        n += 1;
+    };
+    std::fs::rename(path, &target).map_err(fail)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(Some(target))
+}
+
 /// Writes `data` to a temporary file next to `path`, then renames it over `path`. Returns the
 /// version of the written file (a rename keeps length, modification time and inode).
 fn write_atomic(path: &Path, data: &[u8]) -> Result<CacheVersion, Error> {
@@ -109,15 +431,7 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<CacheVersion, Error> {
             "the path has no file name",
         ))
     })?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(fail)?;
+    let dir = parent_dir(path).map_err(fail)?;
 
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
@@ -173,7 +487,10 @@ impl CachePersistence for FileCachePersistence {
     fn load(&self) -> BoxFuture<'_, Result<Option<String>, Error>> {
         Box::pin(async move {
             let path = self.path.clone();
-            Ok(blocking(move || read(&path)).await??.0)
+            let encryption = self.encryption.clone();
+            Ok(blocking(move || read(&path, encryption.as_deref()))
+                .await??
+                .0)
         })
     }
 
@@ -197,7 +514,8 @@ impl CachePersistence for FileCachePersistence {
                 }
             }
             let path = self.path.clone();
-            let (data, version) = blocking(move || read(&path)).await??;
+            let encryption = self.encryption.clone();
+            let (data, version) = blocking(move || read(&path, encryption.as_deref())).await??;
             Ok(LoadOutcome::Loaded {
                 data,
                 version: Some(version),
@@ -208,8 +526,44 @@ impl CachePersistence for FileCachePersistence {
     fn save_versioned(&self, data: String) -> BoxFuture<'_, Result<Option<CacheVersion>, Error>> {
         Box::pin(async move {
             let path = self.path.clone();
-            let version = blocking(move || write_atomic(&path, data.as_bytes())).await??;
+            let encryption = self.encryption.clone();
+            let version = blocking(move || {
+                let bytes = match &encryption {
+                    Some(e) => e.encode(&path, &data)?,
+                    None => data.into_bytes(),
+                };
+                write_atomic(&path, &bytes)
+            })
+            .await??;
             Ok(Some(version))
+        })
+    }
+
+    fn lock(&self) -> BoxFuture<'_, Result<PersistenceLock, Error>> {
+        Box::pin(async move {
+            let lock_path = self.lock_path.clone();
+            let timeout = self.lock_timeout;
+            let file = blocking(move || acquire_lock(&lock_path, timeout)).await??;
+            Ok(PersistenceLock::new(file))
+        })
+    }
+
+    fn recover_corrupt(&self, error: Error) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            if !self.recover_corrupt {
+                return Err(error);
+            }
+            let path = self.path.clone();
+            let moved = blocking(move || move_aside(&path)).await??;
+            if let Some(moved) = moved {
+                tracing::warn!(
+                    path = %self.path.display(),
+                    moved_to = %moved.display(),
+                    error = %error,
+                    "the token cache file is corrupt: moved aside, starting with an empty cache"
+                );
+            }
+            Ok(())
         })
     }
 }

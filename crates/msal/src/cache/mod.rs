@@ -10,7 +10,16 @@
 //! client id and tenant, user tokens by home account id (and client id and tenant).
 //!
 //! A cache lives in memory; give it a [`CachePersistence`] (such as
-//! [`FileCachePersistence`]) to load it before each access and save it after each change.
+//! [`FileCachePersistence`]) to load it before each access and save it after each change, or
+//! a [`DistributedCache`] (such as `RedisCache`, with the `redis` feature) as a second level
+//! shared by several machines.
+//!
+//! - Files shared between processes: [`FileCachePersistence`] locks `<file>.lockfile` around
+//!   each change, so processes merge their changes; it can move a corrupt file aside
+//!   ([`FileCachePersistence::recover_corrupt`]) and encrypt the file with a key from a
+//!   [`KeyStore`] ([`FileCachePersistence::encrypted`]; the OS secret store is
+//!   `KeyringKeyStore` with the `keyring` feature).
+//! - Services on several machines: [`TokenCache::with_distributed`] (see [`distributed`]).
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), msal::Error> {
@@ -23,23 +32,38 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod crypto;
+pub mod distributed;
 mod file;
 mod key;
 mod persistence;
+#[cfg(feature = "redis")]
+mod redis_l2;
 mod schema;
 mod store;
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
-pub use file::FileCachePersistence;
-pub use persistence::{CachePersistence, CacheVersion, LoadOutcome};
+#[cfg(feature = "keyring")]
+pub use crypto::KeyringKeyStore;
+pub use crypto::{
+    EncryptionFallback, EncryptionKey, KeyStore, KeyStoreError, KeyStoreErrorKind, MemoryKeyStore,
+};
+pub use distributed::{
+    CachePartition, DistributedCache, DistributedCacheOptions, PartitionKind, PartitionWrite,
+};
+pub use file::{DEFAULT_LOCK_TIMEOUT, FileCachePersistence};
+pub use persistence::{CachePersistence, CacheVersion, LoadOutcome, PersistenceLock};
+#[cfg(feature = "redis")]
+pub use redis_l2::RedisCache;
 
 use crate::account::Account;
-use crate::error::Error;
+use crate::error::{Error, codes};
 use crate::secret::{AccessToken, RefreshToken};
 use schema::AtEntry;
-use store::Store;
+use store::{Store, WriteScope};
 
 /// A token cache: cheap to clone (clones share the contents), safe to share between tasks
 /// and threads. Its `Debug` shows entry counts, never a token.
@@ -65,6 +89,67 @@ pub struct TokenCache {
 struct Inner {
     store: RwLock<Store>,
     persistence: Option<Persisted>,
+    distributed: Option<Distributed>,
+}
+
+/// The second level of a two-level cache.
+struct Distributed {
+    backend: Arc<dyn DistributedCache>,
+    options: DistributedCacheOptions,
+    /// Whether the last call succeeded: failures are logged once per outage.
+    healthy: AtomicBool,
+}
+
+impl Distributed {
+    /// Runs an L2 call within the timeout. A failure is `Err` in strict mode, and `Ok(None)`
+    /// with a warning (once per outage) otherwise.
+    async fn call<T>(
+        &self,
+        what: &str,
+        partition: &CachePartition,
+        f: impl Future<Output = Result<T, Error>>,
+    ) -> Result<Option<T>, Error> {
+        let result = if tokio::runtime::Handle::try_current().is_err() {
+            Err(Error::client(
+                codes::CACHE_PERSISTENCE,
+                "the distributed token cache needs a Tokio runtime",
+            ))
+        } else {
+            match tokio::time::timeout(self.options.timeout, f).await {
+                Ok(r) => r,
+                Err(elapsed) => Err(Error::client(
+                    codes::CACHE_PERSISTENCE,
+                    format!(
+                        "the distributed token cache did not {what} within {} ms",
+                        self.options.timeout.as_millis()
+                    ),
+                )
+                .with_source(elapsed)),
+            }
+        };
+        match result {
+            Ok(v) => {
+                if !self.healthy.swap(true, Ordering::Relaxed) {
+                    tracing::info!(%partition, "the distributed token cache is back");
+                }
+                Ok(Some(v))
+            }
+            Err(e) if self.options.strict => Err(e),
+            Err(e) => {
+                if self.healthy.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(
+                        %partition,
+                        error = %e,
+                        "the distributed token cache failed; going on with the in-memory cache \
+                         and the identity provider until it is back"
+                    );
+                } else {
+                    tracing::debug!(%partition, error = %e, "the distributed token cache failed again");
+                }
+                Ok(None)
+            }
+        }
+    }
 }
 
 struct Persisted {
@@ -193,6 +278,31 @@ impl TokenCache {
                     backend: p,
                     version: tokio::sync::Mutex::new(None),
                 }),
+                distributed: None,
+            }),
+        }
+    }
+
+    /// A two-level cache: L1 in memory, L2 `l2` shared with other machines, per partition (see
+    /// [`distributed`]). A lookup that misses in memory reads its partition from the L2; a
+    /// write goes to memory, then its changed entries to the L2. L2 calls are bounded by
+    /// `options.timeout`; unless `options.strict`, an L2 failure never fails a token call.
+    ///
+    /// [`accounts`](crate::PublicClientApplication::accounts) lists the accounts in memory
+    /// only (the L2 is read per user).
+    pub fn with_distributed(
+        l2: Arc<dyn DistributedCache>,
+        options: DistributedCacheOptions,
+    ) -> Self {
+        TokenCache {
+            inner: Arc::new(Inner {
+                store: RwLock::default(),
+                persistence: None,
+                distributed: Some(Distributed {
+                    backend: l2,
+                    options,
+                    healthy: AtomicBool::new(true),
+                }),
             }),
         }
     }
@@ -232,7 +342,11 @@ impl TokenCache {
     }
 
     /// Loads from the persistence unless it is at `version` already.
-    async fn load(&self, p: &Persisted, version: &mut Option<CacheVersion>) -> Result<(), Error> {
+    async fn try_load(
+        &self,
+        p: &Persisted,
+        version: &mut Option<CacheVersion>,
+    ) -> Result<(), Error> {
         match p.backend.load_if_changed(*version).await? {
             LoadOutcome::Unchanged => Ok(()),
             LoadOutcome::Loaded { data, version: v } => {
@@ -245,24 +359,63 @@ impl TokenCache {
         }
     }
 
+    /// Loads from the persistence unless it is at `version` already. Corrupt stored data is
+    /// handed to [`CachePersistence::recover_corrupt`], under the persistence's lock (taken
+    /// here unless `locked`) and after reading it again (another process may have replaced it
+    /// meanwhile); when it recovers, the cache starts empty.
+    async fn load(
+        &self,
+        p: &Persisted,
+        version: &mut Option<CacheVersion>,
+        locked: bool,
+    ) -> Result<(), Error> {
+        match self.try_load(p, version).await {
+            Err(e) if e.code() == codes::CACHE_CORRUPT => {}
+            other => return other,
+        }
+        let _lock = if locked {
+            None
+        } else {
+            Some(p.backend.lock().await?)
+        };
+        *version = None;
+        match self.try_load(p, version).await {
+            Err(e) if e.code() == codes::CACHE_CORRUPT => {
+                p.backend.recover_corrupt(e).await?;
+                let hasher = self.store().hasher();
+                *self.store_mut() = Store::from_json("", hasher)?;
+                // Load again on the next access, whatever is stored then.
+                *version = None;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
     /// The before-access hook of a read. Without persistence it does nothing (and the
     /// caller does not await at all).
     async fn before_read(&self, p: &Persisted) -> Result<(), Error> {
         let mut version = p.version.lock().await;
-        self.load(p, &mut version).await
+        self.load(p, &mut version, false).await
     }
 
-    /// Applies `change`, between a load and a save when there is a persistence (the save is
-    /// skipped when nothing changed).
+    /// Applies `change`. With a persistence: under its cross-process lock, between a load (of
+    /// what another process may have saved) and a save (skipped when nothing changed). With a
+    /// distributed cache: then writes what changed in the scope's partition to the L2.
     async fn write<R>(
         &self,
+        scope: WriteScope<'_>,
         change: impl FnOnce(&mut Store) -> Result<R, Error>,
     ) -> Result<R, Error> {
+        if let Some(d) = &self.inner.distributed {
+            return self.write_distributed(d, scope, change).await;
+        }
         let Some(p) = &self.inner.persistence else {
             return change(&mut self.store_mut());
         };
         let mut version = p.version.lock().await;
-        self.load(p, &mut version).await?;
+        let _lock = p.backend.lock().await?;
+        self.load(p, &mut version, true).await?;
         let (result, data) = {
             let mut store = self.store_mut();
             let before = store.generation();
@@ -280,11 +433,99 @@ impl TokenCache {
         Ok(result)
     }
 
+    /// [`write`](Self::write) to L1, then to the L2: the entries of the scope's partition that
+    /// the change added, replaced or removed.
+    async fn write_distributed<R>(
+        &self,
+        d: &Distributed,
+        scope: WriteScope<'_>,
+        change: impl FnOnce(&mut Store) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let (result, write) = {
+            let mut store = self.store_mut();
+            let before = store.partition_snapshot(&scope);
+            let result = change(&mut store)?;
+            let after = store.partition_snapshot(&scope);
+            let upserts: Vec<(String, String)> = after
+                .fields
+                .iter()
+                .filter(|(k, v)| before.fields.get(*k) != Some(*v))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let removals: Vec<String> = before
+                .fields
+                .keys()
+                .filter(|k| !after.fields.contains_key(*k))
+                .cloned()
+                .collect();
+            let now = crate::app::now_unix();
+            let ttl = if after.has_user_entries {
+                d.options.refresh_token_ttl
+            } else {
+                let left = after.last_expiry.map_or(0, |t| t.saturating_sub(now));
+                std::time::Duration::from_secs(u64::try_from(left).unwrap_or(0))
+            };
+            let write = PartitionWrite {
+                upserts,
+                removals,
+                ttl,
+            };
+            (result, write)
+        };
+        if write.upserts.is_empty() && write.removals.is_empty() {
+            return Ok(result);
+        }
+        let partition = scope.partition();
+        d.call(
+            "save",
+            &partition,
+            d.backend.write_partition(&partition, write),
+        )
+        .await?;
+        Ok(result)
+    }
+
+    /// Reads a partition from the L2 into L1 (after an L1 miss). Returns whether anything was
+    /// added.
+    async fn fill_from_l2(&self, partition: CachePartition) -> Result<bool, Error> {
+        let Some(d) = &self.inner.distributed else {
+            return Ok(false);
+        };
+        let Some(fields) = d
+            .call("answer", &partition, d.backend.read_partition(&partition))
+            .await?
+        else {
+            return Ok(false);
+        };
+        if fields.is_empty() {
+            return Ok(false);
+        }
+        let (merged, error) = self.store_mut().merge_partition(fields);
+        match error {
+            Some(e) if d.options.strict => Err(e),
+            Some(e) => {
+                tracing::warn!(
+                    %partition,
+                    error = %e,
+                    "skipped corrupt entries of the distributed token cache"
+                );
+                Ok(merged > 0)
+            }
+            None => Ok(merged > 0),
+        }
+    }
+
     /// Writes the tokens, id token, account and app metadata of a token response. Returns
     /// the account for user responses.
     #[allow(dead_code)] // Called by the application layer.
     pub(crate) async fn save_response(&self, w: CacheWrite<'_>) -> Result<Option<Account>, Error> {
-        self.write(|store| store.save_response(&w)).await
+        let scope = WriteScope {
+            client_id: w.client_id,
+            realm: w.realm,
+            home_account_id: w.home_account_id.filter(|h| !h.is_empty()),
+            user_assertion_hash: w.user_assertion_hash.filter(|h| !h.is_empty()),
+        };
+        self.write(scope, |store| store.save_response(&w)).await
     }
 
     /// The cached access token for the query, if one has five minutes or more left.
@@ -294,6 +535,19 @@ impl TokenCache {
     ) -> Result<Option<CachedAccessToken>, Error> {
         if let Some(p) = &self.inner.persistence {
             self.before_read(p).await?;
+        }
+        let hit = self.store().find_access_token(q).map(cached_access_token);
+        if hit.is_some() || self.inner.distributed.is_none() {
+            return Ok(hit);
+        }
+        let scope = WriteScope {
+            client_id: q.client_id,
+            realm: q.realm,
+            home_account_id: q.home_account_id.filter(|h| !h.is_empty()),
+            user_assertion_hash: q.user_assertion_hash.filter(|h| !h.is_empty()),
+        };
+        if !self.fill_from_l2(scope.partition()).await? {
+            return Ok(None);
         }
         Ok(self.store().find_access_token(q).map(cached_access_token))
     }
@@ -311,14 +565,25 @@ impl TokenCache {
         if let Some(p) = &self.inner.persistence {
             self.before_read(p).await?;
         }
-        Ok(self
-            .store()
-            .find_refresh_token(home_account_id, environments, client_id, family)
-            .map(|e| CachedRefreshToken {
-                secret: e.secret.clone(),
-                family_id: e.family_id.clone(),
-                client_id: e.client_id.clone(),
-            }))
+        let find = || {
+            self.store()
+                .find_refresh_token(home_account_id, environments, client_id, family)
+                .map(|e| CachedRefreshToken {
+                    secret: e.secret.clone(),
+                    family_id: e.family_id.clone(),
+                    client_id: e.client_id.clone(),
+                })
+        };
+        if let Some(hit) = find() {
+            return Ok(Some(hit));
+        }
+        if !self
+            .fill_from_l2(CachePartition::user(home_account_id))
+            .await?
+        {
+            return Ok(None);
+        }
+        Ok(find())
     }
 
     /// The account with this home account id in one of `environments` (its home-tenant
@@ -332,10 +597,21 @@ impl TokenCache {
         if let Some(p) = &self.inner.persistence {
             self.before_read(p).await?;
         }
-        Ok(self
-            .store()
-            .find_account(home_account_id, environments)
-            .cloned())
+        let find = || {
+            self.store()
+                .find_account(home_account_id, environments)
+                .cloned()
+        };
+        if let Some(hit) = find() {
+            return Ok(Some(hit));
+        }
+        if !self
+            .fill_from_l2(CachePartition::user(home_account_id))
+            .await?
+        {
+            return Ok(None);
+        }
+        Ok(find())
     }
 
     /// The claims of the account's cached id token for this app and tenant, decoded without
@@ -355,9 +631,21 @@ impl TokenCache {
         if let Some(p) = &self.inner.persistence {
             self.before_read(p).await?;
         }
-        let store = self.store();
-        match store.find_id_token(home_account_id, environments, client_id, realm) {
-            Some(e) => schema::jwt_claims(&e.secret).map(Some),
+        let find = || {
+            self.store()
+                .find_id_token(home_account_id, environments, client_id, realm)
+                .map(|e| e.secret.clone())
+        };
+        let mut found = find();
+        if found.is_none()
+            && self
+                .fill_from_l2(CachePartition::user(home_account_id))
+                .await?
+        {
+            found = find();
+        }
+        match found {
+            Some(jwt) => schema::jwt_claims(&jwt).map(Some),
             None => Ok(None),
         }
     }
@@ -385,7 +673,18 @@ impl TokenCache {
         account: &Account,
         client_id: &str,
     ) -> Result<(), Error> {
-        self.write(|store| Ok(store.remove_account(account, client_id)))
+        if self.inner.distributed.is_some() {
+            // Sign out of what other machines wrote too.
+            self.fill_from_l2(CachePartition::user(&account.home_account_id))
+                .await?;
+        }
+        let scope = WriteScope {
+            client_id,
+            realm: &account.realm,
+            home_account_id: Some(&account.home_account_id),
+            user_assertion_hash: None,
+        };
+        self.write(scope, |store| Ok(store.remove_account(account, client_id)))
             .await
             .map(|_| ())
     }
@@ -414,6 +713,10 @@ impl fmt::Debug for TokenCache {
         d.field(
             "persistence",
             &self.inner.persistence.as_ref().map(|p| &p.backend),
+        )
+        .field(
+            "distributed",
+            &self.inner.distributed.as_ref().map(|d| &d.backend),
         )
         .finish()
     }
@@ -526,6 +829,87 @@ pub mod bench_support {
         /// Whether there are no tokens.
         pub fn is_empty(&self) -> bool {
             self.len() == 0
+        }
+    }
+}
+
+/// Support for the `redis_l2_hit` benchmark; not part of the API.
+#[cfg(feature = "redis")]
+#[doc(hidden)]
+pub mod bench_support_redis {
+    use std::sync::Arc;
+
+    use super::{AccessTokenQuery, CacheWrite, DistributedCacheOptions, RedisCache, TokenCache};
+    use crate::error::Error;
+
+    /// One app token in Redis, and lookups that miss L1 and hit it in Redis.
+    pub struct L2Hit {
+        l2: Arc<RedisCache>,
+        client_id: String,
+        environments: Vec<String>,
+        realm: String,
+        scopes: Vec<String>,
+        now: i64,
+    }
+
+    impl L2Hit {
+        /// Writes the token to the Redis at `url` (under the key prefix `bench`).
+        pub async fn new(url: &str) -> Result<Self, Error> {
+            let l2 = Arc::new(RedisCache::new(url)?.key_prefix("bench"));
+            let t = L2Hit {
+                l2,
+                client_id: "6a0b2d54-6d1c-4d0e-9a3c-3f0e5a7b9c11".to_owned(),
+                environments: vec!["login.microsoftonline.com".to_owned()],
+                realm: "00000001-0000-4000-8000-000000000000".to_owned(),
+                scopes: vec!["https://api.example/.default".to_owned()],
+                now: crate::app::now_unix(),
+            };
+            let cache = t.cache(true);
+            cache
+                .save_response(CacheWrite {
+                    client_id: &t.client_id,
+                    environment: &t.environments[0],
+                    realm: &t.realm,
+                    scopes: &t.scopes,
+                    access_token: Some("eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJ4In0.c2ln"),
+                    token_type: "Bearer",
+                    expires_in: 3600,
+                    ext_expires_in: None,
+                    refresh_in: None,
+                    refresh_token: None,
+                    family_id: None,
+                    id_token: None,
+                    id_token_claims: None,
+                    home_account_id: None,
+                    user_assertion_hash: None,
+                    now: t.now,
+                })
+                .await?;
+            Ok(t)
+        }
+
+        fn cache(&self, strict: bool) -> TokenCache {
+            TokenCache::with_distributed(
+                self.l2.clone(),
+                DistributedCacheOptions::new().strict(strict),
+            )
+        }
+
+        /// Looks the token up in a new cache (an empty L1): `true` when Redis had it.
+        pub async fn hit(&self) -> bool {
+            let query = AccessTokenQuery {
+                client_id: &self.client_id,
+                environments: &self.environments,
+                realm: &self.realm,
+                scopes: &self.scopes,
+                home_account_id: None,
+                user_assertion_hash: None,
+                now: self.now,
+            };
+            matches!(
+                self.cache(true).find_access_token(&query).await,
+                Ok(Some(_))
+            )
         }
     }
 }

@@ -40,6 +40,35 @@ pub enum LoadOutcome {
     },
 }
 
+/// A cross-process lock on a persisted cache, held until dropped (see
+/// [`CachePersistence::lock`]).
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct PersistenceLock {
+    held: Option<Box<dyn Send + Sync>>,
+}
+
+impl PersistenceLock {
+    /// A guard that holds nothing: for persistences that no other process shares.
+    pub fn none() -> Self {
+        PersistenceLock { held: None }
+    }
+
+    /// A guard holding `lock` (a file handle, a connection...) until it is dropped.
+    pub fn new(lock: impl Send + Sync + 'static) -> Self {
+        PersistenceLock {
+            held: Some(Box::new(lock)),
+        }
+    }
+}
+
+impl fmt::Debug for PersistenceLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PersistenceLock")
+            .field("held", &self.held.is_some())
+            .finish()
+    }
+}
+
 /// Where a [`TokenCache`](super::TokenCache) loads its contents from before each access and
 /// saves them to after each change: MSAL's before-access and after-access hooks.
 ///
@@ -47,7 +76,12 @@ pub enum LoadOutcome {
 /// [`load_if_changed`](Self::load_if_changed) and [`save_versioned`](Self::save_versioned)
 /// too when the store can tell cheaply whether it changed, so an unchanged cache is not read
 /// and parsed again on every access. The cache serializes its own calls (one load or
-/// save at a time per cache); coordinating several processes is up to the implementation.
+/// save at a time per cache).
+///
+/// When several processes share the store, override [`lock`](Self::lock): the cache then
+/// makes each change one step across processes — lock, reload if changed, apply the change
+/// to what was just loaded, save, unlock — so concurrent writers merge their changes instead
+/// of overwriting each other's.
 ///
 /// Errors should be `Client` errors with the code
 /// [`cache_persistence_error`](crate::error::codes::CACHE_PERSISTENCE) for I/O failures and
@@ -56,7 +90,9 @@ pub trait CachePersistence: Send + Sync + std::fmt::Debug {
     /// Reads the stored cache: MSAL's JSON, or `None` when nothing is stored.
     fn load(&self) -> BoxFuture<'_, Result<Option<String>, Error>>;
 
-    /// Stores the cache (MSAL's JSON), replacing what was stored.
+    /// Stores the cache (MSAL's JSON), replacing what was stored. (A caller other than the
+    /// cache that shares the store with other processes holds [`lock`](Self::lock) around its
+    /// load and save, as the cache does.)
     fn save(&self, data: String) -> BoxFuture<'_, Result<(), Error>>;
 
     /// The before-access hook: reads the stored cache unless it is still at version `last`
@@ -82,5 +118,26 @@ pub trait CachePersistence: Send + Sync + std::fmt::Debug {
             self.save(data).await?;
             Ok(None)
         })
+    }
+
+    /// Takes the cross-process lock that the cache holds around each change (load, change,
+    /// save), waiting for another holder to release it. The cache takes it once per change and
+    /// never twice at a time; reads do not take it (a store replaced atomically is never seen
+    /// half-written). The default holds nothing: right for a store no other process writes.
+    ///
+    /// # Errors
+    ///
+    /// A `cache_persistence_error` when the lock cannot be had (for example, in time).
+    fn lock(&self) -> BoxFuture<'_, Result<PersistenceLock, Error>> {
+        Box::pin(async { Ok(PersistenceLock::none()) })
+    }
+
+    /// Called, with the [`lock`](Self::lock) held, when the stored data that the cache just
+    /// loaded is not a valid cache (`error`, a `cache_corrupt` error). Return `Ok(())` after
+    /// moving the data out of the way (it must not be thrown away silently): the cache then
+    /// starts empty. The default returns `error`, so the access fails and the data is left as
+    /// it is.
+    fn recover_corrupt(&self, error: Error) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move { Err(error) })
     }
 }

@@ -816,6 +816,16 @@ async fn a_persistence_is_loaded_before_and_saved_after_access() {
 mod file {
     use super::*;
 
+    /// The names in a directory, sorted.
+    fn dir_names(dir: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[tokio::test]
     async fn file_cache_reloads_only_when_the_file_changed() {
         let dir = tempfile::tempdir().unwrap();
@@ -856,8 +866,11 @@ mod file {
         // Deleted: an empty cache.
         std::fs::remove_file(&path).unwrap();
         assert_eq!(find(&a, &Q::app(TENANT, &["t"])).await, None);
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
-        assert!(names.is_empty(), "no temporary file left: {names:?}");
+        assert_eq!(
+            dir_names(path.parent().unwrap()),
+            ["cache.json.lockfile"],
+            "no temporary file left; the lock file stays"
+        );
     }
 
     #[tokio::test]
@@ -912,11 +925,12 @@ mod file {
         let meta = std::fs::metadata(&path).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         assert_ne!(meta.ino(), inode, "a new file was renamed over the old one");
-        let names: Vec<String> = std::fs::read_dir(dir.path())
+        assert_eq!(dir_names(dir.path()), ["cache.json", "cache.json.lockfile"]);
+        let lock_mode = std::fs::metadata(dir.path().join("cache.json.lockfile"))
             .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["cache.json"]);
+            .permissions()
+            .mode();
+        assert_eq!(lock_mode & 0o777, 0o600);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), cache.serialize());
     }
 
@@ -936,6 +950,784 @@ mod file {
             (ErrorKind::Client, codes::CACHE_PERSISTENCE)
         );
         assert!(std::error::Error::source(&e).is_some());
+    }
+}
+
+/// Files shared between processes: locking, stale locks, corrupt files, encryption.
+mod shared_file {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    use super::*;
+
+    const WRITERS: usize = 8;
+    const TOKENS_PER_WRITER: usize = 100;
+    /// Set in a child process: the cache file to work on.
+    const CHILD_FILE: &str = "MSAL_TEST_CHILD_CACHE_FILE";
+    /// Set in a child process: which writer it is.
+    const CHILD_ID: &str = "MSAL_TEST_CHILD_ID";
+
+    /// This test binary, running the one test `name` in a child process.
+    fn child(name: &str, file: &std::path::Path, id: usize) -> Command {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD_FILE, file)
+            .env(CHILD_ID, id.to_string());
+        cmd
+    }
+
+    fn writer_realm(id: usize) -> String {
+        format!("{id:08x}-0000-4000-8000-00000000abcd")
+    }
+
+    fn app_cache(path: &std::path::Path) -> TokenCache {
+        TokenCache::with_persistence(Arc::new(FileCachePersistence::new(path)))
+    }
+
+    /// One writer: 100 distinct app tokens (its own tenant, one scope each) through a
+    /// `TokenCache` on the file, each write its own read-modify-write. In a child process of
+    /// `processes_sharing_a_file_lose_no_update`, on the parent's file; run alone, on a file
+    /// of its own. Either way its 100 tokens are all there afterwards.
+    #[tokio::test]
+    async fn writer_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = std::env::var_os(CHILD_FILE)
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| dir.path().join("cache.json"));
+        let id: usize = std::env::var(CHILD_ID)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let cache = app_cache(&path);
+        let realm = writer_realm(id);
+        for j in 0..TOKENS_PER_WRITER {
+            let scope = format!("api://writer/{j}");
+            save(
+                &cache,
+                &Resp::app(&realm, &[&scope], &format!("at-{id}-{j}")),
+            )
+            .await;
+        }
+        let fresh = app_cache(&path);
+        for j in 0..TOKENS_PER_WRITER {
+            let scope = format!("api://writer/{j}");
+            assert_eq!(
+                find(&fresh, &Q::app(&realm, &[&scope])).await,
+                Some(format!("at-{id}-{j}"))
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn processes_sharing_a_file_lose_no_update() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared").join("cache.json");
+        let children: Vec<_> = (0..WRITERS)
+            .map(|id| {
+                child("cache::tests::shared_file::writer_process", &path, id)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for (id, c) in children.into_iter().enumerate() {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "writer {id} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let cache = app_cache(&path);
+        let mut found = 0;
+        for id in 0..WRITERS {
+            let realm = writer_realm(id);
+            for j in 0..TOKENS_PER_WRITER {
+                let scope = format!("api://writer/{j}");
+                assert_eq!(
+                    find(&cache, &Q::app(&realm, &[&scope])).await,
+                    Some(format!("at-{id}-{j}")),
+                    "writer {id}, token {j}"
+                );
+                found += 1;
+            }
+        }
+        assert_eq!(found, WRITERS * TOKENS_PER_WRITER);
+        assert_eq!(
+            json_of(&cache)["AccessToken"].as_object().unwrap().len(),
+            800
+        );
+    }
+
+    /// Takes the file's lock. In a child process of `a_lock_dies_with_its_process`: says
+    /// `MSAL-TEST-LOCKED` and holds it until killed (at most two minutes). Run alone: checks that a
+    /// second lock on the file waits, times out with a typed error, and succeeds once the
+    /// first is released.
+    #[tokio::test]
+    async fn lock_holder_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let child_file = std::env::var_os(CHILD_FILE).map(std::path::PathBuf::from);
+        let path = child_file
+            .clone()
+            .unwrap_or_else(|| dir.path().join("cache.json"));
+        let p = FileCachePersistence::new(&path);
+        let guard = p.lock().await.unwrap();
+        if child_file.is_some() {
+            // libtest may print the test's name on the same line first.
+            println!("\nMSAL-TEST-LOCKED");
+            tokio::time::sleep(Duration::from_secs(120)).await;
+            return;
+        }
+        let other = FileCachePersistence::new(&path).lock_timeout(Duration::from_millis(50));
+        let e = other.lock().await.unwrap_err();
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::Client, codes::CACHE_PERSISTENCE)
+        );
+        assert!(
+            e.description()
+                .contains(&format!("held by process {}", std::process::id())),
+            "{e}"
+        );
+        drop(guard);
+        drop(other.lock().await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_lock_dies_with_its_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+        let mut holder = child("cache::tests::shared_file::lock_holder_process", &path, 0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = holder.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        assert!(
+            lines.any(|l| l.is_ok_and(|l| l.contains("MSAL-TEST-LOCKED"))),
+            "the child took the lock"
+        );
+
+        // Held by a live process: waiting is bounded, then a typed error naming the holder.
+        let impatient = FileCachePersistence::new(&path).lock_timeout(Duration::from_millis(100));
+        let e = impatient.lock().await.unwrap_err();
+        assert_eq!(e.code(), codes::CACHE_PERSISTENCE);
+        assert!(
+            e.description()
+                .contains(&format!("held by process {}", holder.id())),
+            "{e}"
+        );
+        let cache = TokenCache::with_persistence(Arc::new(
+            FileCachePersistence::new(&path).lock_timeout(Duration::from_millis(100)),
+        ));
+        let e = cache
+            .save_response(Resp::app(TENANT, &["s"], "x").w())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), codes::CACHE_PERSISTENCE);
+
+        // The holder dies without unlocking (SIGKILL): the OS releases its lock, and the lock
+        // file it leaves behind blocks nobody.
+        holder.kill().unwrap();
+        holder.wait().unwrap();
+        assert!(p_lock_file(&path).exists());
+        let patient = FileCachePersistence::new(&path).lock_timeout(Duration::from_secs(30));
+        drop(patient.lock().await.unwrap());
+        save(&cache, &Resp::app(TENANT, &["s"], "after")).await;
+        assert_eq!(
+            find(&app_cache(&path), &Q::app(TENANT, &["s"]))
+                .await
+                .as_deref(),
+            Some("after")
+        );
+    }
+
+    fn p_lock_file(path: &std::path::Path) -> std::path::PathBuf {
+        FileCachePersistence::new(path).lock_path().to_owned()
+    }
+
+    /// The files `<name>.corrupt-*` in the directory.
+    fn corrupt_copies(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("cache.json.corrupt-")
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_file_is_moved_aside_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+        let truncated = "{\n    \"AccessToken\": {\n        \"k\": {\"secret\": ";
+        std::fs::write(&path, truncated).unwrap();
+        let p = Arc::new(FileCachePersistence::new(&path).recover_corrupt(true));
+        let cache = TokenCache::with_persistence(p.clone());
+
+        // A read finds an empty cache; the corrupt file is kept next to it.
+        assert_eq!(find(&cache, &Q::app(TENANT, &["s"])).await, None);
+        let copies = corrupt_copies(dir.path());
+        assert_eq!(copies.len(), 1, "{copies:?}");
+        assert_eq!(std::fs::read_to_string(&copies[0]).unwrap(), truncated);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&copies[0]).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(!path.exists());
+        save(&cache, &Resp::app(TENANT, &["s"], "fresh")).await;
+        assert_eq!(
+            find(&app_cache(&path), &Q::app(TENANT, &["s"]))
+                .await
+                .as_deref(),
+            Some("fresh")
+        );
+
+        // A write over a corrupt file (not UTF-8 this time): moved aside, then written.
+        std::fs::write(&path, [0xff, 0xfe, 0x00]).unwrap();
+        save(&cache, &Resp::app(TENANT, &["t"], "t")).await;
+        let copies = corrupt_copies(dir.path());
+        assert_eq!(copies.len(), 2, "{copies:?}");
+        assert!(
+            copies
+                .iter()
+                .any(|c| std::fs::read(c).unwrap() == [0xff, 0xfe, 0x00])
+        );
+        assert_eq!(
+            find(&cache, &Q::app(TENANT, &["t"])).await.as_deref(),
+            Some("t")
+        );
+        assert_eq!(find(&cache, &Q::app(TENANT, &["s"])).await, None);
+
+        // Not asked: the error, and the file stays.
+        std::fs::write(&path, truncated).unwrap();
+        let strict = app_cache(&path);
+        let e = strict
+            .find_access_token(&Q::app(TENANT, &["s"]).q())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), codes::CACHE_CORRUPT);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), truncated);
+        assert_eq!(corrupt_copies(dir.path()).len(), 2);
+    }
+
+    fn encrypted(path: &std::path::Path, store: &MemoryKeyStore) -> FileCachePersistence {
+        FileCachePersistence::new(path).encrypted(Arc::new(store.clone()), EncryptionFallback::Fail)
+    }
+
+    #[tokio::test]
+    async fn an_encrypted_file_needs_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+        let keys = MemoryKeyStore::new();
+        let cache = TokenCache::with_persistence(Arc::new(encrypted(&path, &keys)));
+        save(&cache, &Resp::app(TENANT, &["s"], "secret-token-value")).await;
+        let key = keys.key().expect("a key was generated and stored");
+
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.starts_with(crypto::MAGIC));
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("secret-token-value") && !text.contains(CLIENT));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+
+        // Another process with the same key store reads it.
+        let same_key = MemoryKeyStore::with_key(key.clone());
+        let reader = TokenCache::with_persistence(Arc::new(encrypted(&path, &same_key)));
+        assert_eq!(
+            find(&reader, &Q::app(TENANT, &["s"])).await.as_deref(),
+            Some("secret-token-value")
+        );
+        // The key is reused, not replaced, on later saves.
+        save(&reader, &Resp::app(TENANT, &["t"], "t")).await;
+        assert_eq!(same_key.key().unwrap().as_bytes(), key.as_bytes());
+        assert_eq!(
+            find(&cache, &Q::app(TENANT, &["t"])).await.as_deref(),
+            Some("t")
+        );
+
+        // Another key, or none: cache_corrupt, the file untouched.
+        let before = std::fs::read(&path).unwrap();
+        for store in [
+            MemoryKeyStore::with_key(EncryptionKey::generate()),
+            MemoryKeyStore::new(),
+        ] {
+            let other = TokenCache::with_persistence(Arc::new(encrypted(&path, &store)));
+            let e = other
+                .find_access_token(&Q::app(TENANT, &["s"]).q())
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), codes::CACHE_CORRUPT, "{e}");
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        // Edited bytes: cache_corrupt too.
+        let mut edited = before.clone();
+        let mid = edited.len() / 2;
+        edited[mid] ^= 0x20;
+        std::fs::write(&path, &edited).unwrap();
+        let e = reader
+            .find_access_token(&Q::app(TENANT, &["s"]).q())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), codes::CACHE_CORRUPT);
+        // With recovery: moved aside, and a new cache under the store's key.
+        let recovering = TokenCache::with_persistence(Arc::new(
+            encrypted(&path, &same_key).recover_corrupt(true),
+        ));
+        assert_eq!(find(&recovering, &Q::app(TENANT, &["s"])).await, None);
+        assert_eq!(corrupt_copies(dir.path()).len(), 1);
+        save(&recovering, &Resp::app(TENANT, &["u"], "u")).await;
+        assert!(std::fs::read(&path).unwrap().starts_with(crypto::MAGIC));
+    }
+
+    #[tokio::test]
+    async fn a_plain_file_is_encrypted_on_the_next_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+        save(&app_cache(&path), &Resp::app(TENANT, &["s"], "plain")).await;
+        let keys = MemoryKeyStore::new();
+        let cache = TokenCache::with_persistence(Arc::new(encrypted(&path, &keys)));
+        assert_eq!(
+            find(&cache, &Q::app(TENANT, &["s"])).await.as_deref(),
+            Some("plain")
+        );
+        assert!(keys.key().is_none(), "reading plain text makes no key");
+        save(&cache, &Resp::app(TENANT, &["t"], "t")).await;
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.starts_with(crypto::MAGIC));
+        assert!(!String::from_utf8_lossy(&bytes).contains("plain"));
+        assert_eq!(
+            find(&cache, &Q::app(TENANT, &["s"])).await.as_deref(),
+            Some("plain")
+        );
+    }
+
+    /// What a missing secret store does: fail, or plain text, as configured.
+    async fn check_fallback(store: Arc<dyn KeyStore>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+
+        let failing = TokenCache::with_persistence(Arc::new(
+            FileCachePersistence::new(&path).encrypted(store.clone(), EncryptionFallback::Fail),
+        ));
+        let e = failing
+            .save_response(Resp::app(TENANT, &["s"], "x").w())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::Client, codes::CACHE_PERSISTENCE)
+        );
+        assert!(e.description().contains("PlainText"), "{e}");
+        assert!(!path.exists(), "nothing written");
+
+        let plain = TokenCache::with_persistence(Arc::new(
+            FileCachePersistence::new(&path).encrypted(store, EncryptionFallback::PlainText),
+        ));
+        save(&plain, &Resp::app(TENANT, &["s"], "in-plain-text")).await;
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("in-plain-text"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(
+            find(&app_cache(&path), &Q::app(TENANT, &["s"]))
+                .await
+                .as_deref(),
+            Some("in-plain-text")
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_secret_store_the_fallback_decides() {
+        check_fallback(Arc::new(MemoryKeyStore::unavailable())).await;
+    }
+
+    /// The OS secret store through `keyring`: where there is none (headless Linux, as in CI),
+    /// the fallback decides; where there is one, the key round-trips through it.
+    #[cfg(feature = "keyring")]
+    #[tokio::test]
+    async fn the_os_secret_store_or_the_fallback() {
+        let account = format!("test-{}", uuid::Uuid::new_v4());
+        let store = KeyringKeyStore::new("msal-rs-tests", &account);
+        match store.load_key() {
+            Err(e) if e.kind() == KeyStoreErrorKind::Unavailable => {
+                check_fallback(Arc::new(store)).await;
+            }
+            Err(e) => panic!("the OS secret store failed: {e}"),
+            Ok(existing) => {
+                assert!(existing.is_none(), "a fresh entry has no key");
+                let key = EncryptionKey::generate();
+                store.store_key(&key).unwrap();
+                assert_eq!(
+                    store.load_key().unwrap().unwrap().as_bytes(),
+                    key.as_bytes()
+                );
+                let _ = keyring::Entry::new("msal-rs-tests", &account)
+                    .and_then(|e| e.delete_credential());
+            }
+        }
+    }
+}
+
+#[cfg(feature = "redis")]
+#[path = "../../tests/support/redis_server.rs"]
+mod redis_server;
+
+/// The two-level cache against a real `redis-server`.
+#[cfg(feature = "redis")]
+mod distributed_redis {
+    use std::time::Duration;
+
+    use super::redis_server::RedisServer;
+    use super::*;
+
+    /// A `RedisCache` on the server, with a prefix of its own so tests do not share keys.
+    fn l2(server: &RedisServer, prefix: &str) -> Arc<RedisCache> {
+        Arc::new(RedisCache::new(&server.url()).unwrap().key_prefix(prefix))
+    }
+
+    /// A two-level cache. Its timeout is long: these tests are not about slowness, and the
+    /// machine may be busy (the timeout has a test of its own).
+    fn two_level(l2: Arc<RedisCache>, strict: bool) -> TokenCache {
+        TokenCache::with_distributed(
+            l2,
+            DistributedCacheOptions::new()
+                .strict(strict)
+                .timeout(Duration::from_secs(10)),
+        )
+    }
+
+    fn now() -> i64 {
+        crate::app::now_unix()
+    }
+
+    fn app_now(realm: &str, scopes: &[&str], secret: &str) -> Resp {
+        Resp {
+            now: now(),
+            ..Resp::app(realm, scopes, secret)
+        }
+    }
+
+    fn q_app_now(realm: &str, scopes: &[&str]) -> Q {
+        Q {
+            now: now(),
+            ..Q::app(realm, scopes)
+        }
+    }
+
+    async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(server.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+
+    async fn ttl(server: &RedisServer, key: &str) -> i64 {
+        redis::cmd("TTL")
+            .arg(key)
+            .query_async(&mut raw(server).await)
+            .await
+            .unwrap()
+    }
+
+    async fn fields(server: &RedisServer, key: &str) -> Vec<String> {
+        let mut names: Vec<String> = redis::cmd("HKEYS")
+            .arg(key)
+            .query_async(&mut raw(server).await)
+            .await
+            .unwrap();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn a_token_written_on_one_machine_is_found_on_another() {
+        let server = RedisServer::start();
+        let (l2a, l2b) = (l2(&server, "t1"), l2(&server, "t1"));
+        let a = two_level(l2a.clone(), true);
+        let b = two_level(l2b, true);
+        save(&a, &app_now(TENANT, &["api://x/.default"], "from-a")).await;
+
+        let key = l2a.key_of(&CachePartition::app(CLIENT, TENANT));
+        assert_eq!(key, format!("t1:app:{CLIENT}:{TENANT}"));
+        assert_eq!(
+            fields(&server, &key).await,
+            [
+                format!("AccessToken|-{ENV}-accesstoken-{CLIENT}-{TENANT}-api://x/.default"),
+                format!("AppMetadata|appmetadata-{ENV}-{CLIENT}"),
+            ]
+        );
+        // The partition lives as long as its token: expires_in 3600 s.
+        let t = ttl(&server, &key).await;
+        assert!((3000..=3600).contains(&t), "ttl {t}");
+
+        // `b` has nothing in memory: it reads the partition from Redis.
+        assert_eq!(
+            find(&b, &q_app_now(TENANT, &["api://x/.default"]))
+                .await
+                .as_deref(),
+            Some("from-a")
+        );
+        // Other partitions are not there.
+        assert_eq!(
+            find(&b, &q_app_now(OTHER_TENANT, &["api://x/.default"])).await,
+            None
+        );
+
+        // Writers of one partition merge: `b`'s token joins `a`'s instead of replacing it.
+        save(&b, &app_now(TENANT, &["api://y/.default"], "from-b")).await;
+        let c = two_level(l2(&server, "t1"), true);
+        assert_eq!(
+            find(&c, &q_app_now(TENANT, &["api://x/.default"]))
+                .await
+                .as_deref(),
+            Some("from-a")
+        );
+        assert_eq!(
+            find(&c, &q_app_now(TENANT, &["api://y/.default"]))
+                .await
+                .as_deref(),
+            Some("from-b")
+        );
+        // A token replacing another (intersecting scopes) removes it from Redis too.
+        save(&a, &app_now(TENANT, &["api://x/.default"], "from-a-2")).await;
+        let d = two_level(l2(&server, "t1"), true);
+        assert_eq!(
+            find(&d, &q_app_now(TENANT, &["api://x/.default"]))
+                .await
+                .as_deref(),
+            Some("from-a-2")
+        );
+    }
+
+    #[tokio::test]
+    async fn user_and_on_behalf_of_partitions() {
+        let server = RedisServer::start();
+        let a = two_level(l2(&server, "t2"), true);
+        let home = home();
+        let mut user = Resp::user(&home, TENANT, &["User.Read"], "user-at");
+        user.now = now();
+        save(&a, &user).await;
+        let key = l2(&server, "t2").key_of(&CachePartition::user(&home));
+        assert_eq!(key, format!("t2:user:{home}"));
+        let t = ttl(&server, &key).await;
+        assert!(
+            t > 80 * 24 * 3600,
+            "refresh tokens keep the partition 90 days: {t}"
+        );
+
+        let envs = strings(&[ENV]);
+        let b = two_level(l2(&server, "t2"), true);
+        let rt = b
+            .find_refresh_token(&home, &envs, CLIENT, false)
+            .await
+            .unwrap()
+            .expect("the refresh token, from Redis");
+        assert_eq!(rt.secret.secret(), "rt-user-at");
+        let c = two_level(l2(&server, "t2"), true);
+        assert_eq!(
+            c.find_account(&home, &envs)
+                .await
+                .unwrap()
+                .unwrap()
+                .username,
+            "alice@contoso.com"
+        );
+        let d = two_level(l2(&server, "t2"), true);
+        let claims = d
+            .id_token_claims(&home, &envs, CLIENT, TENANT)
+            .await
+            .unwrap();
+        assert_eq!(claims.unwrap()["name"], "Alice");
+        let e = two_level(l2(&server, "t2"), true);
+        let mut q = Q::user(&home, TENANT, &["User.Read"]);
+        q.now = now();
+        assert_eq!(find(&e, &q).await.as_deref(), Some("user-at"));
+
+        // Signing out on one machine signs out everywhere.
+        let account = e.find_account(&home, &envs).await.unwrap().unwrap();
+        let f = two_level(l2(&server, "t2"), true);
+        f.remove_account(&account, CLIENT).await.unwrap();
+        let g = two_level(l2(&server, "t2"), true);
+        assert_eq!(find(&g, &q).await, None);
+        assert!(
+            g.find_refresh_token(&home, &envs, CLIENT, false)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // On-behalf-of tokens, by the hash of the incoming assertion.
+        let mut obo = app_now(TENANT, &["api://downstream/.default"], "obo-at");
+        obo.home = Some(home.clone());
+        obo.user_assertion_hash = Some("hash-1".into());
+        save(&a, &obo).await;
+        let obo_key = l2(&server, "t2").key_of(&CachePartition::on_behalf_of("hash-1"));
+        let names = fields(&server, &obo_key).await;
+        assert_eq!(
+            names.len(),
+            1,
+            "the access token only (the app metadata is unchanged)"
+        );
+        assert!(names[0].starts_with("AccessToken|"), "{names:?}");
+        let h = two_level(l2(&server, "t2"), true);
+        let mut q = Q::user(&home, TENANT, &["api://downstream/.default"]);
+        q.now = now();
+        q.user_assertion_hash = Some("hash-1".into());
+        assert_eq!(find(&h, &q).await.as_deref(), Some("obo-at"));
+        q.user_assertion_hash = Some("hash-2".into());
+        assert_eq!(find(&h, &q).await, None);
+    }
+
+    #[tokio::test]
+    async fn redis_down_or_slow_never_fails_a_lenient_cache() {
+        let mut server = RedisServer::start();
+        let lenient = two_level(l2(&server, "t3"), false);
+        let strict = two_level(l2(&server, "t3"), true);
+        save(&lenient, &app_now(TENANT, &["s1"], "at-1")).await;
+        assert_eq!(
+            find(&strict, &q_app_now(TENANT, &["s1"])).await.as_deref(),
+            Some("at-1")
+        );
+
+        server.stop();
+        // Lenient: writes and reads go on in memory.
+        save(&lenient, &app_now(TENANT, &["s2"], "at-2")).await;
+        assert_eq!(
+            find(&lenient, &q_app_now(TENANT, &["s2"])).await.as_deref(),
+            Some("at-2")
+        );
+        let fresh = two_level(l2(&server, "t3"), false);
+        assert_eq!(find(&fresh, &q_app_now(TENANT, &["s1"])).await, None);
+        // Strict: a typed error. (An L1 hit needs no Redis.)
+        assert_eq!(
+            find(&strict, &q_app_now(TENANT, &["s1"])).await.as_deref(),
+            Some("at-1")
+        );
+        let e = strict
+            .find_access_token(&q_app_now(TENANT, &["s3"]).q())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::Client, codes::CACHE_PERSISTENCE)
+        );
+        let e = strict
+            .save_response(app_now(TENANT, &["s3"], "x").w())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), codes::CACHE_PERSISTENCE);
+
+        // Back (empty: it keeps nothing on disk): writes reach Redis again.
+        server.restart();
+        let key = l2(&server, "t3").key_of(&CachePartition::app(CLIENT, TENANT));
+        let mut reached = false;
+        for i in 0..100 {
+            save(&lenient, &app_now(TENANT, &[&format!("s-{i}")], "again")).await;
+            if !fields(&server, &key).await.is_empty() {
+                reached = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(reached, "a write reached Redis after its restart");
+        let other = two_level(l2(&server, "t3"), true);
+        let names = fields(&server, &key).await;
+        let scope = names
+            .iter()
+            .find_map(|n| n.rsplit_once('-').filter(|_| n.starts_with("AccessToken|")))
+            .map(|(_, i)| format!("s-{i}"))
+            .unwrap();
+        assert_eq!(
+            find(&other, &q_app_now(TENANT, &[&scope])).await.as_deref(),
+            Some("again")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_slow_redis_times_out() {
+        let server = RedisServer::start();
+        let l2 = l2(&server, "t4");
+        let lenient = TokenCache::with_distributed(
+            l2.clone(),
+            DistributedCacheOptions::new().timeout(Duration::from_millis(100)),
+        );
+        let strict = TokenCache::with_distributed(
+            l2,
+            DistributedCacheOptions::new()
+                .timeout(Duration::from_millis(100))
+                .strict(true),
+        );
+        // Connect first, so the pause below holds the commands, not the connection.
+        assert_eq!(find(&strict, &q_app_now(TENANT, &["s"])).await, None);
+        // Redis holds every client's commands for 3 s: slower than the timeout.
+        let _: () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(3000)
+            .query_async(&mut raw(&server).await)
+            .await
+            .unwrap();
+        let e = strict
+            .find_access_token(&q_app_now(TENANT, &["s"]).q())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), codes::CACHE_PERSISTENCE);
+        assert!(e.description().contains("within 100 ms"), "{e}");
+        assert_eq!(find(&lenient, &q_app_now(TENANT, &["s"])).await, None);
+        save(&lenient, &app_now(TENANT, &["s"], "in-memory")).await;
+        assert_eq!(
+            find(&lenient, &q_app_now(TENANT, &["s"])).await.as_deref(),
+            Some("in-memory")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_entry_in_redis() {
+        let server = RedisServer::start();
+        let writer = two_level(l2(&server, "t5"), true);
+        save(&writer, &app_now(TENANT, &["s"], "good")).await;
+        let key = l2(&server, "t5").key_of(&CachePartition::app(CLIENT, TENANT));
+        let _: () = redis::cmd("HSET")
+            .arg(&key)
+            .arg("AccessToken|000-first")
+            .arg("{not json")
+            .arg("AccessToken|zzz-last")
+            .arg("[]")
+            .query_async(&mut raw(&server).await)
+            .await
+            .unwrap();
+        // Lenient: the good entries are used, the corrupt one skipped.
+        let lenient = two_level(l2(&server, "t5"), false);
+        assert_eq!(
+            find(&lenient, &q_app_now(TENANT, &["s"])).await.as_deref(),
+            Some("good")
+        );
+        let strict = two_level(l2(&server, "t5"), true);
+        let e = strict
+            .find_access_token(&q_app_now(TENANT, &["s"]).q())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), codes::CACHE_CORRUPT);
     }
 }
 
