@@ -492,20 +492,9 @@ pub struct InitiateAuthCodeFlowRequest {
 }
 
 impl InitiateAuthCodeFlowRequest {
+    super::request_options!(claims, correlation_id);
+
     authorize_option_methods!();
-
-    /// Sends a claims request (e.g. from a claims challenge) in the authorize URL and the
-    /// code redemption.
-    pub fn with_claims(mut self, claims: impl Into<String>) -> Self {
-        self.claims = Some(claims.into());
-        self
-    }
-
-    /// Uses this correlation id for the metadata request instead of a fresh one.
-    pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
-        self.correlation_id = Some(id.into());
-        self
-    }
 
     /// Builds the authorize URL and the flow's state.
     pub async fn send(self) -> Result<AuthCodeFlow, Error> {
@@ -559,24 +548,7 @@ pub struct AuthCodeFlowRequest {
 }
 
 impl AuthCodeFlowRequest {
-    /// Sends this claims request in the code redemption instead of the flow's own.
-    pub fn with_claims(mut self, claims: impl Into<String>) -> Self {
-        self.claims = Some(claims.into());
-        self
-    }
-
-    /// Accepts an answer that grants fewer scopes than asked for: the result lists the
-    /// others in `declined_scopes`, instead of a `declined_scopes` error.
-    pub fn allow_partial_scopes(mut self, allow: bool) -> Self {
-        self.accept_partial = allow;
-        self
-    }
-
-    /// Uses this correlation id instead of a fresh one.
-    pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
-        self.correlation_id = Some(id.into());
-        self
-    }
+    super::request_options!(claims, partial_scopes, correlation_id);
 
     /// Checks the redirect (its `state`, an `error` in it) and redeems the code.
     pub async fn send(self) -> Result<AuthenticationResult, Error> {

@@ -187,28 +187,12 @@ pub struct ClientCredentialsRequest {
 }
 
 impl ClientCredentialsRequest {
+    super::request_options!(claims, force_refresh, correlation_id);
+
     /// Asks this tenant instead of the application's (a multi-tenant daemon serving many
     /// customers); the tokens are cached per tenant.
     pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
         self.tenant = Some(tenant.into());
-        self
-    }
-
-    /// Sends a claims request (e.g. from a claims challenge); it bypasses cached tokens.
-    pub fn with_claims(mut self, claims: impl Into<String>) -> Self {
-        self.claims = Some(claims.into());
-        self
-    }
-
-    /// Skips the cache and asks the identity provider.
-    pub fn force_refresh(mut self, force: bool) -> Self {
-        self.force_refresh = force;
-        self
-    }
-
-    /// Uses this correlation id instead of a fresh one.
-    pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
-        self.correlation_id = Some(id.into());
         self
     }
 

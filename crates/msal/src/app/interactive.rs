@@ -245,6 +245,8 @@ impl fmt::Debug for InteractiveRequest {
 }
 
 impl InteractiveRequest {
+    super::request_options!(claims, partial_scopes, correlation_id);
+
     pub(crate) fn new(core: Arc<AppCore>, scopes: Result<Vec<String>, Error>) -> Self {
         InteractiveRequest {
             core,
@@ -300,26 +302,6 @@ impl InteractiveRequest {
     /// `{error_description}` in it are replaced with the (HTML-escaped) values.
     pub fn error_page(mut self, html: impl Into<String>) -> Self {
         self.pages.error = html.into();
-        self
-    }
-
-    /// Sends a claims request (e.g. from a claims challenge) in the authorize URL and the code
-    /// redemption.
-    pub fn with_claims(mut self, claims: impl Into<String>) -> Self {
-        self.claims = Some(claims.into());
-        self
-    }
-
-    /// Accepts an answer that grants fewer scopes than asked for: the result lists the
-    /// others in `declined_scopes`, instead of a `declined_scopes` error.
-    pub fn allow_partial_scopes(mut self, allow: bool) -> Self {
-        self.accept_partial = allow;
-        self
-    }
-
-    /// Uses this correlation id instead of a fresh one.
-    pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
-        self.correlation_id = Some(id.into());
         self
     }
 

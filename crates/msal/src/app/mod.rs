@@ -7,6 +7,45 @@
 //!
 //! Both are cheap to clone (`Arc` inside) and share one token cache per application.
 
+/// The option setters that request types share, generated from the names of the fields each
+/// request has (`claims`, `force_refresh`, `accept_partial`, `correlation_id`).
+macro_rules! request_options {
+    (@one claims) => {
+        /// Sends a claims request (e.g. the claims of a claims challenge, or of an error's
+        /// [`crate::Error::claims`]); it bypasses cached access tokens.
+        pub fn with_claims(mut self, claims: impl Into<String>) -> Self {
+            self.claims = Some(claims.into());
+            self
+        }
+    };
+    (@one force_refresh) => {
+        /// Skips cached access tokens and asks the identity provider.
+        pub fn force_refresh(mut self, force: bool) -> Self {
+            self.force_refresh = force;
+            self
+        }
+    };
+    (@one partial_scopes) => {
+        /// Accepts an answer that grants fewer scopes than asked for: the result lists the
+        /// others in `declined_scopes`, instead of a `declined_scopes` error.
+        pub fn allow_partial_scopes(mut self, allow: bool) -> Self {
+            self.accept_partial = allow;
+            self
+        }
+    };
+    (@one correlation_id) => {
+        /// Uses this correlation id (sent as `client-request-id`) instead of a fresh one.
+        pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
+            self.correlation_id = Some(id.into());
+            self
+        }
+    };
+    ($($option:ident),+) => {
+        $(request_options!(@one $option);)+
+    };
+}
+pub(crate) use request_options;
+
 mod auth_code;
 mod builder;
 mod confidential;

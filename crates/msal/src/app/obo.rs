@@ -50,30 +50,7 @@ pub struct OnBehalfOfRequest {
 }
 
 impl OnBehalfOfRequest {
-    /// Sends a claims request (e.g. from a claims challenge); it bypasses cached tokens.
-    pub fn with_claims(mut self, claims: impl Into<String>) -> Self {
-        self.claims = Some(claims.into());
-        self
-    }
-
-    /// Skips the cache and asks the identity provider.
-    pub fn force_refresh(mut self, force: bool) -> Self {
-        self.force_refresh = force;
-        self
-    }
-
-    /// Accepts an answer that grants fewer scopes than asked for: the result lists the
-    /// others in `declined_scopes`, instead of a `declined_scopes` error.
-    pub fn allow_partial_scopes(mut self, allow: bool) -> Self {
-        self.accept_partial = allow;
-        self
-    }
-
-    /// Uses this correlation id instead of a fresh one.
-    pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
-        self.correlation_id = Some(id.into());
-        self
-    }
+    super::request_options!(claims, force_refresh, partial_scopes, correlation_id);
 
     /// Gets the token: from the cache when a token for the same incoming assertion and scopes
     /// is there, else from the identity provider.

@@ -199,6 +199,8 @@ impl std::fmt::Debug for DeviceCodeRequest {
 }
 
 impl DeviceCodeRequest {
+    super::request_options!(claims, partial_scopes, correlation_id);
+
     /// Called once with the code and the server's message, which you show to the user.
     pub fn on_code(mut self, f: impl Fn(&DeviceCodeInfo) + Send + Sync + 'static) -> Self {
         self.on_code = Some(Box::new(f));
@@ -208,25 +210,6 @@ impl DeviceCodeRequest {
     /// Stops polling, with a `Cancelled` error, when this future completes (e.g. Ctrl-C).
     pub fn with_cancellation(mut self, cancel: impl Future<Output = ()> + Send + 'static) -> Self {
         self.cancel = Some(Box::pin(cancel));
-        self
-    }
-
-    /// Sends a claims request (e.g. from a claims challenge).
-    pub fn with_claims(mut self, claims: impl Into<String>) -> Self {
-        self.claims = Some(claims.into());
-        self
-    }
-
-    /// Uses this correlation id instead of a fresh one.
-    pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
-        self.correlation_id = Some(id.into());
-        self
-    }
-
-    /// Accepts an answer that grants fewer scopes than asked for: the result lists the
-    /// others in `declined_scopes`, instead of a `declined_scopes` error.
-    pub fn allow_partial_scopes(mut self, allow: bool) -> Self {
-        self.accept_partial = allow;
         self
     }
 
@@ -310,6 +293,8 @@ pub struct SilentRequest {
 }
 
 impl SilentRequest {
+    super::request_options!(claims, force_refresh, partial_scopes, correlation_id);
+
     pub(crate) fn new(
         core: Arc<AppCore>,
         scopes: Result<Vec<String>, Error>,
@@ -324,31 +309,6 @@ impl SilentRequest {
             accept_partial: false,
             correlation_id: None,
         }
-    }
-
-    /// Sends a claims request (e.g. from a claims challenge); it bypasses cached access tokens.
-    pub fn with_claims(mut self, claims: impl Into<String>) -> Self {
-        self.claims = Some(claims.into());
-        self
-    }
-
-    /// Skips cached access tokens and uses the refresh token.
-    pub fn force_refresh(mut self, force: bool) -> Self {
-        self.force_refresh = force;
-        self
-    }
-
-    /// Accepts an answer that grants fewer scopes than asked for: the result lists the
-    /// others in `declined_scopes`, instead of a `declined_scopes` error.
-    pub fn allow_partial_scopes(mut self, allow: bool) -> Self {
-        self.accept_partial = allow;
-        self
-    }
-
-    /// Uses this correlation id instead of a fresh one.
-    pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
-        self.correlation_id = Some(id.into());
-        self
     }
 
     /// Gets the token.

@@ -40,24 +40,7 @@ struct UserRealm {
 }
 
 impl UsernamePasswordRequest {
-    /// Sends a claims request (e.g. from a claims challenge).
-    pub fn with_claims(mut self, claims: impl Into<String>) -> Self {
-        self.claims = Some(claims.into());
-        self
-    }
-
-    /// Accepts an answer that grants fewer scopes than asked for: the result lists the
-    /// others in `declined_scopes`, instead of a `declined_scopes` error.
-    pub fn allow_partial_scopes(mut self, allow: bool) -> Self {
-        self.accept_partial = allow;
-        self
-    }
-
-    /// Uses this correlation id instead of a fresh one.
-    pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
-        self.correlation_id = Some(id.into());
-        self
-    }
+    super::request_options!(claims, partial_scopes, correlation_id);
 
     /// Signs the user in with their password.
     ///
