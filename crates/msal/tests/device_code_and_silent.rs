@@ -394,3 +394,50 @@ async fn protection_policy_and_client_mismatch_are_service_errors() {
         .unwrap_err();
     assert_eq!((e.kind(), e.code()), (ErrorKind::Service, "invalid_grant"));
 }
+
+#[tokio::test]
+async fn a_web_app_redeems_the_refresh_token_with_its_credential() {
+    let idp = MockIdp::start().await;
+    let app = msal::ConfidentialClientApplication::builder("web-app")
+        .authority(idp.authority())
+        .allow_insecure_loopback(true)
+        .client_secret("web-secret")
+        .build()
+        .unwrap();
+    idp.push_token(user_token(
+        "at-1",
+        "rt-1",
+        "User.Read openid profile offline_access",
+    ));
+    let first = app
+        .acquire_token_by_username_password([SCOPE], "alice@contoso.onmicrosoft.com", "pw")
+        .send()
+        .await
+        .unwrap();
+    let account = first.account.unwrap();
+    assert_eq!(app.accounts().await.unwrap(), vec![account.clone()]);
+    let hit = app
+        .acquire_token_silent([SCOPE], &account)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hit.source, TokenSource::Cache);
+
+    idp.push_token(user_token(
+        "at-2",
+        "rt-2",
+        "User.Read openid profile offline_access",
+    ));
+    let r = app
+        .acquire_token_silent([SCOPE], &account)
+        .force_refresh(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.access_token.secret(), "at-2");
+    let t = idp.token_requests().pop().unwrap();
+    assert_eq!(t.field("grant_type"), Some("refresh_token"));
+    assert_eq!(t.field("refresh_token"), Some("rt-1"));
+    assert_eq!(t.field("client_secret"), Some("web-secret"));
+    assert_eq!(t.field("client_id"), Some("web-app"));
+}

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::SilentRequest;
 use super::auth_code::{AuthCodeFlow, AuthCodeFlowRequest, InitiateAuthCodeFlowRequest};
 use super::builder::ConfidentialClientApplicationBuilder;
 use super::obo::OnBehalfOfRequest;
@@ -51,6 +52,22 @@ impl ConfidentialClientApplication {
     /// The application's token cache.
     pub fn token_cache(&self) -> &TokenCache {
         &self.core.cache
+    }
+
+    /// A token for a signed-in user of a web app without interaction: from the cache, else
+    /// with the refresh token (sent with the app's credential). Fails with
+    /// [`crate::ErrorKind::UiRequired`] when only the user can help.
+    pub fn acquire_token_silent<I, S>(&self, scopes: I, account: &crate::Account) -> SilentRequest
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        SilentRequest::new(self.core.clone(), normalize_scopes(scopes), account.clone())
+    }
+
+    /// The accounts in the cache that this application can use.
+    pub async fn accounts(&self) -> Result<Vec<crate::Account>, Error> {
+        self.core.accounts().await
     }
 
     /// A token for the application itself (client credentials grant), from the cache when it
@@ -209,14 +226,18 @@ impl ClientCredentialsRequest {
         let claims = core.claims(self.claims.as_deref())?;
         let resolved = core.tenant_authority(self.tenant.as_deref(), &cid).await?;
         let (authority, metadata) = (&resolved.authority, &resolved.metadata);
-        let scope = join_scopes(scopes.iter().map(String::as_str));
-        let key = throttle_key(&[
-            "client_credentials",
-            &core.client_id,
-            authority.url().as_str(),
-            &scope,
-        ]);
         let use_cache = claims.is_none() && !self.force_refresh;
+        // The request's identity, for throttling, single-flight and background refresh: only
+        // needed off the cache-hit path, so a hit hashes nothing.
+        let scope = || join_scopes(scopes.iter().map(String::as_str));
+        let request_key = |scope: &str| {
+            throttle_key(&[
+                "client_credentials",
+                &core.client_id,
+                authority.url().as_str(),
+                scope,
+            ])
+        };
         let lookup = || async {
             core.cache
                 .find_access_token(&AccessTokenQuery {
@@ -236,7 +257,7 @@ impl ClientCredentialsRequest {
             if result
                 .refresh_on
                 .is_some_and(|r| r.unix_timestamp() <= now_unix())
-                && core.start_background_refresh(key)
+                && core.start_background_refresh(request_key(&scope()))
             {
                 // Past refresh_on: answer now, refresh behind the caller's back; on failure the
                 // cached token stays in use while it is valid.
@@ -256,6 +277,8 @@ impl ClientCredentialsRequest {
             }
             return Ok(result);
         }
+        let scope = scope();
+        let key = request_key(&scope);
         let flight_key = throttle_key(&[
             "flight:client_credentials",
             &core.client_id,

@@ -368,20 +368,23 @@ impl SilentRequest {
                 cid.clone(),
             )))
         };
-        let scope = user_scope(&scopes);
-        let request_key = throttle_key(&[
-            "flight:silent",
-            &core.client_id,
-            core.authority.url().as_str(),
-            &scope,
-            &account.home_account_id,
-            claims.as_deref().unwrap_or(""),
-        ]);
+        // The request's identity, for single-flight and background refresh: only needed off
+        // the cache-hit path, so a hit hashes nothing.
+        let request_key = |scope: &str| {
+            throttle_key(&[
+                "flight:silent",
+                &core.client_id,
+                core.authority.url().as_str(),
+                scope,
+                &account.home_account_id,
+                claims.as_deref().unwrap_or(""),
+            ])
+        };
         if use_cache && let Some(result) = lookup().await? {
             if result
                 .refresh_on
                 .is_some_and(|r| r.unix_timestamp() <= now_unix())
-                && core.start_background_refresh(request_key)
+                && core.start_background_refresh(request_key(&user_scope(&scopes)))
             {
                 // Past refresh_on: answer now, refresh behind the caller's back; on failure the
                 // cached token stays in use while it is valid.
@@ -403,7 +406,8 @@ impl SilentRequest {
             return Ok(result);
         }
         let accept_partial = self.accept_partial;
-        core.single_flight(request_key, || async {
+        let scope = user_scope(&scopes);
+        core.single_flight(request_key(&scope), || async {
         // A flight that finished just before this one began has filled the cache.
         if use_cache && let Some(result) = lookup().await? {
             return Ok(result);

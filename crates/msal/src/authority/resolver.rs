@@ -43,7 +43,7 @@ pub(crate) struct Metadata {
     /// for the authority's host, else the host (with its port, if any).
     pub environment: String,
     /// The hosts that share the cache with this one (the host itself always included).
-    pub aliases: Vec<String>,
+    pub aliases: Arc<[String]>,
 }
 
 /// What instance discovery says about a host.
@@ -66,6 +66,8 @@ pub(crate) struct AuthorityResolver {
     instances: Mutex<HashMap<String, Cell<Instance>>>,
     /// By authority key and whether instance discovery was used.
     metadata: Mutex<HashMap<(String, bool), Cell<Metadata>>>,
+    /// The distinct alias lists seen, shared by every metadata that has the same list.
+    alias_sets: Mutex<Vec<Arc<[String]>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -138,6 +140,19 @@ impl AuthorityResolver {
                 cache_aliases.push(a);
             }
         }
+        // One shared list per set of aliases: every tenant of a cloud reads the same (hot)
+        // memory on a cache hit.
+        let cache_aliases = {
+            let mut sets = lock(&self.alias_sets);
+            match sets.iter().find(|s| ***s == *cache_aliases) {
+                Some(shared) => shared.clone(),
+                None => {
+                    let shared: Arc<[String]> = cache_aliases.into();
+                    sets.push(shared.clone());
+                    shared
+                }
+            }
+        };
         let metadata = parse_metadata(
             &resp.body,
             authority,
@@ -371,7 +386,7 @@ pub(crate) fn parse_metadata(
     authority: &Authority,
     url: &Url,
     environment: String,
-    aliases: Vec<String>,
+    aliases: Arc<[String]>,
     correlation_id: &str,
 ) -> Result<Metadata, Error> {
     let context = |why: &str| {

@@ -177,10 +177,7 @@ async fn instance_discovery_then_metadata_are_fetched_once() {
     assert_eq!(srv.total_hits(), 2);
 
     assert_eq!(m.environment, "cache.example");
-    assert_eq!(
-        m.aliases,
-        vec!["cache.example", "127.0.0.1", "alias.example"]
-    );
+    assert_eq!(*m.aliases, ["cache.example", "127.0.0.1", "alias.example"]);
     assert_eq!(
         m.issuer,
         "https://login.microsoftonline.com/{tenantid}/v2.0"
@@ -251,7 +248,7 @@ async fn aliases_share_instance_discovery_and_other_tenants_use_the_default_meta
         .await
         .unwrap();
     assert_eq!(m3.environment, "127.0.0.1");
-    assert_eq!(m3.aliases, vec!["127.0.0.1", "localhost"]);
+    assert_eq!(*m3.aliases, ["127.0.0.1", "localhost"]);
     assert_eq!(srv.hits(DISCOVERY).len(), 1);
     assert_eq!(
         srv.hits("/t2/v2.0/.well-known/openid-configuration").len(),
@@ -279,7 +276,7 @@ async fn without_instance_discovery_the_metadata_is_fetched_directly() {
         "the bare host of {}",
         srv.host()
     );
-    assert_eq!(m.aliases, vec!["127.0.0.1"]);
+    assert_eq!(*m.aliases, ["127.0.0.1"]);
     assert_eq!(srv.hits(DISCOVERY).len(), 0);
     assert_eq!(srv.total_hits(), 1);
 }
@@ -307,7 +304,7 @@ async fn instance_discovery_without_a_matching_entry_uses_the_host() {
         "the bare host of {}",
         srv.host()
     );
-    assert_eq!(m.aliases, vec!["127.0.0.1"]);
+    assert_eq!(*m.aliases, ["127.0.0.1"]);
 }
 
 #[tokio::test]
@@ -639,7 +636,7 @@ fn https_authorities_refuse_http_endpoints() {
         &a,
         &url,
         "e".into(),
-        vec![],
+        Vec::new().into(),
         "c",
     )
     .unwrap();
@@ -653,7 +650,15 @@ fn https_authorities_refuse_http_endpoints() {
         doc(good, good, Some(bad)),
         doc(good, "ftp://x/token", None),
     ] {
-        let e = parse_metadata(body.as_bytes(), &a, &url, "e".into(), vec![], "c").unwrap_err();
+        let e = parse_metadata(
+            body.as_bytes(),
+            &a,
+            &url,
+            "e".into(),
+            Vec::new().into(),
+            "c",
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Service);
         assert_eq!(e.code(), codes::DISCOVERY_FAILED);
         assert!(e.description().contains("https"), "{e}");
@@ -665,7 +670,7 @@ fn https_authorities_refuse_http_endpoints() {
         &local,
         &url,
         "e".into(),
-        vec![],
+        Vec::new().into(),
         "c",
     )
     .unwrap();
@@ -682,7 +687,15 @@ fn placeholders_in_the_issuer_are_kept() {
         "token_endpoint": "https://login.microsoftonline.com/organizations/oauth2/v2.0/token",
     })
     .to_string();
-    let m = parse_metadata(body.as_bytes(), &a, &url, "e".into(), vec![], "c").unwrap();
+    let m = parse_metadata(
+        body.as_bytes(),
+        &a,
+        &url,
+        "e".into(),
+        Vec::new().into(),
+        "c",
+    )
+    .unwrap();
     assert_eq!(m.issuer, "https://login.microsoftonline.com/{tenant}/v2.0");
 }
 

@@ -20,7 +20,12 @@ pub struct DeviceCodeInfo {
     /// Where the user types it.
     #[serde(alias = "verification_url")]
     pub verification_uri: String,
-    /// The server's instructions, ready to show (they name the page and the code).
+    /// The page that signs the user in with the code already filled in, when the server
+    /// offers one (RFC 8628 `verification_uri_complete`).
+    #[serde(default)]
+    pub verification_uri_complete: Option<String>,
+    /// Instructions ready to show, naming the page and the code: the server's (Entra sends
+    /// them), else the library's (RFC 8628 servers send none).
     #[serde(default)]
     pub message: String,
     #[serde(default = "default_expires")]
@@ -80,7 +85,7 @@ pub(crate) async fn request_code(
         return Err(error_from_response(resp, correlation_id));
     }
     let status = resp.status.as_u16();
-    serde_json::from_slice::<DeviceCodeInfo>(&resp.body).map_err(|e| {
+    let mut info = serde_json::from_slice::<DeviceCodeInfo>(&resp.body).map_err(|e| {
         Error::unparsable_response(
             status,
             resp.headers.clone(),
@@ -89,7 +94,14 @@ pub(crate) async fn request_code(
             Some(correlation_id.to_owned()),
         )
         .with_source(e)
-    })
+    })?;
+    if info.message.trim().is_empty() {
+        info.message = format!(
+            "To sign in, use a web browser to open the page {} and enter the code {} to authenticate.",
+            info.verification_uri, info.user_code
+        );
+    }
+    Ok(info)
 }
 
 /// Polls the token endpoint until the user signed in, declined, the code expired, or `cancel`
