@@ -7,9 +7,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-use super::{Seconds, TokenResponse, error_from_response, parse_token_response};
+use super::{Seconds, TokenResponse, error_from_response, post_form, post_token_request};
 use crate::error::{Error, ErrorKind, codes};
-use crate::http::{HttpClient, HttpRequest, RetryPolicy, send_with_retry};
+use crate::http::{HttpClient, RetryPolicy};
 
 /// What the user needs to sign in on another device; the library hands it to your callback.
 #[derive(Clone, Deserialize)]
@@ -75,12 +75,7 @@ pub(crate) async fn request_code(
     form: &[(&str, &str)],
     correlation_id: &str,
 ) -> Result<DeviceCodeInfo, Error> {
-    let mut req = HttpRequest::post_form(endpoint.clone(), form.iter().copied());
-    req.headers
-        .extend(crate::http::standard_headers(correlation_id));
-    let resp = send_with_retry(http, req, retry)
-        .await
-        .map_err(|e| e.with_correlation_id(correlation_id))?;
+    let resp = post_form(http, retry, endpoint, form, correlation_id).await?;
     if !resp.status.is_success() {
         return Err(error_from_response(resp, correlation_id));
     }
@@ -133,13 +128,7 @@ pub(crate) async fn poll(
             )
             .with_correlation_id(correlation_id));
         }
-        let mut req = HttpRequest::post_form(token_endpoint.clone(), form.iter().copied());
-        req.headers
-            .extend(crate::http::standard_headers(correlation_id));
-        let resp = send_with_retry(http, req, retry)
-            .await
-            .map_err(|e| e.with_correlation_id(correlation_id))?;
-        match parse_token_response(resp, correlation_id) {
+        match post_token_request(http, retry, token_endpoint, form, correlation_id).await {
             Ok(t) => return Ok(t),
             Err(e) => match e.code() {
                 "authorization_pending" => continue,

@@ -197,8 +197,24 @@ pub(crate) fn error_from_response(resp: HttpResponse, correlation_id: &str) -> E
     }
 }
 
-/// Sends a form to the token endpoint (with the standard headers and MSAL's retry policy) and
-/// parses the answer.
+/// Posts a form to an endpoint of the identity provider with the standard headers and MSAL's
+/// retry policy; any answer is `Ok`, a transport failure carries the correlation id.
+pub(crate) async fn post_form(
+    http: &dyn HttpClient,
+    retry: &RetryPolicy,
+    endpoint: &Url,
+    form: &[(&str, &str)],
+    correlation_id: &str,
+) -> Result<HttpResponse, Error> {
+    let mut req = HttpRequest::post_form(endpoint.clone(), form.iter().copied());
+    req.headers
+        .extend(crate::http::standard_headers(correlation_id));
+    send_with_retry(http, req, retry)
+        .await
+        .map_err(|e| e.with_correlation_id(correlation_id))
+}
+
+/// Sends a form to the token endpoint and parses the answer.
 pub(crate) async fn post_token_request(
     http: &dyn HttpClient,
     retry: &RetryPolicy,
@@ -206,12 +222,7 @@ pub(crate) async fn post_token_request(
     form: &[(&str, &str)],
     correlation_id: &str,
 ) -> Result<TokenResponse, Error> {
-    let mut req = HttpRequest::post_form(endpoint.clone(), form.iter().copied());
-    req.headers
-        .extend(crate::http::standard_headers(correlation_id));
-    let resp = send_with_retry(http, req, retry)
-        .await
-        .map_err(|e| e.with_correlation_id(correlation_id))?;
+    let resp = post_form(http, retry, endpoint, form, correlation_id).await?;
     parse_token_response(resp, correlation_id)
 }
 
