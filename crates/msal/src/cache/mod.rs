@@ -214,8 +214,6 @@ pub(crate) struct AccessTokenQuery<'a> {
 }
 
 /// A cached access token.
-// Read by the application layer.
-#[allow(dead_code)]
 #[derive(Debug, Clone)]
 pub(crate) struct CachedAccessToken {
     /// The token.
@@ -232,13 +230,13 @@ pub(crate) struct CachedAccessToken {
     pub scopes: Vec<String>,
     /// The tenant of the token.
     pub realm: String,
-    /// The account; `None` for app tokens.
+    /// The account; `None` for app tokens. Only the tests read it: the app layer already
+    /// knows the account it asked for, so cache hits do not copy it.
+    #[cfg(test)]
     pub home_account_id: Option<String>,
 }
 
 /// A cached refresh token.
-// Read by the application layer.
-#[allow(dead_code)]
 #[derive(Debug, Clone)]
 pub(crate) struct CachedRefreshToken {
     /// The token.
@@ -258,6 +256,7 @@ fn cached_access_token(e: &AtEntry) -> CachedAccessToken {
         refresh_on: e.refresh_on,
         scopes: e.scopes().map(str::to_owned).collect(),
         realm: e.realm().to_owned(),
+        #[cfg(test)]
         home_account_id: e.home_account_id().map(str::to_owned),
     }
 }
@@ -485,6 +484,26 @@ impl TokenCache {
         Ok(result)
     }
 
+    /// Reads through the levels: the persistence first (reloaded when it changed), then
+    /// memory; on a miss, the partition from the distributed cache, then memory again.
+    async fn read_through<T>(
+        &self,
+        partition: impl FnOnce() -> CachePartition,
+        find: impl Fn() -> Option<T>,
+    ) -> Result<Option<T>, Error> {
+        if let Some(p) = &self.inner.persistence {
+            self.before_read(p).await?;
+        }
+        if let Some(hit) = find() {
+            return Ok(Some(hit));
+        }
+        // Without a distributed cache, a miss is final (and the hot path builds no partition).
+        if self.inner.distributed.is_none() || !self.fill_from_l2(partition()).await? {
+            return Ok(None);
+        }
+        Ok(find())
+    }
+
     /// Reads a partition from the L2 into L1 (after an L1 miss). Returns whether anything was
     /// added.
     async fn fill_from_l2(&self, partition: CachePartition) -> Result<bool, Error> {
@@ -517,7 +536,6 @@ impl TokenCache {
 
     /// Writes the tokens, id token, account and app metadata of a token response. Returns
     /// the account for user responses.
-    #[allow(dead_code)] // Called by the application layer.
     pub(crate) async fn save_response(&self, w: CacheWrite<'_>) -> Result<Option<Account>, Error> {
         let scope = WriteScope {
             client_id: w.client_id,
@@ -533,28 +551,23 @@ impl TokenCache {
         &self,
         q: &AccessTokenQuery<'_>,
     ) -> Result<Option<CachedAccessToken>, Error> {
-        if let Some(p) = &self.inner.persistence {
-            self.before_read(p).await?;
-        }
-        let hit = self.store().find_access_token(q).map(cached_access_token);
-        if hit.is_some() || self.inner.distributed.is_none() {
-            return Ok(hit);
-        }
-        let scope = WriteScope {
-            client_id: q.client_id,
-            realm: q.realm,
-            home_account_id: q.home_account_id.filter(|h| !h.is_empty()),
-            user_assertion_hash: q.user_assertion_hash.filter(|h| !h.is_empty()),
-        };
-        if !self.fill_from_l2(scope.partition()).await? {
-            return Ok(None);
-        }
-        Ok(self.store().find_access_token(q).map(cached_access_token))
+        self.read_through(
+            || {
+                WriteScope {
+                    client_id: q.client_id,
+                    realm: q.realm,
+                    home_account_id: q.home_account_id.filter(|h| !h.is_empty()),
+                    user_assertion_hash: q.user_assertion_hash.filter(|h| !h.is_empty()),
+                }
+                .partition()
+            },
+            || self.store().find_access_token(q).map(cached_access_token),
+        )
+        .await
     }
 
     /// The app's own refresh token for the account (`family == false`), or any family (FOCI)
     /// refresh token of the account (`family == true`).
-    #[allow(dead_code)] // Called by the application layer.
     pub(crate) async fn find_refresh_token(
         &self,
         home_account_id: &str,
@@ -562,56 +575,37 @@ impl TokenCache {
         client_id: &str,
         family: bool,
     ) -> Result<Option<CachedRefreshToken>, Error> {
-        if let Some(p) = &self.inner.persistence {
-            self.before_read(p).await?;
-        }
-        let find = || {
-            self.store()
-                .find_refresh_token(home_account_id, environments, client_id, family)
-                .map(|e| CachedRefreshToken {
-                    secret: e.secret.clone(),
-                    family_id: e.family_id.clone(),
-                    client_id: e.client_id.clone(),
-                })
-        };
-        if let Some(hit) = find() {
-            return Ok(Some(hit));
-        }
-        if !self
-            .fill_from_l2(CachePartition::user(home_account_id))
-            .await?
-        {
-            return Ok(None);
-        }
-        Ok(find())
+        self.read_through(
+            || CachePartition::user(home_account_id),
+            || {
+                self.store()
+                    .find_refresh_token(home_account_id, environments, client_id, family)
+                    .map(|e| CachedRefreshToken {
+                        secret: e.secret.clone(),
+                        family_id: e.family_id.clone(),
+                        client_id: e.client_id.clone(),
+                    })
+            },
+        )
+        .await
     }
 
     /// The account with this home account id in one of `environments` (its home-tenant
     /// entry when it has several).
-    #[allow(dead_code)] // Called by the application layer.
     pub(crate) async fn find_account(
         &self,
         home_account_id: &str,
         environments: &[String],
     ) -> Result<Option<Account>, Error> {
-        if let Some(p) = &self.inner.persistence {
-            self.before_read(p).await?;
-        }
-        let find = || {
-            self.store()
-                .find_account(home_account_id, environments)
-                .cloned()
-        };
-        if let Some(hit) = find() {
-            return Ok(Some(hit));
-        }
-        if !self
-            .fill_from_l2(CachePartition::user(home_account_id))
-            .await?
-        {
-            return Ok(None);
-        }
-        Ok(find())
+        self.read_through(
+            || CachePartition::user(home_account_id),
+            || {
+                self.store()
+                    .find_account(home_account_id, environments)
+                    .cloned()
+            },
+        )
+        .await
     }
 
     /// The claims of the account's cached id token for this app and tenant, decoded without
@@ -620,7 +614,6 @@ impl TokenCache {
     /// # Errors
     ///
     /// `cache_corrupt` when the cached id token is not a JWT with a JSON payload.
-    #[allow(dead_code)] // Called by the application layer.
     pub(crate) async fn id_token_claims(
         &self,
         home_account_id: &str,
@@ -628,22 +621,16 @@ impl TokenCache {
         client_id: &str,
         realm: &str,
     ) -> Result<Option<serde_json::Value>, Error> {
-        if let Some(p) = &self.inner.persistence {
-            self.before_read(p).await?;
-        }
-        let find = || {
-            self.store()
-                .find_id_token(home_account_id, environments, client_id, realm)
-                .map(|e| e.secret.clone())
-        };
-        let mut found = find();
-        if found.is_none()
-            && self
-                .fill_from_l2(CachePartition::user(home_account_id))
-                .await?
-        {
-            found = find();
-        }
+        let found = self
+            .read_through(
+                || CachePartition::user(home_account_id),
+                || {
+                    self.store()
+                        .find_id_token(home_account_id, environments, client_id, realm)
+                        .map(|e| e.secret.clone())
+                },
+            )
+            .await?;
         match found {
             Some(jwt) => schema::jwt_claims(&jwt).map(Some),
             None => Ok(None),
@@ -652,7 +639,6 @@ impl TokenCache {
 
     /// The accounts that have a refresh token or id token of this app or of its family, one
     /// per home account id.
-    #[allow(dead_code)] // Called by the application layer.
     pub(crate) async fn accounts(
         &self,
         client_id: &str,
@@ -667,7 +653,6 @@ impl TokenCache {
     /// Signs the account out of this app: removes its access tokens, id tokens and refresh
     /// tokens of this app (and the family refresh tokens of the app's family) and its
     /// account entries.
-    #[allow(dead_code)] // Called by the application layer.
     pub(crate) async fn remove_account(
         &self,
         account: &Account,
