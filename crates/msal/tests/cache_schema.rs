@@ -111,6 +111,23 @@ fn an_msal_python_cache_round_trips_untouched() {
     );
 }
 
+/// Numbers that other MSALs (or a future schema) put in unknown fields keep their value: a
+/// float reads and writes back to the same `f64` (found by the `cache_file` fuzz target, which
+/// saw `220E22` come back as `2.1999999999999997e+24` before `float_roundtrip`).
+#[test]
+fn numbers_in_unknown_fields_keep_their_value() {
+    let json = r#"{"Unknown": 220E22, "Other": {"a": 0.1, "b": 1.7976931348623157e308,
+        "c": 5e-324, "d": -0.0, "e": 18446744073709551615, "f": -9223372036854775808,
+        "g": 3.141592653589793, "h": 123456789.12345679}}"#;
+    let cache = TokenCache::new();
+    cache.deserialize(json).unwrap();
+    let out = cache.serialize();
+    assert_eq!(parse(&out), parse(json));
+    let again = TokenCache::new();
+    again.deserialize(&out).unwrap();
+    assert_eq!(again.serialize(), out, "serialization is a fixed point");
+}
+
 #[test]
 fn empty_and_present_sections_are_kept() {
     let cache = TokenCache::new();
