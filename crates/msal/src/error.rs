@@ -76,6 +76,10 @@ pub mod codes {
     pub const INVALID_JWT: &str = "invalid_jwt";
     /// The identity provider's answer did not match the request (state, nonce).
     pub const STATE_MISMATCH: &str = "state_mismatch";
+    /// The authorization response names another issuer than the authority's (RFC 9207), or
+    /// lacks `iss` where the server promises it: the answer may come from another server
+    /// (a mix-up attack) and was refused.
+    pub const ISSUER_MISMATCH: &str = "issuer_mismatch";
     /// A redirect URI that the flow cannot use (an interactive flow needs an `http://`
     /// loopback URI: `localhost`, `127.0.0.1` or `[::1]`).
     pub const INVALID_REDIRECT_URI: &str = "invalid_redirect_uri";

@@ -490,6 +490,34 @@ async fn prompt_none_without_a_session_is_prompt_never_failed() {
     assert_eq!(e.classification(), Some(UiRequiredClassification::None));
 }
 
+/// RFC 9207: a redirect that names another issuer than the authority's metadata is refused,
+/// and the code is never sent to the token endpoint. The mock's metadata does not announce
+/// `iss`, so a redirect without it (Entra's case) is accepted.
+#[tokio::test]
+async fn a_redirect_from_another_issuer_is_refused() {
+    let idp = MockIdp::start().await;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let e = app(&idp)
+        .acquire_token_interactive(["User.Read"])
+        .browser(scripted_browser(&idp, seen.clone(), None, |p| {
+            let mut back = code_and_state(p);
+            back.push(("iss".into(), "https://attacker.example/v2.0".into()));
+            back
+        }))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((e.kind(), e.code()), (ErrorKind::Client, "issuer_mismatch"));
+    assert!(e.description().contains("https://attacker.example/v2.0"));
+    assert_eq!(idp.token_requests().len(), 0, "the code was not redeemed");
+    // The browser is told the same, not "signed in".
+    let page = first_page(&seen).await.1;
+    assert!(
+        page.contains("msal-error") && page.contains("issuer_mismatch"),
+        "{page}"
+    );
+}
+
 #[tokio::test]
 async fn an_id_token_for_another_nonce_is_refused() {
     let idp = MockIdp::start().await;

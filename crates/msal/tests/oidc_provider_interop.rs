@@ -637,6 +637,31 @@ async fn web_app_authorization_code_flow() {
         "RFC 9207 iss"
     );
 
+    // The provider announces `iss` in every authorization response (RFC 9207): a redirect
+    // without it, or naming another server (a mix-up attack), is refused before the code
+    // goes anywhere, so the real redirect still redeems it afterwards.
+    let without_iss: Vec<(String, String)> =
+        params.iter().filter(|(k, _)| k != "iss").cloned().collect();
+    let other_iss: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "iss" => (k.clone(), "https://attacker.example".to_owned()),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
+    for hostile in [without_iss, other_iss] {
+        let e = app
+            .acquire_token_by_auth_code_flow(&flow, hostile)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::Client, "issuer_mismatch"),
+            "{e:?}"
+        );
+    }
+
     let r = app
         .acquire_token_by_auth_code_flow(&flow, params.clone())
         .send()

@@ -309,26 +309,108 @@ pub(crate) fn state_matches(params: &[(String, String)], expected: &str) -> bool
             == 0
 }
 
-/// The authorization code of a redirect, after checking its `state`; a redirect with an
-/// `error` is the typed error of [`redirect_error`].
+/// The issuer an authorization response must name in `iss` (RFC 9207, the defence against
+/// mix-up attacks, where a client that talks to several servers is sent one server's answer
+/// for another's request).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExpectedIssuer<'a> {
+    /// The metadata's `issuer`; Entra's multi-tenant metadata keeps a `{tenantid}` placeholder.
+    pub issuer: &'a str,
+    /// The server announced `authorization_response_iss_parameter_supported`.
+    pub required: bool,
+}
+
+impl<'a> ExpectedIssuer<'a> {
+    /// No issuer to check, none required.
+    #[cfg(test)]
+    pub(crate) const NONE: ExpectedIssuer<'static> = ExpectedIssuer {
+        issuer: "",
+        required: false,
+    };
+
+    /// What the authority's metadata says.
+    pub(crate) fn of(metadata: &'a Metadata) -> Self {
+        ExpectedIssuer {
+            issuer: &metadata.issuer,
+            required: metadata.authorization_response_iss,
+        }
+    }
+
+    /// Whether `iss` names this issuer: exactly (RFC 9207 forbids normalisation), or, for a
+    /// templated issuer, with one path segment in place of the `{...}` placeholder.
+    fn accepts(&self, iss: &str) -> bool {
+        let Some((prefix, rest)) = self.issuer.split_once('{') else {
+            return iss == self.issuer;
+        };
+        let Some((_, suffix)) = rest.split_once('}') else {
+            return iss == self.issuer;
+        };
+        iss.len() > prefix.len() + suffix.len()
+            && iss.starts_with(prefix)
+            && iss.ends_with(suffix)
+            && !iss[prefix.len()..iss.len() - suffix.len()].contains('/')
+    }
+}
+
+/// Refuses a redirect whose `state` is missing or not `expected` (`state_mismatch`).
+pub(crate) fn check_state(
+    params: &[(String, String)],
+    expected: &str,
+    correlation_id: &str,
+) -> Result<(), Error> {
+    if state_matches(params, expected) {
+        return Ok(());
+    }
+    Err(Error::client(
+        codes::STATE_MISMATCH,
+        "the redirect's `state` is missing or is not the one this request sent; the answer was refused",
+    )
+    .with_correlation_id(correlation_id))
+}
+
+/// Checks a redirect's `iss` against the authority's issuer (RFC 9207 section 2.4): a
+/// different `iss`, or none where the server promised one, refuses the answer, errors
+/// included. A server that neither sends `iss` nor announces it (Entra ID today) passes.
+fn check_issuer(
+    params: &[(String, String)],
+    expected: ExpectedIssuer<'_>,
+    correlation_id: &str,
+) -> Result<(), Error> {
+    let refuse = |why: String| {
+        Err(Error::client(codes::ISSUER_MISMATCH, why).with_correlation_id(correlation_id))
+    };
+    match param(params, "iss") {
+        Some(iss) if expected.issuer.is_empty() => refuse(format!(
+            "the redirect names the issuer `{iss}` but the authority's metadata names none to check it against; the answer was refused"
+        )),
+        Some(iss) if !expected.accepts(iss) => refuse(format!(
+            "the redirect comes from the issuer `{iss}`, not from `{}` that this request went to (RFC 9207); the answer was refused",
+            expected.issuer
+        )),
+        None if expected.required => refuse(format!(
+            "the redirect has no `iss` although `{}` announces it in every authorization response (RFC 9207); the answer was refused",
+            expected.issuer
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The authorization code of a redirect, after checking its `state` and `iss`; a redirect
+/// with an `error` is the typed error of [`redirect_error`].
 ///
 /// A `state` that is missing or different is a `Client` error `state_mismatch`: the answer
 /// does not belong to this request (a stale browser tab, or a forged request: cross-site
 /// request forgery), so it is refused before anything else in it is trusted, and the
-/// identity provider is not contacted.
+/// identity provider is not contacted. An `iss` of another server is `issuer_mismatch`.
 pub(crate) fn code_from_redirect(
     params: &[(String, String)],
     expected_state: &str,
+    expected_issuer: ExpectedIssuer<'_>,
     prompt_none: bool,
     correlation_id: &str,
 ) -> Result<String, Error> {
-    if !state_matches(params, expected_state) {
-        return Err(Error::client(
-            codes::STATE_MISMATCH,
-            "the redirect's `state` is missing or is not the one this request sent; the answer was refused",
-        )
-        .with_correlation_id(correlation_id));
-    }
+    check_state(params, expected_state, correlation_id)?;
+    check_issuer(params, expected_issuer, correlation_id)?;
     if param(params, "error").is_some() {
         return Err(redirect_error(params, prompt_none, correlation_id));
     }
@@ -556,13 +638,21 @@ impl AuthCodeFlowRequest {
         let flow = &self.flow;
         let cid = correlation_id(self.correlation_id.as_deref());
         let prompt_none = flow.prompt.as_deref() == Some("none");
-        let code = code_from_redirect(&self.params, &flow.state, prompt_none, &cid)?;
+        // A wrong `state` is refused before anything else, the network included.
+        check_state(&self.params, &flow.state, &cid)?;
+        let metadata = core.metadata(&cid).await?;
+        let code = code_from_redirect(
+            &self.params,
+            &flow.state,
+            ExpectedIssuer::of(&metadata),
+            prompt_none,
+            &cid,
+        )?;
         let claims = match self.claims.as_deref() {
             Some(c) => core.claims(Some(c))?,
             None => flow.claims.clone(),
         };
         let scopes = normalize_scopes(&flow.scopes).map_err(|e| e.with_correlation_id(&cid))?;
-        let metadata = core.metadata(&cid).await?;
         core.redeem_code(CodeRedemption {
             metadata: &metadata,
             code: &code,
@@ -624,22 +714,110 @@ mod tests {
 
     #[test]
     fn redirect_state_is_checked_before_anything_else() {
-        let e = code_from_redirect(&p(&[("code", "c"), ("state", "other")]), "s1", false, "cid")
-            .unwrap_err();
+        let e = code_from_redirect(
+            &p(&[("code", "c"), ("state", "other")]),
+            "s1",
+            ExpectedIssuer::NONE,
+            false,
+            "cid",
+        )
+        .unwrap_err();
         assert_eq!((e.kind(), e.code()), (ErrorKind::Client, "state_mismatch"));
         assert_eq!(e.correlation_id(), Some("cid"));
-        let e =
-            code_from_redirect(&p(&[("error", "access_denied")]), "s1", false, "cid").unwrap_err();
+        let e = code_from_redirect(
+            &p(&[("error", "access_denied")]),
+            "s1",
+            ExpectedIssuer::NONE,
+            false,
+            "cid",
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "state_mismatch");
         assert_eq!(
-            code_from_redirect(&p(&[("code", "c1"), ("state", "s1")]), "s1", false, "c").unwrap(),
+            code_from_redirect(
+                &p(&[("code", "c1"), ("state", "s1")]),
+                "s1",
+                ExpectedIssuer::NONE,
+                false,
+                "c"
+            )
+            .unwrap(),
             "c1"
         );
-        let e = code_from_redirect(&p(&[("state", "s1")]), "s1", false, "c").unwrap_err();
+        let e = code_from_redirect(
+            &p(&[("state", "s1")]),
+            "s1",
+            ExpectedIssuer::NONE,
+            false,
+            "c",
+        )
+        .unwrap_err();
         assert_eq!(
             (e.kind(), e.code()),
             (ErrorKind::Client, codes::INVALID_ARGUMENT)
         );
+    }
+
+    #[test]
+    fn the_redirects_issuer_is_checked_as_rfc_9207_says() {
+        let code = |params: &[(&str, &str)], issuer: &str, required: bool| {
+            let mut all = vec![("state", "s"), ("code", "c")];
+            all.extend_from_slice(params);
+            code_from_redirect(
+                &p(&all),
+                "s",
+                ExpectedIssuer { issuer, required },
+                false,
+                "cid",
+            )
+        };
+        let op = "https://op.example/";
+        assert_eq!(code(&[("iss", op)], op, true).unwrap(), "c");
+        assert_eq!(code(&[("iss", op)], op, false).unwrap(), "c");
+        // Entra sends no `iss` and announces none.
+        assert_eq!(code(&[], op, false).unwrap(), "c");
+        // No normalisation: a trailing slash, another case or another host is another issuer.
+        for other in [
+            "https://op.example",
+            "https://OP.example/",
+            "https://evil.example/",
+        ] {
+            let e = code(&[("iss", other)], op, false).unwrap_err();
+            assert_eq!((e.kind(), e.code()), (ErrorKind::Client, "issuer_mismatch"));
+            assert!(e.description().contains(other), "{e}");
+            assert_eq!(e.correlation_id(), Some("cid"));
+        }
+        // Missing where promised; present where the metadata names no issuer.
+        let e = code(&[], op, true).unwrap_err();
+        assert_eq!(e.code(), "issuer_mismatch");
+        assert_eq!(
+            code(&[("iss", op)], "", false).unwrap_err().code(),
+            "issuer_mismatch"
+        );
+        // An error response from another issuer is refused as such, not reported as its error.
+        let e = code(
+            &[("error", "access_denied"), ("iss", "https://evil.example/")],
+            op,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "issuer_mismatch");
+        // Entra's multi-tenant template: one segment in place of the placeholder.
+        let entra = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        let tid = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0";
+        assert_eq!(code(&[("iss", tid)], entra, false).unwrap(), "c");
+        for bad in [
+            "https://login.microsoftonline.com//v2.0",
+            "https://login.microsoftonline.com/a/b/v2.0",
+            "https://login.microsoftonline.com/v2.0",
+            "https://evil.example/t/v2.0",
+        ] {
+            assert_eq!(
+                code(&[("iss", bad)], entra, false).unwrap_err().code(),
+                "issuer_mismatch",
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -655,6 +833,7 @@ mod tests {
                     ("state", "s"),
                 ]),
                 "s",
+                ExpectedIssuer::NONE,
                 prompt_none,
                 "cid",
             )

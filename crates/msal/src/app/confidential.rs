@@ -148,7 +148,8 @@ impl ConfidentialClientApplication {
     }
 
     /// Finishes a web app's sign-in with the query (or `form_post`) parameters of the
-    /// redirect: checks `state`, turns an `error` into a typed error (`access_denied` is
+    /// redirect: checks `state` (`state_mismatch`) and, where the server sends or announces
+    /// it, `iss` (RFC 9207, `issuer_mismatch`), turns an `error` into a typed error (`access_denied` is
     /// `Cancelled`; `login_required`, `interaction_required`, `consent_required` are
     /// `UiRequired`; others `Service`), and redeems the code.
     pub fn acquire_token_by_auth_code_flow<I, K, V>(

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::auth_code::{
-    AuthorizeOptions, AuthorizeUrl, CodeRedemption, RequestSecrets, authorize_option_methods,
-    code_from_redirect, user_scope,
+    AuthorizeOptions, AuthorizeUrl, CodeRedemption, ExpectedIssuer, RequestSecrets,
+    authorize_option_methods, code_from_redirect, user_scope,
 };
 use super::loopback::{Loopback, LoopbackUri, Pages};
 use super::{AppCore, correlation_id};
@@ -338,9 +338,11 @@ impl InteractiveRequest {
         .build()
         .map_err(|e| e.with_correlation_id(&cid))?;
         // The listener answers while the browser (or a callback that blocks) does its part.
-        let mut waiter = AbortOnDrop(tokio::spawn(
-            loopback.wait(self.pages, secrets.state.clone()),
-        ));
+        let mut waiter = AbortOnDrop(tokio::spawn(loopback.wait(
+            self.pages,
+            secrets.state.clone(),
+            (metadata.issuer.clone(), metadata.authorization_response_iss),
+        )));
         tracing::info!(correlation_id = %cid, %redirect_uri, "interactive: opening the sign-in page");
         self.browser
             .open(url.as_str())
@@ -371,7 +373,13 @@ impl InteractiveRequest {
         };
         drop(waiter);
         let prompt_none = self.auth.prompt == Some(super::Prompt::None);
-        let code = code_from_redirect(&params, &secrets.state, prompt_none, &cid)?;
+        let code = code_from_redirect(
+            &params,
+            &secrets.state,
+            ExpectedIssuer::of(&metadata),
+            prompt_none,
+            &cid,
+        )?;
         core.redeem_code(CodeRedemption {
             metadata: &metadata,
             code: &code,

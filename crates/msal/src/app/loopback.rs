@@ -207,14 +207,21 @@ impl Loopback {
         &self.redirect_uri
     }
 
-    /// Waits for the redirect, answers it (the success page when it has a code and the
-    /// expected `state`, else the error page) and returns its query parameters.
-    pub(crate) async fn wait(self, pages: Pages, expected_state: String) -> Vec<(String, String)> {
+    /// Waits for the redirect, answers it (the success page when it has a code, the expected
+    /// `state` and, where the server sends one, the expected `iss`; else the error page) and
+    /// returns its query parameters.
+    pub(crate) async fn wait(
+        self,
+        pages: Pages,
+        expected_state: String,
+        expected_issuer: (String, bool),
+    ) -> Vec<(String, String)> {
         let (tx, mut rx) = mpsc::channel::<Vec<(String, String)>>(1);
         let ctx = Arc::new(ConnCtx {
             path: self.path,
             pages,
             expected_state,
+            expected_issuer,
             tx,
         });
         let tasks = Tasks(
@@ -245,6 +252,8 @@ struct ConnCtx {
     path: String,
     pages: Pages,
     expected_state: String,
+    /// The metadata's issuer, and whether the server promised `iss` (RFC 9207).
+    expected_issuer: (String, bool),
     tx: mpsc::Sender<Vec<(String, String)>>,
 }
 
@@ -383,27 +392,39 @@ async fn serve(mut stream: TcpStream, ctx: &ConnCtx) -> std::io::Result<()> {
         }
         Request::NotFound => respond(&mut stream, "404 Not Found", TEXT, "Not found\n").await,
         Request::Redirect(params) => {
-            let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-            let state_ok = super::auth_code::state_matches(&params, &ctx.expected_state);
-            let page = match (state_ok, get("error"), get("code")) {
-                (true, None, Some(_)) => ctx.pages.success.clone(),
-                (true, Some(error), _) => ctx
-                    .pages
+            // The page says what the flow will conclude from the same parameters.
+            let (issuer, required) = &ctx.expected_issuer;
+            let checked = super::auth_code::code_from_redirect(
+                &params,
+                &ctx.expected_state,
+                super::auth_code::ExpectedIssuer {
+                    issuer,
+                    required: *required,
+                },
+                false,
+                "",
+            );
+            let error_page = |error: &str, description: &str| {
+                ctx.pages
                     .error
                     .replace("{error}", &html_escape(error))
-                    .replace(
-                        "{error_description}",
-                        &html_escape(get("error_description").unwrap_or_default()),
-                    ),
-                (true, None, None) => ctx
-                    .pages
-                    .error
-                    .replace("{error}", "invalid_response")
-                    .replace("{error_description}", "The redirect has no authorization code."),
-                (false, _, _) => ctx.pages.error.replace("{error}", "state_mismatch").replace(
-                    "{error_description}",
+                    .replace("{error_description}", &html_escape(description))
+            };
+            let page = match checked {
+                Ok(_) => ctx.pages.success.clone(),
+                Err(e) if e.code() == codes::STATE_MISMATCH => error_page(
+                    codes::STATE_MISMATCH,
                     "The answer does not belong to this sign-in (its state does not match). Start the sign-in again from the application.",
                 ),
+                Err(e) if e.code() == codes::ISSUER_MISMATCH => error_page(
+                    codes::ISSUER_MISMATCH,
+                    "The answer comes from another server than the one this sign-in went to. Start the sign-in again from the application.",
+                ),
+                Err(e) if e.code() == codes::INVALID_ARGUMENT => error_page(
+                    codes::INVALID_RESPONSE,
+                    "The redirect has no authorization code.",
+                ),
+                Err(e) => error_page(e.code(), e.description()),
             };
             let result = respond(&mut stream, "200 OK", HTML, &page).await;
             // The flow ends with this redirect, whether the page reached the browser or not.

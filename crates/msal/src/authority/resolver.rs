@@ -44,6 +44,9 @@ pub(crate) struct Metadata {
     pub environment: String,
     /// The hosts that share the cache with this one (the host itself always included).
     pub aliases: Arc<[String]>,
+    /// `authorization_response_iss_parameter_supported` (RFC 9207): the server puts `iss` in
+    /// every authorization response, so a response without it is refused.
+    pub authorization_response_iss: bool,
 }
 
 /// What instance discovery says about a host.
@@ -427,8 +430,13 @@ pub(crate) fn parse_metadata(
         Some(Value::String(s)) => s.clone(),
         Some(_) => return Err(context("`issuer` is not a string")),
     };
+    let authorization_response_iss = doc
+        .get("authorization_response_iss_parameter_supported")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     Ok(Metadata {
         issuer,
+        authorization_response_iss,
         authorization_endpoint,
         token_endpoint,
         device_authorization_endpoint,
