@@ -158,12 +158,28 @@ impl PartitionHasher {
 
     /// The partition of `(home_account_id or "", client_id, realm)`.
     pub(crate) fn partition(&self, home_account_id: &str, client_id: &str, realm: &str) -> u64 {
+        self.hash_parts([home_account_id, client_id, realm, ""], 3)
+    }
+
+    /// The lookup key of the access tokens of a partition that have `scope`.
+    pub(crate) fn partition_scope(
+        &self,
+        home_account_id: &str,
+        client_id: &str,
+        realm: &str,
+        scope: &str,
+    ) -> u64 {
+        self.hash_parts([home_account_id, client_id, realm, scope], 4)
+    }
+
+    /// Hashes the first `n` parts.
+    fn hash_parts(&self, parts: [&str; 4], n: usize) -> u64 {
         #[cfg(test)]
         if self.colliding {
             return 7;
         }
+        let parts = &parts[..n];
         let mut h = self.state.build_hasher();
-        let parts = [home_account_id, client_id, realm];
         // One write of `len, lowercase bytes` per part: length-prefixed, so no two partitions
         // feed the same bytes, and contiguous, since foldhash folds small separate writes.
         let mut buf = [0u8; 256];

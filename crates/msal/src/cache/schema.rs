@@ -265,6 +265,15 @@ impl AtEntry {
     pub(crate) fn scopes(&self) -> impl Iterator<Item = &str> {
         self.target().split_ascii_whitespace()
     }
+
+    /// The scopes a request can find the token by: not reserved, each once (ignoring case).
+    pub(crate) fn lookup_scopes(&self) -> impl Iterator<Item = &str> {
+        let scopes = || self.scopes().filter(|s| !key::is_reserved_scope(s));
+        scopes()
+            .enumerate()
+            .filter(move |(i, s)| !scopes().take(*i).any(|o| o.eq_ignore_ascii_case(s)))
+            .map(|(_, s)| s)
+    }
 }
 
 impl RtEntry {

@@ -474,6 +474,43 @@ async fn a_new_token_replaces_intersecting_ones_only() {
     assert_eq!(json_of(&cache)["AccessToken"].as_object().unwrap().len(), 2);
 }
 
+/// Lookups go through the index by scope: every scope of a token finds it, whatever its case
+/// and place (duplicates and reserved scopes in the target included), among a thousand other
+/// tokens of the partition; a replaced token is found by none of its scopes.
+#[tokio::test]
+async fn every_scope_finds_the_token_and_replaced_ones_are_gone() {
+    let cache = TokenCache::new();
+    for i in 0..1000 {
+        let scope = format!("api://r{i}/s");
+        save(&cache, &Resp::app(TENANT, &[&scope], &format!("at{i}"))).await;
+    }
+    save(&cache, &Resp::app(TENANT, &["openid", "X", "y", "x"], "xy")).await;
+    let found = |scopes: &'static [&'static str]| {
+        let cache = cache.clone();
+        async move { find(&cache, &Q::app(TENANT, scopes)).await }
+    };
+    for scopes in [&["x"][..], &["Y"], &["y", "X"], &["openid", "x"], &[" x "]] {
+        assert_eq!(found(scopes).await.as_deref(), Some("xy"), "{scopes:?}");
+    }
+    assert_eq!(found(&["x", "z"]).await, None);
+    assert_eq!(
+        found(&["openid"]).await,
+        None,
+        "reserved scopes alone find nothing"
+    );
+    assert_eq!(found(&["api://r567/s"]).await.as_deref(), Some("at567"));
+    assert_eq!(found(&["api://r567/s", "api://r568/s"]).await, None);
+    // A token for `Y` replaces the one for `X y`: `x` finds nothing any more.
+    save(&cache, &Resp::app(TENANT, &["Y"], "y2")).await;
+    assert_eq!(found(&["x"]).await, None);
+    assert_eq!(found(&["y"]).await.as_deref(), Some("y2"));
+    assert_eq!(find(&cache, &Q::app("other-tenant", &["y"])).await, None);
+    assert_eq!(
+        json_of(&cache)["AccessToken"].as_object().unwrap().len(),
+        1001
+    );
+}
+
 #[tokio::test]
 async fn family_refresh_tokens() {
     let cache = TokenCache::new();
