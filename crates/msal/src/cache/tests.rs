@@ -1398,6 +1398,137 @@ mod shared_file {
         check_fallback(Arc::new(MemoryKeyStore::unavailable())).await;
     }
 
+    /// The Secret Service of a real `gnome-keyring-daemon` on a private D-Bus session, in a
+    /// child process (the `keyring` crate picks its store once per process, from the
+    /// session bus it finds): the key of an encrypted cache file is created in, kept in and
+    /// read back from the OS secret store. `scripts/test` installs gnome-keyring.
+    #[cfg(all(feature = "keyring", target_os = "linux"))]
+    #[test]
+    fn the_key_lives_in_a_real_secret_service() {
+        for tool in ["dbus-run-session", "gnome-keyring-daemon"] {
+            assert!(
+                Command::new("sh")
+                    .args(["-c", &format!("command -v {tool}")])
+                    .stdout(Stdio::null())
+                    .status()
+                    .unwrap()
+                    .success(),
+                "`{tool}` is missing: scripts/test installs it (apt-get install dbus-daemon gnome-keyring)"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let runtime = dir.path().join("run");
+        for d in [&home, &runtime] {
+            std::fs::create_dir_all(d).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).unwrap();
+            }
+        }
+        let path = dir.path().join("cache.bin");
+        let exe = std::env::current_exe().unwrap();
+        // The daemon unlocks (and creates) the login keyring with this password, serves
+        // org.freedesktop.secrets on the session bus, and ends with the bus.
+        let script = r#"printf %s "$MSAL_TEST_KEYRING_PASSWORD" | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec "$@""#;
+        let out = Command::new("dbus-run-session")
+            .args(["--", "sh", "-c", script, "sh"])
+            .arg(&exe)
+            .args([
+                "cache::tests::shared_file::secret_service_child",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("HOME", &home)
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("MSAL_TEST_KEYRING_PASSWORD", "test-keyring-password")
+            .env(CHILD_FILE, &path)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stdout.contains("SECRET-SERVICE-CHECKED"),
+            "the child failed:\n{stdout}\n{stderr}"
+        );
+        // The daemon kept its keyring under the child's home: the key is there, encrypted.
+        let keyrings = home.join(".local/share/keyrings");
+        assert!(
+            std::fs::read_dir(&keyrings).unwrap().count() > 0,
+            "gnome-keyring wrote no keyring"
+        );
+    }
+
+    /// The child of [`the_key_lives_in_a_real_secret_service`].
+    #[cfg(all(feature = "keyring", target_os = "linux"))]
+    #[tokio::test]
+    #[ignore = "runs inside the_key_lives_in_a_real_secret_service"]
+    async fn secret_service_child() {
+        let path = std::path::PathBuf::from(std::env::var_os(CHILD_FILE).expect("a child only"));
+        let store = KeyringKeyStore::new("msal-rs-tests", "secret-service-child");
+        match store.load_key() {
+            Ok(None) => {}
+            Ok(Some(_)) => panic!("a fresh keyring already has the key"),
+            Err(e) => panic!("the Secret Service is not usable: {e:?}"),
+        }
+        let in_store = |store: &KeyringKeyStore| {
+            TokenCache::with_persistence(Arc::new(
+                FileCachePersistence::new(&path)
+                    .encrypted(Arc::new(store.clone()), EncryptionFallback::Fail),
+            ))
+        };
+        save(
+            &in_store(&store),
+            &Resp::app(TENANT, &["s"], "secret-token-value"),
+        )
+        .await;
+
+        // The key was generated into the Secret Service, and the file is sealed with it.
+        let key = store
+            .load_key()
+            .unwrap()
+            .expect("the key is in the Secret Service");
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.starts_with(crypto::MAGIC));
+        assert!(!String::from_utf8_lossy(&bytes).contains("secret-token-value"));
+        assert!(
+            !bytes.windows(32).any(|w| w == key.as_bytes()),
+            "the key is not in the file"
+        );
+
+        // A new cache on the same entry reads the token, and a later save keeps the key.
+        let reader = in_store(&KeyringKeyStore::new(
+            "msal-rs-tests",
+            "secret-service-child",
+        ));
+        assert_eq!(
+            find(&reader, &Q::app(TENANT, &["s"])).await.as_deref(),
+            Some("secret-token-value")
+        );
+        save(&reader, &Resp::app(TENANT, &["t"], "t")).await;
+        assert_eq!(
+            store.load_key().unwrap().unwrap().as_bytes(),
+            key.as_bytes()
+        );
+
+        // Another entry of the store has no key: the file is not readable with it, and stays.
+        let before = std::fs::read(&path).unwrap();
+        let other = in_store(&KeyringKeyStore::new("msal-rs-tests", "another-app"));
+        let e = other
+            .find_access_token(&Q::app(TENANT, &["s"]).q())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), codes::CACHE_CORRUPT, "{e}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        println!("SECRET-SERVICE-CHECKED");
+    }
+
     /// The OS secret store through `keyring`: where there is none (headless Linux, as in CI),
     /// the fallback decides; where there is one, the key round-trips through it.
     #[cfg(feature = "keyring")]
