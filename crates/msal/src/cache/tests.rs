@@ -1259,6 +1259,17 @@ mod shared_file {
         assert_eq!(corrupt_copies(dir.path()).len(), 2);
     }
 
+    /// `cache` cannot open the encrypted file at `path` (`cache_corrupt`) and leaves it as it was.
+    async fn assert_unreadable_and_kept(cache: &TokenCache, path: &std::path::Path) {
+        let before = std::fs::read(path).unwrap();
+        let e = cache
+            .find_access_token(&Q::app(TENANT, &["s"]).q())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), codes::CACHE_CORRUPT, "{e}");
+        assert_eq!(std::fs::read(path).unwrap(), before);
+    }
+
     fn encrypted(path: &std::path::Path, store: &MemoryKeyStore) -> FileCachePersistence {
         FileCachePersistence::new(path).encrypted(Arc::new(store.clone()), EncryptionFallback::Fail)
     }
@@ -1305,13 +1316,8 @@ mod shared_file {
             MemoryKeyStore::new(),
         ] {
             let other = TokenCache::with_persistence(Arc::new(encrypted(&path, &store)));
-            let e = other
-                .find_access_token(&Q::app(TENANT, &["s"]).q())
-                .await
-                .unwrap_err();
-            assert_eq!(e.code(), codes::CACHE_CORRUPT, "{e}");
+            assert_unreadable_and_kept(&other, &path).await;
         }
-        assert_eq!(std::fs::read(&path).unwrap(), before);
         // Edited bytes: cache_corrupt too.
         let mut edited = before.clone();
         let mid = edited.len() / 2;
@@ -1518,14 +1524,8 @@ mod shared_file {
         );
 
         // Another entry of the store has no key: the file is not readable with it, and stays.
-        let before = std::fs::read(&path).unwrap();
         let other = in_store(&KeyringKeyStore::new("msal-rs-tests", "another-app"));
-        let e = other
-            .find_access_token(&Q::app(TENANT, &["s"]).q())
-            .await
-            .unwrap_err();
-        assert_eq!(e.code(), codes::CACHE_CORRUPT, "{e}");
-        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert_unreadable_and_kept(&other, &path).await;
         println!("SECRET-SERVICE-CHECKED");
     }
 
