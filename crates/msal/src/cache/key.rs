@@ -161,15 +161,9 @@ impl PartitionHasher {
         self.hash_parts([home_account_id, client_id, realm, ""], 3)
     }
 
-    /// The lookup key of the access tokens of a partition that have `scope`.
-    pub(crate) fn partition_scope(
-        &self,
-        home_account_id: &str,
-        client_id: &str,
-        realm: &str,
-        scope: &str,
-    ) -> u64 {
-        self.hash_parts([home_account_id, client_id, realm, scope], 4)
+    /// The key of `scope` in a partition's index by scope.
+    pub(crate) fn scope(&self, scope: &str) -> u64 {
+        self.hash_parts([scope, "", "", ""], 1)
     }
 
     /// Hashes the first `n` parts.

@@ -103,7 +103,7 @@ enum Family<'a> {
     Member(&'a str),
 }
 
-/// Takes `entry` out of the index list at `hash`, and the list out when it is empty.
+/// Takes `entry` out of the list at `hash`, and the list out when it is empty.
 fn unindex_at(
     index: &mut HashMap<u64, Vec<AtSlot>, BuildIdentity>,
     hash: u64,
@@ -113,6 +113,32 @@ fn unindex_at(
         list.retain(|s| !Arc::ptr_eq(&s.entry, entry));
         if list.is_empty() {
             index.remove(&hash);
+        }
+    }
+}
+
+/// A partition with more access tokens than this is also indexed by scope. Below it, a
+/// lookup scans the partition's slots, which stay together in memory: cheaper than a
+/// second table, whose entries would each be one more allocation to reach.
+const INDEX_BY_SCOPE_ABOVE: usize = 32;
+
+/// The access tokens of one partition hash.
+#[derive(Default)]
+struct AtPartition {
+    slots: Vec<AtSlot>,
+    /// In a partition of more than [`INDEX_BY_SCOPE_ABOVE`] tokens, the slots again by
+    /// scope (one per scope a request can find the token by), so that a lookup reads only
+    /// the tokens that have the request's first scope: a user with 100,000 tokens costs what
+    /// a user with 10 does. Hashes may collide: entries are checked.
+    by_scope: Option<HashMap<u64, Vec<AtSlot>, BuildIdentity>>,
+}
+
+impl AtSlot {
+    fn of(entry: &Arc<AtEntry>) -> Self {
+        AtSlot {
+            expires_on: entry.expires_on,
+            scope_bloom: entry.scope_bloom,
+            entry: Arc::clone(entry),
         }
     }
 }
@@ -139,12 +165,7 @@ pub(crate) struct Store {
     /// Sections this library does not know, in their original order.
     unknown: Raw,
     /// Access tokens by partition hash. Two partitions may share a hash: entries are checked.
-    at_partitions: HashMap<u64, Vec<AtSlot>, BuildIdentity>,
-    /// Access tokens by partition and scope, once per scope a request can find them by: a
-    /// lookup reads only the tokens that have the request's first scope, so it costs the
-    /// same with 10 or 100,000 tokens in the partition. Hashes may collide: entries are
-    /// checked.
-    at_by_scope: HashMap<u64, Vec<AtSlot>, BuildIdentity>,
+    at_partitions: HashMap<u64, AtPartition, BuildIdentity>,
     users: HashMap<String, UserKeys>,
     /// Counts mutations, to tell whether a write changed anything.
     generation: u64,
@@ -308,17 +329,12 @@ impl Store {
         self.hasher.partition(e.home(), e.client_id(), e.realm())
     }
 
-    fn lookup_key(&self, e: &AtEntry, scope: &str) -> u64 {
-        self.hasher
-            .partition_scope(e.home(), e.client_id(), e.realm(), scope)
-    }
-
     /// The other access tokens of the entry's `(home_account_id, client_id, realm)`.
     fn same_partition<'a>(&'a self, e: &'a AtEntry) -> impl Iterator<Item = &'a AtEntry> + 'a {
         self.at_partitions
             .get(&self.partition_of(e))
             .into_iter()
-            .flatten()
+            .flat_map(|p| &p.slots)
             .map(|slot| &*slot.entry)
             .filter(move |o| o.is_in(e.home(), e.client_id(), e.realm()))
     }
@@ -326,16 +342,34 @@ impl Store {
     fn insert_at(&mut self, key: String, raw: Raw) -> Result<(), Error> {
         let entry = Arc::new(AtEntry::parse(&key, &raw)?);
         self.remove_at(&key);
-        let slot = || AtSlot {
-            expires_on: entry.expires_on,
-            scope_bloom: entry.scope_bloom,
-            entry: Arc::clone(&entry),
-        };
-        let hash = self.partition_of(&entry);
-        self.at_partitions.entry(hash).or_default().push(slot());
-        for scope in entry.lookup_scopes() {
-            let hash = self.lookup_key(&entry, scope);
-            self.at_by_scope.entry(hash).or_default().push(slot());
+        let hasher = &self.hasher;
+        let part = self
+            .at_partitions
+            .entry(hasher.partition(entry.home(), entry.client_id(), entry.realm()))
+            .or_default();
+        part.slots.push(AtSlot::of(&entry));
+        match &mut part.by_scope {
+            Some(index) => {
+                for scope in entry.lookup_scopes() {
+                    index
+                        .entry(hasher.scope(scope))
+                        .or_default()
+                        .push(AtSlot::of(&entry));
+                }
+            }
+            None if part.slots.len() > INDEX_BY_SCOPE_ABOVE => {
+                let mut index: HashMap<u64, Vec<AtSlot>, BuildIdentity> = HashMap::default();
+                for slot in &part.slots {
+                    for scope in slot.entry.lookup_scopes() {
+                        index
+                            .entry(hasher.scope(scope))
+                            .or_default()
+                            .push(AtSlot::of(&slot.entry));
+                    }
+                }
+                part.by_scope = Some(index);
+            }
+            None => {}
         }
         if let Some(home) = entry.home_account_id() {
             self.index_user(Slot::At, home, &key);
@@ -350,10 +384,15 @@ impl Store {
             return false;
         };
         let hash = self.partition_of(&rec.entry);
-        unindex_at(&mut self.at_partitions, hash, &rec.entry);
-        for scope in rec.entry.lookup_scopes() {
-            let hash = self.lookup_key(&rec.entry, scope);
-            unindex_at(&mut self.at_by_scope, hash, &rec.entry);
+        if let Some(part) = self.at_partitions.get_mut(&hash) {
+            part.slots.retain(|s| !Arc::ptr_eq(&s.entry, &rec.entry));
+            if part.slots.is_empty() {
+                self.at_partitions.remove(&hash);
+            } else if let Some(index) = &mut part.by_scope {
+                for scope in rec.entry.lookup_scopes() {
+                    unindex_at(index, self.hasher.scope(scope), &rec.entry);
+                }
+            }
         }
         if let Some(home) = rec.entry.home_account_id() {
             self.unindex_user(Slot::At, home, key);
@@ -440,18 +479,21 @@ impl Store {
     /// left. Among several, the one that expires last.
     pub(crate) fn find_access_token(&self, q: &AccessTokenQuery<'_>) -> Option<&AtEntry> {
         let wanted = key::request_bloom(q.scopes)?;
-        let first = q
-            .scopes
-            .iter()
-            .map(|s| s.trim())
-            .find(|s| !s.is_empty() && !key::is_reserved_scope(s))?;
         let home = q.home_account_id.unwrap_or("");
-        let slots = self.at_by_scope.get(&self.hasher.partition_scope(
-            home,
-            q.client_id,
-            q.realm,
-            first,
-        ))?;
+        let part = self
+            .at_partitions
+            .get(&self.hasher.partition(home, q.client_id, q.realm))?;
+        let slots = match &part.by_scope {
+            None => &part.slots,
+            Some(index) => {
+                let first = q
+                    .scopes
+                    .iter()
+                    .map(|s| s.trim())
+                    .find(|s| !s.is_empty() && !key::is_reserved_scope(s))?;
+                index.get(&self.hasher.scope(first))?
+            }
+        };
         let mut best: Option<&AtEntry> = None;
         for slot in slots {
             // What the slot alone rules out, before reading the entry.
@@ -863,12 +905,12 @@ impl Store {
             }
             (hash, home) => {
                 let home = home.unwrap_or("");
-                let slots = self.at_partitions.get(&self.hasher.partition(
+                let part = self.at_partitions.get(&self.hasher.partition(
                     home,
                     scope.client_id,
                     scope.realm,
                 ));
-                for slot in slots.into_iter().flatten() {
+                for slot in part.into_iter().flat_map(|p| &p.slots) {
                     let e: &AtEntry = &slot.entry;
                     if e.is_in(home, scope.client_id, scope.realm)
                         && e.user_assertion_hash() == hash

@@ -474,9 +474,10 @@ async fn a_new_token_replaces_intersecting_ones_only() {
     assert_eq!(json_of(&cache)["AccessToken"].as_object().unwrap().len(), 2);
 }
 
-/// Lookups go through the index by scope: every scope of a token finds it, whatever its case
-/// and place (duplicates and reserved scopes in the target included), among a thousand other
-/// tokens of the partition; a replaced token is found by none of its scopes.
+/// A partition of more than a few dozen tokens is also indexed by scope: every scope of a token
+/// finds it, whatever its case and place (duplicates and reserved scopes in the target
+/// included), among a thousand other tokens of the partition, written before the index was
+/// built or after; a replaced token is found by none of its scopes.
 #[tokio::test]
 async fn every_scope_finds_the_token_and_replaced_ones_are_gone() {
     let cache = TokenCache::new();
@@ -498,7 +499,11 @@ async fn every_scope_finds_the_token_and_replaced_ones_are_gone() {
         None,
         "reserved scopes alone find nothing"
     );
-    assert_eq!(found(&["api://r567/s"]).await.as_deref(), Some("at567"));
+    for i in [0, 3, 31, 32, 33, 567, 999] {
+        let scope = format!("API://R{i}/S");
+        let q = Q::app(TENANT, &[scope.as_str()]);
+        assert_eq!(find(&cache, &q).await, Some(format!("at{i}")), "{scope}");
+    }
     assert_eq!(found(&["api://r567/s", "api://r568/s"]).await, None);
     // A token for `Y` replaces the one for `X y`: `x` finds nothing any more.
     save(&cache, &Resp::app(TENANT, &["Y"], "y2")).await;
