@@ -1413,9 +1413,20 @@ mod shared_file {
     /// child process (the `keyring` crate picks its store once per process, from the
     /// session bus it finds): the key of an encrypted cache file is created in, kept in and
     /// read back from the OS secret store. `scripts/test` installs gnome-keyring.
+    ///
+    /// The same test is the child: there, with the cache file's path in its environment, it
+    /// runs the checks.
     #[cfg(all(feature = "keyring", target_os = "linux"))]
     #[test]
     fn the_key_lives_in_a_real_secret_service() {
+        if std::env::var_os(CHILD_FILE).is_some() {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(secret_service_checks());
+            return;
+        }
         for tool in ["dbus-run-session", "gnome-keyring-daemon"] {
             assert!(
                 Command::new("sh")
@@ -1447,9 +1458,8 @@ mod shared_file {
             .args(["--", "sh", "-c", script, "sh"])
             .arg(&exe)
             .args([
-                "cache::tests::shared_file::secret_service_child",
+                "cache::tests::shared_file::the_key_lives_in_a_real_secret_service",
                 "--exact",
-                "--ignored",
                 "--nocapture",
                 "--test-threads=1",
             ])
@@ -1476,11 +1486,9 @@ mod shared_file {
         );
     }
 
-    /// The child of [`the_key_lives_in_a_real_secret_service`].
+    /// What [`the_key_lives_in_a_real_secret_service`] checks in its child process.
     #[cfg(all(feature = "keyring", target_os = "linux"))]
-    #[tokio::test]
-    #[ignore = "runs inside the_key_lives_in_a_real_secret_service"]
-    async fn secret_service_child() {
+    async fn secret_service_checks() {
         let path = std::path::PathBuf::from(std::env::var_os(CHILD_FILE).expect("a child only"));
         let store = KeyringKeyStore::new("msal-rs-tests", "secret-service-child");
         match store.load_key() {
