@@ -404,3 +404,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn for_tenant_refuses_what_with_tenant_leaves_alone() {
+    let common = parse("https://login.microsoftonline.com/common");
+    let t = common.for_tenant("contoso.onmicrosoft.com").unwrap();
+    assert_eq!(
+        t.to_string(),
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com"
+    );
+    assert_eq!(common.for_tenant("common").unwrap(), common);
+    for bad in ["", "a/b", "adfs", "tfp", "ü"] {
+        let e = common.for_tenant(bad).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::Client, "invalid_authority")
+        );
+    }
+    let b2c = parse("https://x.b2clogin.com/x.onmicrosoft.com/B2C_1_a");
+    let oidc = Authority::parse_oidc("https://accounts.google.com", &strict()).unwrap();
+    for other in [b2c, parse("https://fs.contoso.com/adfs"), oidc] {
+        assert_eq!(
+            other
+                .for_tenant("contoso.onmicrosoft.com")
+                .unwrap_err()
+                .code(),
+            "invalid_authority"
+        );
+    }
+}

@@ -462,3 +462,66 @@ async fn configuration_errors_are_client_errors_before_any_request() {
     assert_eq!(bad_claims.code(), "invalid_claims");
     assert!(idp.requests().is_empty(), "no request was made");
 }
+
+/// A multi-tenant daemon names the tenant per request: the token is asked of that tenant's
+/// token endpoint, cached under that tenant (a hit for it, a miss for another), and a tenant
+/// the authority cannot take is a `Client` error before any request: never a token of the
+/// app's own tenant instead.
+#[tokio::test]
+async fn a_tenant_per_request_is_asked_and_cached_as_that_tenant() {
+    let idp = MockIdp::start().await;
+    let app = app(&idp);
+    let (a, b) = (
+        "aaaaaaaa-0000-4000-8000-000000000001",
+        "contoso.onmicrosoft.com",
+    );
+    for (tenant, at) in [(a, "at-a"), (b, "at-b")] {
+        idp.push_token(app_token(at, SCOPE));
+        let r = app
+            .acquire_token_for_client([SCOPE])
+            .with_tenant(tenant)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.access_token.secret(), r.source),
+            (at, TokenSource::IdentityProvider)
+        );
+        assert_eq!(r.tenant_id.as_deref(), Some(tenant));
+        let last = idp.token_requests().pop().unwrap();
+        assert_eq!(last.path, format!("/{tenant}/oauth2/v2.0/token"));
+    }
+    for (tenant, at) in [(a, "at-a"), (b, "at-b")] {
+        let r = app
+            .acquire_token_for_client([SCOPE])
+            .with_tenant(tenant)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.access_token.secret(), r.source),
+            (at, TokenSource::Cache)
+        );
+    }
+    // The app's own tenant has no token yet.
+    idp.push_token(app_token("at-own", SCOPE));
+    let r = app.acquire_token_for_client([SCOPE]).send().await.unwrap();
+    assert_eq!(r.access_token.secret(), "at-own");
+    assert_eq!(idp.token_requests().len(), 3);
+
+    for bad in ["", "/", "a/b", "a b", "adfs", "x?y"] {
+        let e = app
+            .acquire_token_for_client([SCOPE])
+            .with_tenant(bad)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::Client, "invalid_authority"),
+            "{bad:?}"
+        );
+        assert!(e.correlation_id().is_some());
+    }
+    assert_eq!(idp.token_requests().len(), 3, "no request for a bad tenant");
+}

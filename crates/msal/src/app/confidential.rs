@@ -10,6 +10,7 @@ use super::ropc::UsernamePasswordRequest;
 use super::{
     AppCore, Completion, TokenRequest, cached_result, correlation_id, normalize_scopes, now_unix,
 };
+use crate::authority::Authority;
 use crate::cache::{AccessTokenQuery, TokenCache};
 use crate::error::Error;
 use crate::http::throttle::throttle_key;
@@ -225,13 +226,16 @@ impl ClientCredentialsRequest {
         let cid = correlation_id(self.correlation_id.as_deref());
         let scopes = self.scopes.map_err(|e| e.with_correlation_id(&cid))?;
         let claims = core.claims(self.claims.as_deref())?;
-        let resolved = core.tenant_authority(self.tenant.as_deref(), &cid).await?;
-        let (authority, metadata) = (&resolved.authority, &resolved.metadata);
+        let tenant = self.tenant.as_deref();
+        // A hit needs only the tenant's cache identity: its realm (the tenant as named, which
+        // `for_tenant` keeps) and the environments of the host.
+        let aliases = core.tenant_aliases(tenant, &cid).await?;
+        let realm = tenant.unwrap_or(core.authority.tenant());
         let use_cache = claims.is_none() && !self.force_refresh;
         // The request's identity, for throttling, single-flight and background refresh: only
         // needed off the cache-hit path, so a hit hashes nothing.
         let scope = || join_scopes(scopes.iter().map(String::as_str));
-        let request_key = |scope: &str| {
+        let request_key = |authority: &Authority, scope: &str| {
             throttle_key(&[
                 "client_credentials",
                 &core.client_id,
@@ -243,8 +247,8 @@ impl ClientCredentialsRequest {
             core.cache
                 .find_access_token(&AccessTokenQuery {
                     client_id: &core.client_id,
-                    environments: &metadata.aliases,
-                    realm: authority.tenant(),
+                    environments: &aliases,
+                    realm,
                     scopes: &scopes,
                     home_account_id: None,
                     user_assertion_hash: None,
@@ -255,10 +259,17 @@ impl ClientCredentialsRequest {
         if use_cache && let Some(at) = lookup().await? {
             tracing::debug!(correlation_id = %cid, "client credentials: cache hit");
             let result = cached_result(at, None, None, cid);
-            if result
+            let due = result
                 .refresh_on
-                .is_some_and(|r| r.unix_timestamp() <= now_unix())
-                && core.start_background_refresh(request_key(&scope()))
+                .is_some_and(|r| r.unix_timestamp() <= now_unix());
+            if due
+                && core.start_background_refresh(request_key(
+                    &core
+                        .tenant_authority(tenant, &result.correlation_id)
+                        .await?
+                        .authority,
+                    &scope(),
+                ))
             {
                 // Past refresh_on: answer now, refresh behind the caller's back; on failure the
                 // cached token stays in use while it is valid.
@@ -278,8 +289,10 @@ impl ClientCredentialsRequest {
             }
             return Ok(result);
         }
+        let resolved = core.tenant_authority(tenant, &cid).await?;
+        let (authority, metadata) = (&resolved.authority, &resolved.metadata);
         let scope = scope();
-        let key = request_key(&scope);
+        let key = request_key(authority, &scope);
         let flight_key = throttle_key(&[
             "flight:client_credentials",
             &core.client_id,

@@ -100,8 +100,7 @@ pub(crate) struct AppCore {
     pub public: bool,
     /// Per-request tenants already resolved: the authority and its metadata, so a cache hit
     /// for a tenant parses no URL and builds no key (the hot path of multi-tenant daemons).
-    pub tenants:
-        std::sync::RwLock<HashMap<String, Arc<TenantAuthority>, foldhash::fast::RandomState>>,
+    pub tenants: std::sync::RwLock<HashMap<String, TenantEntry, foldhash::fast::RandomState>>,
     /// Requests to the identity provider under way, by request identity: concurrent callers
     /// of the same request share one (single-flight).
     pub inflight: std::sync::Mutex<HashMap<[u8; 32], Flight>>,
@@ -124,6 +123,33 @@ const HALF_LIFE_REFRESH_FROM_SECS: u64 = 7200;
 pub(crate) struct TenantAuthority {
     pub authority: Authority,
     pub metadata: Arc<Metadata>,
+}
+
+/// The key of a per-request tenant in [`AppCore::tenants`]: the tenant as named, and `/`
+/// for the app's own tenant, which no tenant name can be: a name that is not a tenant's is
+/// refused here, before the map is read.
+fn tenant_key<'a>(tenant: Option<&'a str>, correlation_id: &str) -> Result<&'a str, Error> {
+    match tenant {
+        None => Ok("/"),
+        Some(t) if crate::authority::is_tenant_name(t) => Ok(t),
+        Some(t) => Err(Error::client(
+            codes::INVALID_AUTHORITY,
+            format!(
+                "a request cannot name the tenant {t:?}: a tenant is a tenant id or a domain name"
+            ),
+        )
+        .with_correlation_id(correlation_id)),
+    }
+}
+
+/// A resolved per-request tenant in [`AppCore::tenants`]. What a cache hit needs is inline,
+/// so that a hit among many tenants reads no allocation of its own tenant's beyond the map
+/// key: the environments the tokens are cached under (a list interned per host, shared by
+/// every tenant of the host, so it stays in the CPU cache).
+#[derive(Debug, Clone)]
+pub(crate) struct TenantEntry {
+    pub aliases: Arc<[String]>,
+    pub resolved: Arc<TenantAuthority>,
 }
 
 /// One request to the token endpoint, as [`AppCore::token_request`] sends it.
@@ -329,35 +355,65 @@ impl AppCore {
     }
 
     /// The authority and metadata for a per-request tenant (`None`: the app's own), resolved
-    /// once per tenant; failures are not remembered.
+    /// once per tenant; failures are not remembered. A tenant that the authority cannot take
+    /// is a `Client` error ([`Authority::for_tenant`]).
     pub(crate) async fn tenant_authority(
         &self,
         tenant: Option<&str>,
         correlation_id: &str,
     ) -> Result<Arc<TenantAuthority>, Error> {
-        let key = tenant.unwrap_or("");
-        if let Some(t) = self
-            .tenants
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-        {
+        Ok(self.tenant_entry(tenant, correlation_id).await?.resolved)
+    }
+
+    /// The environments under which a per-request tenant's tokens are cached (its realm is
+    /// the tenant itself, or the app's own). The cache-hit path of multi-tenant daemons.
+    pub(crate) async fn tenant_aliases(
+        &self,
+        tenant: Option<&str>,
+        correlation_id: &str,
+    ) -> Result<Arc<[String]>, Error> {
+        if let Some(t) = self.tenants_read().get(tenant_key(tenant, correlation_id)?) {
+            return Ok(t.aliases.clone());
+        }
+        Ok(self.tenant_entry(tenant, correlation_id).await?.aliases)
+    }
+
+    fn tenants_read(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, HashMap<String, TenantEntry, foldhash::fast::RandomState>>
+    {
+        self.tenants.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn tenant_entry(
+        &self,
+        tenant: Option<&str>,
+        correlation_id: &str,
+    ) -> Result<TenantEntry, Error> {
+        let key = tenant_key(tenant, correlation_id)?;
+        if let Some(t) = self.tenants_read().get(key) {
             return Ok(t.clone());
         }
         let authority = match tenant {
-            Some(t) => self.authority.with_tenant(t),
+            Some(t) => self
+                .authority
+                .for_tenant(t)
+                .map_err(|e| e.with_correlation_id(correlation_id))?,
             None => self.authority.clone(),
         };
         let metadata = self.metadata_for(&authority, correlation_id).await?;
-        let resolved = Arc::new(TenantAuthority {
-            authority,
-            metadata,
-        });
+        let entry = TenantEntry {
+            aliases: metadata.aliases.clone(),
+            resolved: Arc::new(TenantAuthority {
+                authority,
+                metadata,
+            }),
+        };
         self.tenants
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(key.to_owned(), resolved.clone());
-        Ok(resolved)
+            .insert(key.to_owned(), entry.clone());
+        Ok(entry)
     }
 
     /// The metadata of another authority of the same app (a per-request tenant).

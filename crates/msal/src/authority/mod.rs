@@ -96,6 +96,15 @@ pub struct AuthorityOptions {
     pub allow_insecure_loopback: bool,
 }
 
+/// Whether `tenant` can be a tenant: a tenant id or a domain name (letters, digits, `.`, `-`,
+/// `_`), not empty.
+pub(crate) fn is_tenant_name(tenant: &str) -> bool {
+    !tenant.is_empty()
+        && tenant
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
+}
+
 /// A validated, normalised authority URL.
 ///
 /// Two authorities are equal when they are of the same kind and their normalised URLs match,
@@ -354,11 +363,7 @@ impl Authority {
     /// interchangeable tenants: any other kind, or a tenant that would not make an authority
     /// of the same kind (empty, with `/`, `?`, `#`, ...), returns an unchanged copy.
     pub fn with_tenant(&self, tenant: &str) -> Authority {
-        let valid = !tenant.is_empty()
-            && tenant
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-        if !self.kind.is_entra() || !valid {
+        if !self.kind.is_entra() || !is_tenant_name(tenant) {
             return self.clone();
         }
         let candidate = format!("{}://{}/{}", self.scheme(), self.host(), tenant);
@@ -369,6 +374,24 @@ impl Authority {
             Ok(a) if a.kind == self.kind => a,
             _ => self.clone(),
         }
+    }
+
+    /// This authority for another tenant, as a request for that tenant needs it: a `Client`
+    /// error `invalid_authority` where [`Authority::with_tenant`] would keep this one (the
+    /// tenant is not a tenant id or domain name, or the authority has no tenant to change:
+    /// B2C, ADFS, a generic OpenID Connect issuer), so a token is never asked of a tenant
+    /// other than the one named.
+    pub fn for_tenant(&self, tenant: &str) -> Result<Authority, Error> {
+        let swapped = self.with_tenant(tenant);
+        if self.kind.is_entra() && swapped.tenant == tenant {
+            return Ok(swapped);
+        }
+        Err(Error::client(
+            codes::INVALID_AUTHORITY,
+            format!(
+                "a request cannot name the tenant {tenant:?} for the authority {self}: only Entra ID authorities take a per-request tenant, and it must be a tenant id or a domain name"
+            ),
+        ))
     }
 
     /// The authority as a string without a trailing slash, as [`fmt::Display`] prints it.
