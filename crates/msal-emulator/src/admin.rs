@@ -17,7 +17,7 @@
 //! | `POST /_emulator/refresh-tokens/revoke` | `{"username"}` | revokes the user's refresh tokens |
 //! | `GET /_emulator/apps` | | the apps |
 //! | `POST /_emulator/apps` | an [`AppConfig`] | adds or replaces it |
-//! | `POST /_emulator/settings` | `{"api_claims_challenge": bool}` | changes options |
+//! | `POST /_emulator/settings` | `{"api_claims_challenge": bool, "authorization_response_iss": bool}` | changes options |
 
 use http::Method;
 use serde::Deserialize;
@@ -63,6 +63,7 @@ struct UsernameBody {
 #[serde(deny_unknown_fields)]
 struct SettingsBody {
     api_claims_challenge: Option<bool>,
+    authorization_response_iss: Option<bool>,
 }
 
 /// Handles one admin request.
@@ -176,7 +177,13 @@ fn route(shared: &Shared, inc: &Incoming, rest: &str) -> Result<Reply, Reply> {
             if let Some(v) = b.api_claims_challenge {
                 st.options.api_claims_challenge = v;
             }
-            ok(json!({"api_claims_challenge": st.options.api_claims_challenge}))
+            if let Some(v) = b.authorization_response_iss {
+                st.options.authorization_response_iss = v;
+            }
+            ok(json!({
+                "api_claims_challenge": st.options.api_claims_challenge,
+                "authorization_response_iss": st.options.authorization_response_iss,
+            }))
         }
         _ => {
             return Err(Reply::json(

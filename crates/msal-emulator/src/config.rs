@@ -236,6 +236,10 @@ pub struct EmulatorOptions {
     /// The sample API demands the claims challenge from every user, not only from those with
     /// `require_claims_challenge`.
     pub api_claims_challenge: bool,
+    /// Put `iss` in every authorization response and announce it in the metadata
+    /// (`authorization_response_iss_parameter_supported`, RFC 9207), as servers that defend
+    /// their clients against mix-up attacks do. Entra ID does neither today: off by default.
+    pub authorization_response_iss: bool,
 }
 
 impl Default for EmulatorOptions {
@@ -251,6 +255,7 @@ impl Default for EmulatorOptions {
             request_log_capacity: 10_000,
             mfa_code: defaults::MFA_CODE.to_string(),
             api_claims_challenge: false,
+            authorization_response_iss: false,
         }
     }
 }

@@ -65,6 +65,9 @@ fn redirect_to_app(params: &AuthParams, pairs: &[(&str, String)]) -> Reply {
     if let Some(s) = &params.state {
         all.push(("state", s.clone()));
     }
+    if let Some(iss) = &params.iss {
+        all.push(("iss", iss.clone()));
+    }
     match params.response_mode.as_deref() {
         Some("form_post") => {
             let inputs: String = all
@@ -180,6 +183,11 @@ fn validate_authorize(
         login_hint: inc.param("login_hint").map(str::to_string),
         response_mode: inc.param("response_mode").map(str::to_ascii_lowercase),
         claims: inc.param("claims").map(str::to_string),
+        iss: st
+            .options
+            .authorization_response_iss
+            .then(|| st.issuer(&ctx.base, seg))
+            .flatten(),
     };
     Ok((params, app.cfg.client_id))
 }
@@ -261,7 +269,7 @@ pub(crate) fn authorize(shared: &Shared, ctx: &Ctx, seg: &str, inc: &Incoming) -
     st.txns.insert(
         txn_id.clone(),
         Txn {
-            kind: TxnKind::Authorize(params),
+            kind: TxnKind::Authorize(Box::new(params)),
             tenant_seg: seg.to_string(),
             client_id,
             scope: scope.to_string(),
@@ -715,8 +723,11 @@ fn advance(
                 .home_tenant(user.tenant.as_deref())
                 .map(|t| t.id)
                 .unwrap_or_default();
+            // On `common` and `organizations` the issuer is the user's tenant's.
+            let mut p = p.clone();
+            p.iss = p.iss.map(|i| i.replace("{tenantid}", &tid));
             redirect_to_app(
-                p,
+                &p,
                 &[
                     ("code", code),
                     ("client_info", client_info(&user.oid(), &tid)),

@@ -543,19 +543,18 @@ fn unknown_tenant(ctx: &Ctx, tenant: &str) -> Reply {
 }
 
 fn discovery(shared: &Shared, ctx: &Ctx, tenant: &str) -> Reply {
-    let sel = shared.st().resolve_tenant(tenant);
-    let Some(sel) = sel else {
+    let (issuer, announce_iss) = {
+        let st = shared.st();
+        (
+            st.issuer(&shared.base, tenant),
+            st.options.authorization_response_iss,
+        )
+    };
+    let Some(issuer) = issuer else {
         return unknown_tenant(ctx, tenant);
     };
     let b = &shared.base;
-    let tid = match &sel {
-        TenantSel::Specific(t) => t.id.clone(),
-        TenantSel::Consumers => "9188040d-6c67-4c5b-b112-36a304b66dad".to_string(),
-        _ => "{tenantid}".to_string(),
-    };
-    Reply::json(
-        200,
-        &json!({
+    let mut doc = json!({
             "token_endpoint": format!("{b}{tenant}/oauth2/v2.0/token"),
             "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
             "jwks_uri": format!("{b}{tenant}/discovery/v2.0/keys"),
@@ -564,7 +563,7 @@ fn discovery(shared: &Shared, ctx: &Ctx, tenant: &str) -> Reply {
             "id_token_signing_alg_values_supported": ["RS256"],
             "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "issuer": format!("{b}{tid}/v2.0"),
+            "issuer": issuer,
             "request_uri_parameter_supported": false,
             "userinfo_endpoint": format!("{b}api/me"),
             "authorization_endpoint": format!("{b}{tenant}/oauth2/v2.0/authorize"),
@@ -589,8 +588,11 @@ fn discovery(shared: &Shared, ctx: &Ctx, tenant: &str) -> Reply {
             "msgraph_host": "graph.microsoft.com",
             "rbac_url": "https://pas.windows.net",
             "correlation_id": ctx.correlation_id,
-        }),
-    )
+    });
+    if announce_iss {
+        doc["authorization_response_iss_parameter_supported"] = json!(true);
+    }
+    Reply::json(200, &doc)
 }
 
 fn instance_discovery(shared: &Shared, ctx: &Ctx, inc: &Incoming) -> Reply {

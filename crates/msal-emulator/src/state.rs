@@ -244,11 +244,14 @@ pub(crate) struct AuthParams {
     pub login_hint: Option<String>,
     pub response_mode: Option<String>,
     pub claims: Option<String>,
+    /// The `iss` to put in the redirect (RFC 9207), when the option is on: the tenant's
+    /// issuer, with `{tenantid}` for `common` and `organizations` until the user is known.
+    pub iss: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) enum TxnKind {
-    Authorize(AuthParams),
+    Authorize(Box<AuthParams>),
     Device { device_code: String },
 }
 
@@ -285,6 +288,9 @@ pub(crate) struct State {
     /// (username lower case, client id, full scope lower case).
     pub consents: HashSet<(String, String, String)>,
 }
+
+/// The tenant id of personal Microsoft accounts, which Entra names for `consumers`.
+const CONSUMERS_TENANT_ID: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 
 impl State {
     pub fn new(cfg: &EmulatorConfig) -> Result<Self, String> {
@@ -367,6 +373,18 @@ impl State {
             "consumers" => Some(TenantSel::Consumers),
             _ => self.tenant_by_name(seg).cloned().map(TenantSel::Specific),
         }
+    }
+
+    /// The `issuer` of a tenant segment's metadata, as Entra names it: `{base}{tenant id}/v2.0`,
+    /// with the consumers tenant's id for `consumers` and the `{tenantid}` placeholder for
+    /// `common` and `organizations`. `None` for an unknown tenant.
+    pub fn issuer(&self, base: &str, seg: &str) -> Option<String> {
+        let tid = match self.resolve_tenant(seg)? {
+            TenantSel::Specific(t) => t.id,
+            TenantSel::Consumers => CONSUMERS_TENANT_ID.to_string(),
+            TenantSel::Common | TenantSel::Organizations => "{tenantid}".to_string(),
+        };
+        Some(format!("{base}{tid}/v2.0"))
     }
 
     /// The tenant that apps and users without one belong to.

@@ -196,6 +196,81 @@ async fn admin_api_requires_the_token_and_manages_everything() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 401);
+
+    // Settings: RFC 9207. Off by default, as on Entra: no `iss` in redirects, none announced.
+    let metadata = |tenant: &'static str| {
+        let url = format!(
+            "{}/v2.0/.well-known/openid-configuration",
+            emu.authority(tenant)
+        );
+        async move {
+            client()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let prompt_none = |tenant: &'static str| {
+        let url = format!(
+            "{}/oauth2/v2.0/authorize?client_id={}&response_type=code&redirect_uri=http://localhost:5000/&scope=openid&state=s1&prompt=none",
+            emu.authority(tenant),
+            defaults::PUBLIC_CLIENT_ID
+        );
+        async move {
+            let resp = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .get(url)
+                .send()
+                .await
+                .unwrap();
+            let location = resp.headers()["location"].to_str().unwrap().to_owned();
+            url::Url::parse(&location)
+                .unwrap()
+                .query_pairs()
+                .into_owned()
+                .collect::<Vec<(String, String)>>()
+        }
+    };
+    let iss_of =
+        |q: &[(String, String)]| q.iter().find(|(k, _)| k == "iss").map(|(_, v)| v.clone());
+    assert!(
+        metadata(defaults::TENANT_ID)
+            .await
+            .get("authorization_response_iss_parameter_supported")
+            .is_none()
+    );
+    assert_eq!(iss_of(&prompt_none(defaults::TENANT_ID).await), None);
+    let (s, v) = admin(
+        &emu,
+        M::POST,
+        "settings",
+        Some(&tok),
+        Some(json!({"authorization_response_iss": true})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["authorization_response_iss"].as_bool()),
+        (200, Some(true))
+    );
+    for tenant in [defaults::TENANT_ID, "organizations"] {
+        let m = metadata(tenant).await;
+        assert_eq!(m["authorization_response_iss_parameter_supported"], true);
+        // Error redirects carry it too, the metadata's issuer verbatim (RFC 9207 section 2).
+        let q = prompt_none(tenant).await;
+        assert_eq!(
+            q.iter()
+                .find(|(k, _)| k == "error")
+                .map(|(_, v)| v.as_str()),
+            Some("login_required")
+        );
+        assert_eq!(iss_of(&q).as_deref(), m["issuer"].as_str(), "{tenant}");
+    }
 }
 
 #[tokio::test]

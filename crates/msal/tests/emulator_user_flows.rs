@@ -82,6 +82,80 @@ fn hidden_action(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// With the emulator's RFC 9207 option on, its redirects carry `iss` and its metadata
+/// announces it: the library checks it, on a tenant's authority (the issuer as is) and on
+/// `organizations` (the user's tenant in place of `{tenantid}`), and refuses a redirect
+/// without it, or naming another server, before the code is redeemed.
+#[tokio::test]
+async fn the_redirects_iss_is_checked_when_the_emulator_sends_it() {
+    let mut config = EmulatorConfig::default_directory();
+    config.options.authorization_response_iss = true;
+    let emu = Emulator::start(config).await.unwrap();
+    for tenant in [defaults::TENANT_ID, "organizations"] {
+        let app = ConfidentialClientApplication::builder(defaults::CONFIDENTIAL_CLIENT_ID)
+            .authority(emu.authority(tenant))
+            .allow_insecure_loopback(true)
+            .client_secret(defaults::CLIENT_SECRET)
+            .build()
+            .unwrap();
+        let flow = app
+            .initiate_auth_code_flow(["User.Read"], "http://localhost:5000/")
+            .send()
+            .await
+            .unwrap();
+        let back = sign_in_on_the_pages(
+            flow.auth_uri(),
+            defaults::USER_USERNAME,
+            defaults::USER_PASSWORD,
+        )
+        .await;
+        let params: Vec<(String, String)> = back.query_pairs().into_owned().collect();
+        let iss = params
+            .iter()
+            .find(|(k, _)| k == "iss")
+            .map(|(_, v)| v.clone());
+        assert_eq!(
+            iss,
+            Some(format!("{}/v2.0", emu.authority(defaults::TENANT_ID))),
+            "{tenant}"
+        );
+        for hostile in [
+            params
+                .iter()
+                .filter(|(k, _)| k != "iss")
+                .cloned()
+                .collect::<Vec<_>>(),
+            params
+                .iter()
+                .map(|(k, v)| match k.as_str() {
+                    "iss" => (
+                        k.clone(),
+                        "https://login.attacker.example/t/v2.0".to_owned(),
+                    ),
+                    _ => (k.clone(), v.clone()),
+                })
+                .collect(),
+        ] {
+            let e = app
+                .acquire_token_by_auth_code_flow(&flow, hostile)
+                .send()
+                .await
+                .unwrap_err();
+            assert_eq!(
+                (e.kind(), e.code()),
+                (ErrorKind::Client, "issuer_mismatch"),
+                "{tenant}"
+            );
+        }
+        let r = app
+            .acquire_token_by_auth_code_flow(&flow, params)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.source, TokenSource::IdentityProvider, "{tenant}");
+    }
+}
+
 #[tokio::test]
 async fn a_web_app_signs_a_user_in_through_the_emulators_pages() {
     let emu = emulator().await;
