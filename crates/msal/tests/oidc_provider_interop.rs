@@ -14,6 +14,9 @@
 //! token grant through `acquire_token_silent`. Alone: `cargo test -p msal --test
 //! oidc_provider_interop`.
 
+#[path = "support/mix_up.rs"]
+mod mix_up;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -640,27 +643,7 @@ async fn web_app_authorization_code_flow() {
     // The provider announces `iss` in every authorization response (RFC 9207): a redirect
     // without it, or naming another server (a mix-up attack), is refused before the code
     // goes anywhere, so the real redirect still redeems it afterwards.
-    let without_iss: Vec<(String, String)> =
-        params.iter().filter(|(k, _)| k != "iss").cloned().collect();
-    let other_iss: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| match k.as_str() {
-            "iss" => (k.clone(), "https://attacker.example".to_owned()),
-            _ => (k.clone(), v.clone()),
-        })
-        .collect();
-    for hostile in [without_iss, other_iss] {
-        let e = app
-            .acquire_token_by_auth_code_flow(&flow, hostile)
-            .send()
-            .await
-            .unwrap_err();
-        assert_eq!(
-            (e.kind(), e.code()),
-            (ErrorKind::Client, "issuer_mismatch"),
-            "{e:?}"
-        );
-    }
+    mix_up::assert_mix_ups_refused(&app, &flow, &params).await;
 
     let r = app
         .acquire_token_by_auth_code_flow(&flow, params.clone())
