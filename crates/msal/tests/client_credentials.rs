@@ -475,14 +475,14 @@ async fn a_tenant_per_request_is_asked_and_cached_as_that_tenant() {
         "aaaaaaaa-0000-4000-8000-000000000001",
         "contoso.onmicrosoft.com",
     );
-    for (tenant, at) in [(a, "at-a"), (b, "at-b")] {
-        idp.push_token(app_token(at, SCOPE));
-        let r = app
-            .acquire_token_for_client([SCOPE])
+    let for_tenant = |tenant: &str| {
+        app.acquire_token_for_client([SCOPE])
             .with_tenant(tenant)
             .send()
-            .await
-            .unwrap();
+    };
+    for (tenant, at) in [(a, "at-a"), (b, "at-b")] {
+        idp.push_token(app_token(at, SCOPE));
+        let r = for_tenant(tenant).await.unwrap();
         assert_eq!(
             (r.access_token.secret(), r.source),
             (at, TokenSource::IdentityProvider)
@@ -492,12 +492,7 @@ async fn a_tenant_per_request_is_asked_and_cached_as_that_tenant() {
         assert_eq!(last.path, format!("/{tenant}/oauth2/v2.0/token"));
     }
     for (tenant, at) in [(a, "at-a"), (b, "at-b")] {
-        let r = app
-            .acquire_token_for_client([SCOPE])
-            .with_tenant(tenant)
-            .send()
-            .await
-            .unwrap();
+        let r = for_tenant(tenant).await.unwrap();
         assert_eq!(
             (r.access_token.secret(), r.source),
             (at, TokenSource::Cache)
@@ -510,12 +505,7 @@ async fn a_tenant_per_request_is_asked_and_cached_as_that_tenant() {
     assert_eq!(idp.token_requests().len(), 3);
 
     for bad in ["", "/", "a/b", "a b", "adfs", "x?y"] {
-        let e = app
-            .acquire_token_for_client([SCOPE])
-            .with_tenant(bad)
-            .send()
-            .await
-            .unwrap_err();
+        let e = for_tenant(bad).await.unwrap_err();
         assert_eq!(
             (e.kind(), e.code()),
             (ErrorKind::Client, "invalid_authority"),
