@@ -246,33 +246,30 @@ impl Tour {
     }
 
     async fn client_credentials(&self) -> Step {
-        self.s.step(&format!(
-            "acquire_token_for_client([\"{}\"])",
-            d::API_SCOPE_DEFAULT
-        ));
-        let r = self
-            .daemon
-            .acquire_token_for_client([d::API_SCOPE_DEFAULT])
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        self.s.token(&r);
-        check(
-            r.source == msal::TokenSource::IdentityProvider,
-            "first call should reach the identity provider",
-        )?;
-        self.s.step("the same call again");
-        let r = self
-            .daemon
-            .acquire_token_for_client([d::API_SCOPE_DEFAULT])
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        self.s.token(&r);
-        check(
-            r.source == msal::TokenSource::Cache,
-            "second call should be a cache hit",
-        )
+        let first = format!("acquire_token_for_client([\"{}\"])", d::API_SCOPE_DEFAULT);
+        for (step, source, why) in [
+            (
+                first.as_str(),
+                msal::TokenSource::IdentityProvider,
+                "first call should reach the identity provider",
+            ),
+            (
+                "the same call again",
+                msal::TokenSource::Cache,
+                "second call should be a cache hit",
+            ),
+        ] {
+            self.s.step(step);
+            let r = self
+                .daemon
+                .acquire_token_for_client([d::API_SCOPE_DEFAULT])
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            self.s.token(&r);
+            check(r.source == source, why)?;
+        }
+        Ok(())
     }
 
     async fn sign_in(&self, scopes: &[&str]) -> Result<AuthenticationResult, Error> {
