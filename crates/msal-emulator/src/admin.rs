@@ -8,7 +8,7 @@
 //! | `DELETE /_emulator/faults` | | removes every rule |
 //! | `DELETE /_emulator/faults/{id}` | | removes one rule |
 //! | `GET /_emulator/faults/presets` | | `{"presets": [names]}` |
-//! | `GET /_emulator/requests` | | the request log, oldest first |
+//! | `GET /_emulator/requests` | | the request log, oldest first, secrets redacted |
 //! | `DELETE /_emulator/requests` | | empties the log |
 //! | `POST /_emulator/devicecode/approve` | `{"user_code", "username"}` | approves |
 //! | `POST /_emulator/devicecode/deny` | `{"user_code"}` | denies |
@@ -22,6 +22,8 @@
 use http::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::config::{AppConfig, UserConfig};
 use crate::errors::Reply;
@@ -66,13 +68,22 @@ struct SettingsBody {
     authorization_response_iss: Option<bool>,
 }
 
+/// Whether an `Authorization` header carries the admin token. The SHA-256 digests of both are
+/// compared in constant time: how long the comparison takes tells nothing about how much of the
+/// token a guess got right, nor about its length (the digests are of one length).
+fn presents_admin_token(authorization: Option<&str>, admin_token: &str) -> bool {
+    let Some((scheme, presented)) = authorization.and_then(|h| h.split_once(' ')) else {
+        return false;
+    };
+    let presented = Sha256::digest(presented.as_bytes());
+    let expected = Sha256::digest(admin_token.as_bytes());
+    scheme.eq_ignore_ascii_case("bearer") && bool::from(presented.ct_eq(&expected))
+}
+
 /// Handles one admin request.
 pub(crate) fn handle(shared: &Shared, inc: &Incoming) -> Reply {
-    let expected = format!("Bearer {}", shared.admin_token);
     let authorized = inc.peer.ip().is_loopback()
-        && inc
-            .header("authorization")
-            .is_some_and(|h| h.as_bytes() == expected.as_bytes());
+        && presents_admin_token(inc.header("authorization"), &shared.admin_token);
     if !authorized {
         return Reply::json(
             401,
@@ -129,8 +140,11 @@ fn route(shared: &Shared, inc: &Incoming, rest: &str) -> Result<Reply, Reply> {
             ok(json!({"removed": 1}))
         }
         (&Method::GET, "requests") => {
+            // Served redacted: whoever holds the admin token gets to see what was asked and
+            // answered, not the users' passwords, the apps' secrets or the tokens issued.
             let log = lock(&shared.log);
-            let list: Vec<&crate::RecordedRequest> = log.entries.iter().collect();
+            let list: Vec<crate::RecordedRequest> =
+                log.entries.iter().map(|r| r.redacted()).collect();
             ok(json!(list))
         }
         (&Method::DELETE, "requests") => {
@@ -192,4 +206,28 @@ fn route(shared: &Shared, inc: &Incoming, rest: &str) -> Result<Reply, Reply> {
             ));
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::presents_admin_token;
+
+    #[test]
+    fn only_the_bearer_admin_token_is_accepted() {
+        let t = "0123456789abcdef0123";
+        assert!(presents_admin_token(Some(&format!("Bearer {t}")), t));
+        assert!(presents_admin_token(Some(&format!("bearer {t}")), t));
+        for wrong in [
+            None,
+            Some(String::new()),
+            Some(t.to_string()),
+            Some(format!("Basic {t}")),
+            Some(format!("Bearer {t}x")),
+            Some(format!("Bearer {}", &t[1..])),
+            Some("Bearer 0123456789abcdef0124".to_string()),
+            Some("Bearer ".to_string()),
+        ] {
+            assert!(!presents_admin_token(wrong.as_deref(), t), "{wrong:?}");
+        }
+    }
 }

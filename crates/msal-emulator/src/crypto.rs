@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use aws_lc_rs::signature::{KeyPair as _, RsaKeyPair, RsaPublicKeyComponents};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{DecodingKey, EncodingKey};
@@ -10,24 +11,29 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
-use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::traits::PublicKeyParts;
-use rsa::{RsaPrivateKey, RsaPublicKey};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use sha1::Digest as _;
 use x509_cert::Certificate;
 use x509_cert::der::Decode;
-use x509_cert::der::referenced::OwnedToRef;
+use x509_cert::spki::ObjectIdentifier;
+
+/// `rsaEncryption` (RFC 8017), the algorithm of an RSA subject public key.
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
 /// The PKCS#1 RSAPublicKey DER of a certificate's key, if the certificate parses and its
 /// key is RSA.
 pub(crate) fn cert_rsa_public_key(cert_der: &[u8]) -> Option<Vec<u8>> {
     let cert = Certificate::from_der(cert_der).ok()?;
-    let spki = cert.tbs_certificate.subject_public_key_info.owned_to_ref();
-    let key = RsaPublicKey::try_from(spki).ok()?;
-    Some(key.to_pkcs1_der().ok()?.into_vec())
+    let spki = &cert.tbs_certificate.subject_public_key_info;
+    if spki.algorithm.oid != RSA_ENCRYPTION {
+        return None;
+    }
+    // For RSA the subject public key bits are the PKCS#1 RSAPublicKey; aws-lc-rs (which
+    // verifies the assertions) parses it to prove it is a usable key.
+    let pkcs1 = spki.subject_public_key.as_bytes()?;
+    aws_lc_rs::rsa::PublicKey::from_der(pkcs1).ok()?;
+    Some(pkcs1.to_vec())
 }
 
 /// A registered certificate, ready to verify client assertions.
@@ -77,8 +83,9 @@ pub(crate) fn parse_certificates(pem: &str) -> Result<Vec<ParsedCert>, String> {
 struct RsaCert {
     cert_der: Vec<u8>,
     cert_pem: String,
+    /// PKCS#8.
     key_pem: String,
-    key: RsaPrivateKey,
+    key: RsaKeyPair,
 }
 
 fn generate_rsa_cert(common_name: &str) -> Result<RsaCert, String> {
@@ -88,7 +95,7 @@ fn generate_rsa_cert(common_name: &str) -> Result<RsaCert, String> {
         .distinguished_name
         .push(DnType::CommonName, common_name);
     let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
-    let rsa_key = RsaPrivateKey::from_pkcs8_der(key.serialized_der())
+    let rsa_key = RsaKeyPair::from_pkcs8(key.serialized_der())
         .map_err(|e| format!("cannot read the generated RSA key: {e}"))?;
     Ok(RsaCert {
         cert_der: cert.der().to_vec(),
@@ -129,24 +136,27 @@ pub(crate) fn signing_key() -> Result<&'static SigningKey, String> {
     static CELL: OnceLock<Result<SigningKey, String>> = OnceLock::new();
     CELL.get_or_init(|| {
         let c = generate_rsa_cert("msal-emulator token signing")?;
-        let public = c.key.to_public_key();
-        let pkcs1_private = c.key.to_pkcs1_der().map_err(|e| e.to_string())?;
-        let pkcs1_public = public.to_pkcs1_der().map_err(|e| e.to_string())?;
+        let public = c.key.public_key();
+        let components = RsaPublicKeyComponents::<Vec<u8>>::from(public);
+        // jsonwebtoken wants the PKCS#1 private key; it takes it out of the PKCS#8 PEM.
+        let encoding = EncodingKey::from_rsa_pem(c.key_pem.as_bytes())
+            .map_err(|e| format!("cannot read the generated RSA key: {e}"))?;
         let kid = URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&c.cert_der));
         let jwk = serde_json::json!({
             "kty": "RSA",
             "use": "sig",
             "kid": kid,
             "x5t": kid,
-            "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
-            "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
+            "n": URL_SAFE_NO_PAD.encode(&components.n),
+            "e": URL_SAFE_NO_PAD.encode(&components.e),
             "x5c": [STANDARD.encode(&c.cert_der)],
             "alg": "RS256",
         });
         Ok(SigningKey {
             kid,
-            encoding: EncodingKey::from_rsa_der(pkcs1_private.as_bytes()),
-            decoding: DecodingKey::from_rsa_der(pkcs1_public.as_bytes()),
+            encoding,
+            // The public key's bytes are its PKCS#1 RSAPublicKey DER.
+            decoding: DecodingKey::from_rsa_der(public.as_ref()),
             jwk,
         })
     })
@@ -201,7 +211,6 @@ pub(crate) fn generate_tls_material() -> Result<TlsMaterial, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rsa::pkcs1::DecodeRsaPublicKey;
 
     #[test]
     fn default_certificate_parses_and_matches_key() {
@@ -272,11 +281,11 @@ mod tests {
             .decode(key.jwk["x5c"][0].as_str().unwrap())
             .unwrap();
         let pkcs1 = cert_rsa_public_key(&x5c).unwrap();
-        let public = RsaPublicKey::from_pkcs1_der(&pkcs1).unwrap();
+        let public = aws_lc_rs::rsa::PublicKey::from_der(&pkcs1).unwrap();
         let n = URL_SAFE_NO_PAD
             .decode(key.jwk["n"].as_str().unwrap())
             .unwrap();
-        assert_eq!(n, public.n().to_bytes_be());
+        assert_eq!(n, RsaPublicKeyComponents::<Vec<u8>>::from(&public).n);
         assert_eq!(n.len(), 256, "2048-bit modulus, unsigned, no leading zero");
         assert_eq!(key.jwk["e"], "AQAB");
         assert_eq!(

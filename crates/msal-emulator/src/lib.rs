@@ -9,6 +9,7 @@ mod crypto;
 mod errors;
 mod faults;
 mod pages;
+mod redact;
 mod server;
 mod state;
 mod token;
@@ -23,4 +24,5 @@ pub use crypto::default_certificate_pem;
 pub use faults::{
     CLAIMS_CHALLENGE_JSON, Endpoint, FaultAction, FaultId, FaultRule, PRESET_NAMES, RetryAfter,
 };
+pub use redact::REDACTED;
 pub use server::{Emulator, EmulatorHandle, RecordedRequest};

@@ -976,7 +976,10 @@ impl EmulatorHandle {
         self.shared.st().faults.clear();
     }
 
-    /// Every request received (except the admin API's) and its answer, oldest first.
+    /// Every request received (except the admin API's) and its answer, oldest first, as sent
+    /// on the wire: secrets included, so that the process that configured them can assert
+    /// what a client sent. The admin API (`GET /_emulator/requests`) serves
+    /// [`RecordedRequest::redacted`] copies instead.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared.log).entries.iter().cloned().collect()
     }

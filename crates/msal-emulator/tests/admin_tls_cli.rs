@@ -376,6 +376,101 @@ async fn request_log_records_requests_and_answers() {
 }
 
 #[tokio::test]
+async fn admin_token_of_the_same_length_is_refused() {
+    let emu = start().await;
+    let tok = emu.admin_token().to_string();
+    // The right length, one character off at the start, in the middle, at the end.
+    for i in [0, tok.len() / 2, tok.len() - 1] {
+        let mut wrong = tok.clone().into_bytes();
+        wrong[i] = if wrong[i] == b'a' { b'b' } else { b'a' };
+        let wrong = String::from_utf8(wrong).unwrap();
+        assert_eq!(wrong.len(), tok.len());
+        let (s, v) = admin(&emu, reqwest::Method::GET, "requests", Some(&wrong), None).await;
+        assert_eq!((s, v["error"].as_str()), (401, Some("unauthorized")), "{i}");
+    }
+    let (s, _) = admin(&emu, reqwest::Method::GET, "requests", Some(&tok), None).await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn admin_request_log_redacts_secrets() {
+    let emu = start().await;
+    let cc = token(
+        &emu,
+        defaults::TENANT_ID,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", defaults::CONFIDENTIAL_CLIENT_ID),
+            ("client_secret", defaults::CLIENT_SECRET),
+            ("scope", defaults::API_SCOPE_DEFAULT),
+        ],
+    )
+    .await;
+    let ropc = ropc(&emu, defaults::USER_USERNAME, "openid offline_access").await;
+    let access_token = cc.json["access_token"].as_str().unwrap().to_string();
+    let refresh_token = ropc.json["refresh_token"].as_str().unwrap().to_string();
+    let refreshed = token(
+        &emu,
+        defaults::TENANT_ID,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", defaults::PUBLIC_CLIENT_ID),
+            ("refresh_token", &refresh_token),
+            ("scope", "openid"),
+        ],
+    )
+    .await;
+    assert_eq!(refreshed.status, 200);
+    let secrets = [
+        defaults::CLIENT_SECRET,
+        defaults::USER_PASSWORD,
+        &access_token,
+        &refresh_token,
+        ropc.json["id_token"].as_str().unwrap(),
+    ];
+
+    let resp = client()
+        .get(format!("{}_emulator/requests", emu.base_url()))
+        .bearer_auth(emu.admin_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    for secret in secrets {
+        // Also percent-encoded, as in a form body.
+        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        assert!(
+            !text.contains(secret) && !text.contains(&encoded),
+            "a secret leaks through the admin API: {text}"
+        );
+    }
+    let log: Vec<msal_emulator::RecordedRequest> = serde_json::from_str(&text).unwrap();
+    assert_eq!(log.len(), 3);
+    let redacted = Some(msal_emulator::REDACTED);
+    assert_eq!(log[0].form_value("client_secret"), redacted);
+    assert_eq!(
+        log[0].form_value("client_id"),
+        Some(defaults::CONFIDENTIAL_CLIENT_ID)
+    );
+    assert!(log[0].body.contains("client_secret=[redacted]"));
+    let answer: Value = serde_json::from_str(&log[0].response_body).unwrap();
+    assert_eq!(answer["access_token"].as_str(), redacted);
+    assert_eq!(answer["token_type"], "Bearer");
+    assert_eq!(log[1].form_value("password"), redacted);
+    assert_eq!(log[1].form_value("username"), Some(defaults::USER_USERNAME));
+    let answer: Value = serde_json::from_str(&log[1].response_body).unwrap();
+    assert_eq!(answer["refresh_token"].as_str(), redacted);
+    assert_eq!(answer["id_token"].as_str(), redacted);
+    assert_eq!(log[2].form_value("refresh_token"), redacted);
+    // In process, the log keeps what was sent, for tests that assert the wire.
+    assert_eq!(
+        emu.requests()[0].form_value("client_secret"),
+        Some(defaults::CLIENT_SECRET)
+    );
+}
+
+#[tokio::test]
 async fn https_with_the_generated_ca() {
     let dir = tempfile::tempdir().unwrap();
     let ca_path = dir.path().join("ca.pem");

@@ -94,6 +94,10 @@ impl ClientCertificate {
         let key_pem = to_pem(label, key.secret_der());
         let key = EncodingKey::from_rsa_pem(key_pem.as_bytes())
             .map_err(|e| cert_error(format!("the private key is not a usable RSA key: {e}")))?;
+        // jsonwebtoken only unwraps the PEM; aws-lc-rs, which signs, parses the PKCS#1 key now
+        // so that a bad key (malformed, under 2048 bits) is refused here, not at the first sign-in.
+        aws_lc_rs::signature::RsaKeyPair::from_der(key.as_bytes())
+            .map_err(|e| cert_error(format!("the private key is not a usable RSA key: {e}")))?;
         Ok(ClientCertificate {
             key,
             thumbprint_sha256: URL_SAFE_NO_PAD.encode(Sha256::digest(first.as_ref())),
@@ -234,6 +238,10 @@ mod tests {
         assert!(std::error::Error::source(&e).is_some());
         let ec = rcgen::KeyPair::generate().unwrap().serialize_pem();
         assert!(ClientCertificate::from_pem(&format!("{ec}{cert}")).is_err());
+        // A PKCS#1 section whose content is not an RSA key is refused when loaded.
+        let not_a_key = to_pem(SectionKind::RsaPrivateKey, &[0x30, 0x03, 0x02, 0x01, 0x01]);
+        let e = ClientCertificate::from_pem(&format!("{not_a_key}{cert}")).unwrap_err();
+        assert_eq!(e.code(), codes::INVALID_CERTIFICATE);
         assert!(
             !format!(
                 "{:?}",
