@@ -90,6 +90,7 @@ fn file_cache(path: &Path) -> TokenCache {
 }
 
 /// A valid cache file's contents holding the token `secret`.
+#[cfg(unix)]
 async fn cache_json(secret: &str) -> String {
     let cache = TokenCache::new();
     save_token(&cache, secret).await.unwrap();
