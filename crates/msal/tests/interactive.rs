@@ -383,10 +383,14 @@ async fn the_listener_ignores_other_requests_and_survives_hostile_ones() {
     assert_eq!(idp.token_requests().len(), 1);
 }
 
+/// A redirect with another `state` (here: the only one the "browser" sends) is answered 400
+/// with the error page, its code is never redeemed, and the sign-in goes on waiting: here
+/// until the caller cancels it, once the refusal was seen.
 #[tokio::test]
-async fn a_redirect_with_another_state_is_refused_without_redeeming_the_code() {
+async fn a_redirect_with_another_state_is_refused_and_does_not_end_the_sign_in() {
     let idp = MockIdp::start().await;
     let seen = Arc::new(Mutex::new(Seen::default()));
+    let answered = seen.clone();
     let e = app(&idp)
         .acquire_token_interactive(["User.Read"])
         .browser(scripted_browser(&idp, seen.clone(), None, |_| {
@@ -395,18 +399,130 @@ async fn a_redirect_with_another_state_is_refused_without_redeeming_the_code() {
                 ("state".into(), "forged".into()),
             ]
         }))
+        .with_cancellation(async move {
+            first_page(&answered).await;
+        })
+        .timeout(Duration::from_secs(60))
         .send()
         .await
         .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Client);
-    assert_eq!(e.code(), "state_mismatch");
-    assert!(e.correlation_id().is_some());
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Cancelled, "authentication_canceled"),
+        "the forged redirect did not end the sign-in: {e}"
+    );
     assert!(
         idp.token_requests().is_empty(),
         "the code is never redeemed"
     );
-    let page = first_page(&seen).await.1;
+    let (status, page) = first_page(&seen).await;
+    assert!(status.starts_with("HTTP/1.1 400"), "{status}");
     assert!(page.contains("msal-error") && page.contains("state_mismatch"));
+    assert!(page.contains("does not belong to the sign-in in progress"));
+}
+
+/// Forged redirects (another `state`, or none) before the real one: each is refused with a
+/// page, and the real redirect still signs the user in, with its own code.
+#[tokio::test]
+async fn forged_redirects_do_not_abort_the_real_sign_in() {
+    let idp = MockIdp::start().await;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let (idp2, seen2) = (idp.clone(), seen.clone());
+    let browser = Browser::callback(move |url| {
+        let url = Url::parse(url).unwrap();
+        let pairs = query(&url);
+        idp2.push_token(user_token_with_nonce(
+            get(&pairs, "nonce").unwrap(),
+            "User.Read",
+        ));
+        let redirect = Url::parse(get(&pairs, "redirect_uri").unwrap()).unwrap();
+        let with = |q: &[(String, String)]| {
+            let mut u = redirect.clone();
+            u.query_pairs_mut().extend_pairs(q);
+            u.to_string()
+        };
+        let forged = [
+            with(&[
+                ("code".into(), "attacker-code".into()),
+                ("state".into(), "forged".into()),
+            ]),
+            with(&[("error".into(), "access_denied".into())]),
+        ];
+        let real = with(&code_and_state(&pairs));
+        let seen = seen2.clone();
+        tokio::spawn(async move {
+            for u in forged.iter().chain([&real]) {
+                let page = http_get(u).await;
+                seen.lock().unwrap().pages.push(page);
+            }
+        });
+        Ok(())
+    });
+    let r = tokio::time::timeout(
+        Duration::from_secs(30),
+        app(&idp)
+            .acquire_token_interactive(["User.Read"])
+            .browser(browser)
+            .send(),
+    )
+    .await
+    .expect("the sign-in ends")
+    .unwrap();
+    assert_eq!(r.access_token.secret(), "at-interactive");
+    let tokens = idp.token_requests();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(tokens[0].field("code"), Some("the-code"));
+    for _ in 0..500 {
+        if seen.lock().unwrap().pages.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pages = seen.lock().unwrap().pages.clone();
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    for (status, page) in &pages[..2] {
+        assert!(status.starts_with("HTTP/1.1 400"), "{status}");
+        assert!(page.contains("state_mismatch"), "{page}");
+    }
+    assert!(pages[2].0.starts_with("HTTP/1.1 200"), "{:?}", pages[2]);
+    assert!(pages[2].1.contains("msal-success"));
+}
+
+/// `http://localhost:PORT` listens on `127.0.0.1` and `[::1]`: when another program holds
+/// the port on `[::1]` (where a browser may send the redirect), the sign-in fails before the
+/// browser opens instead of leaving the redirect, and its code, to that program.
+#[tokio::test]
+async fn a_port_another_program_holds_on_ipv6_is_refused() {
+    let idp = MockIdp::start().await;
+    let mut held = None;
+    for _ in 0..20 {
+        let Ok(v6) = std::net::TcpListener::bind("[::1]:0") else {
+            eprintln!("no IPv6 on this machine: nothing to test");
+            return;
+        };
+        let port = v6.local_addr().unwrap().port();
+        // The same port must be free on 127.0.0.1, so that only [::1] is in the way.
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            held = Some((v6, port));
+            break;
+        }
+    }
+    let (_v6, port) = held.expect("a port free on 127.0.0.1 and held on [::1]");
+    let e = app(&idp)
+        .acquire_token_interactive(["User.Read"])
+        .redirect_uri(format!("http://localhost:{port}/"))
+        .browser(Browser::callback(|_| {
+            panic!("the browser must not open when [::1] is taken")
+        }))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Client, "loopback_unavailable"),
+        "{e}"
+    );
+    assert!(e.description().contains(&format!("[::1]:{port}")), "{e}");
 }
 
 #[tokio::test]

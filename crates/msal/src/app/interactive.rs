@@ -215,8 +215,9 @@ type CancelFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// [`crate::ErrorKind::Cancelled`], as are the caller's cancellation and the time-out (the
 /// user closed the browser or walked away; code `authentication_timeout`); with
 /// [`Prompt::None`](super::Prompt::None), a sign-in that needed the user is `UiRequired`
-/// with classification [`crate::UiRequiredClassification::PromptNeverFailed`]; a redirect
-/// whose `state` is not this request's is a `Client` error `state_mismatch`.
+/// with classification [`crate::UiRequiredClassification::PromptNeverFailed`]. A redirect
+/// whose `state` is not this request's (forged by another program, or a stale browser tab)
+/// is answered with the error page and ignored: the sign-in goes on waiting for its own.
 #[must_use = "a request does nothing until it is sent"]
 pub struct InteractiveRequest {
     pub(crate) core: Arc<AppCore>,

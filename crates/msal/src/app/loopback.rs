@@ -1,11 +1,13 @@
 //! The loopback redirect of the interactive flow (RFC 8252 section 7.3): a tiny HTTP server on
 //! `127.0.0.1` / `[::1]` that waits for the browser's redirect, answers it with a page, and
-//! ignores everything else (`/favicon.ico`, other paths, requests that are not a redirect).
+//! ignores everything else (`/favicon.ico`, other paths, requests that are not a redirect,
+//! redirects with another `state`, which get an error page and do not end the wait).
 //!
 //! It reads at most [`MAX_HEAD`] bytes of a request and gives each connection
 //! [`READ_TIMEOUT`] to send them, so a hostile or broken client can neither exhaust memory nor
 //! hold the flow; nothing in it can panic on what a client sends.
 
+use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,23 @@ use crate::error::{Error, codes};
 const MAX_HEAD: usize = 16 * 1024;
 /// How long a connection may take to send its request.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many ephemeral ports `localhost` tries when the one free on `127.0.0.1` is taken on
+/// `[::1]`.
+const EPHEMERAL_TRIES: u32 = 8;
+
+/// Whether a failure to listen on `[::1]` means the machine has no IPv6 (no `::1` address,
+/// or no IPv6 at all): then `127.0.0.1` alone receives the redirect. Every other failure
+/// (the port taken, above all) is not ignored.
+fn no_ipv6(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    let no_family = rustix::io::Errno::AFNOSUPPORT.raw_os_error();
+    // WSAEAFNOSUPPORT.
+    #[cfg(windows)]
+    let no_family = 10047;
+    #[cfg(not(any(unix, windows)))]
+    let no_family = i32::MIN;
+    e.kind() == ErrorKind::AddrNotAvailable || e.raw_os_error() == Some(no_family)
+}
 
 /// A loopback redirect URI, parsed: `http://localhost`, `http://127.0.0.1:8400/callback`, ...
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,7 +188,11 @@ pub(crate) struct Loopback {
 }
 
 impl Loopback {
-    /// Listens on the URI's port, or on an ephemeral one when it has none.
+    /// Listens on the URI's port, or on an ephemeral one when it has none. For `localhost`,
+    /// on `127.0.0.1` and `[::1]` both: a browser may try either, so a port that another
+    /// program holds on `[::1]` is refused (`loopback_unavailable`) rather than left to it,
+    /// as it would receive the redirect and its code. Only a machine without IPv6 listens on
+    /// `127.0.0.1` alone. An ephemeral port taken on `[::1]` is replaced by another one.
     pub(crate) async fn bind(uri: &LoopbackUri) -> Result<Self, Error> {
         let unavailable = |addr: SocketAddr, e: std::io::Error| {
             Error::client(
@@ -179,27 +202,53 @@ impl Loopback {
             .with_source(e)
         };
         let (first, second) = uri.addresses();
-        let addr = SocketAddr::new(first, uri.port.unwrap_or(0));
-        let primary = TcpListener::bind(addr)
-            .await
-            .map_err(|e| unavailable(addr, e))?;
-        let port = primary
-            .local_addr()
-            .map_err(|e| unavailable(addr, e))?
-            .port();
-        let mut listeners = vec![primary];
-        if let Some(ip) = second {
-            // `::1` may not exist (IPv6 disabled): `127.0.0.1` is enough then.
-            match TcpListener::bind(SocketAddr::new(ip, port)).await {
-                Ok(l) => listeners.push(l),
-                Err(e) => tracing::debug!(error = %e, "loopback: not listening on [::1]"),
+        let tries = if uri.port.is_none() && second.is_some() {
+            EPHEMERAL_TRIES
+        } else {
+            1
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let addr = SocketAddr::new(first, uri.port.unwrap_or(0));
+            let primary = TcpListener::bind(addr)
+                .await
+                .map_err(|e| unavailable(addr, e))?;
+            let port = primary
+                .local_addr()
+                .map_err(|e| unavailable(addr, e))?
+                .port();
+            let mut listeners = vec![primary];
+            if let Some(ip) = second {
+                let addr = SocketAddr::new(ip, port);
+                match TcpListener::bind(addr).await {
+                    Ok(l) => listeners.push(l),
+                    Err(e) if no_ipv6(&e) => {
+                        tracing::debug!(error = %e, "loopback: no IPv6, not listening on [::1]");
+                    }
+                    Err(e) if e.kind() == ErrorKind::AddrInUse && attempt < tries => {
+                        tracing::debug!(port, "loopback: port taken on [::1], trying another");
+                        continue;
+                    }
+                    Err(e) => {
+                        return Err(Error::client(
+                            codes::LOOPBACK_UNAVAILABLE,
+                            format!(
+                                "cannot listen on {addr} for the redirect: {e}; the browser \
+                                 may send the redirect for `localhost` there, so another \
+                                 program listening on it would receive it"
+                            ),
+                        )
+                        .with_source(e));
+                    }
+                }
             }
+            return Ok(Loopback {
+                listeners,
+                redirect_uri: uri.with_port(port),
+                path: uri.path().to_owned(),
+            });
         }
-        Ok(Loopback {
-            listeners,
-            redirect_uri: uri.with_port(port),
-            path: uri.path().to_owned(),
-        })
     }
 
     /// The redirect URI to send, with the port listened on.
@@ -207,9 +256,10 @@ impl Loopback {
         &self.redirect_uri
     }
 
-    /// Waits for the redirect, answers it (the success page when it has a code, the expected
-    /// `state` and, where the server sends one, the expected `iss`; else the error page) and
-    /// returns its query parameters.
+    /// Waits for the redirect with the expected `state`, answers it (the success page when
+    /// it has a code and, where the server sends one, the expected `iss`; else the error
+    /// page) and returns its query parameters. A redirect with another `state` is answered
+    /// `400` with the error page and does not end the wait.
     pub(crate) async fn wait(
         self,
         pages: Pages,
@@ -392,6 +442,23 @@ async fn serve(mut stream: TcpStream, ctx: &ConnCtx) -> std::io::Result<()> {
         }
         Request::NotFound => respond(&mut stream, "404 Not Found", TEXT, "Not found\n").await,
         Request::Redirect(params) => {
+            let error_page = |error: &str, description: &str| {
+                ctx.pages
+                    .error
+                    .replace("{error}", &html_escape(error))
+                    .replace("{error_description}", &html_escape(description))
+            };
+            // Another state is not this sign-in's answer (a request forged by another local
+            // program or a web page, a stale tab): it must not end the sign-in, or anyone able
+            // to reach the port could abort it. Refused, and the wait goes on.
+            if !super::auth_code::state_matches(&params, &ctx.expected_state) {
+                tracing::debug!("loopback: a redirect with another state was refused");
+                let page = error_page(
+                    codes::STATE_MISMATCH,
+                    "This answer does not belong to the sign-in in progress (its state does not match) and was ignored. If you are signing in, finish it in the window the application opened.",
+                );
+                return respond(&mut stream, "400 Bad Request", HTML, &page).await;
+            }
             // The page says what the flow will conclude from the same parameters.
             let (issuer, required) = &ctx.expected_issuer;
             let checked = super::auth_code::code_from_redirect(
@@ -404,18 +471,8 @@ async fn serve(mut stream: TcpStream, ctx: &ConnCtx) -> std::io::Result<()> {
                 false,
                 "",
             );
-            let error_page = |error: &str, description: &str| {
-                ctx.pages
-                    .error
-                    .replace("{error}", &html_escape(error))
-                    .replace("{error_description}", &html_escape(description))
-            };
             let page = match checked {
                 Ok(_) => ctx.pages.success.clone(),
-                Err(e) if e.code() == codes::STATE_MISMATCH => error_page(
-                    codes::STATE_MISMATCH,
-                    "The answer does not belong to this sign-in (its state does not match). Start the sign-in again from the application.",
-                ),
                 Err(e) if e.code() == codes::ISSUER_MISMATCH => error_page(
                     codes::ISSUER_MISMATCH,
                     "The answer comes from another server than the one this sign-in went to. Start the sign-in again from the application.",
@@ -452,6 +509,22 @@ mod tests {
         let u = LoopbackUri::parse("http://[::1]:9000/x").unwrap();
         assert_eq!((u.port, u.path()), (Some(9000), "/x"));
         assert_eq!(u.addresses(), (IpAddr::V6(Ipv6Addr::LOCALHOST), None));
+    }
+
+    #[test]
+    fn only_a_missing_ipv6_lets_localhost_listen_on_ipv4_alone() {
+        assert!(no_ipv6(&std::io::Error::from(ErrorKind::AddrNotAvailable)));
+        #[cfg(unix)]
+        assert!(no_ipv6(&std::io::Error::from_raw_os_error(
+            rustix::io::Errno::AFNOSUPPORT.raw_os_error()
+        )));
+        for taken in [
+            ErrorKind::AddrInUse,
+            ErrorKind::PermissionDenied,
+            ErrorKind::Other,
+        ] {
+            assert!(!no_ipv6(&std::io::Error::from(taken)), "{taken:?}");
+        }
     }
 
     #[test]

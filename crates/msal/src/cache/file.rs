@@ -1,13 +1,17 @@
 //! A cache file, as the CLI's `--cache FILE` uses: MSAL's JSON, replaced atomically, shared
 //! safely between processes through a lock file, optionally encrypted.
 
-use std::fs::{File, Metadata};
-use std::io::{self, Read as _, Write as _};
+use std::fs::File;
+use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
 
 use super::crypto::{self, EncryptionFallback, EncryptionKey, KeyStore, KeyStoreErrorKind};
+use super::file_io::{
+    acquire_lock, check_file, io_error, is_symlink, move_aside, open_no_follow, untrusted,
+    version_of, write_atomic,
+};
 use super::persistence::{CachePersistence, CacheVersion, LoadOutcome, PersistenceLock};
 use crate::error::{Error, codes};
 use crate::http::BoxFuture;
@@ -38,6 +42,9 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 ///   holder died is released by the operating system; waiting for a live holder is bounded
 ///   by [`lock_timeout`](Self::lock_timeout) (60 s by default), then a
 ///   `cache_persistence_error`.
+/// - A file another local user could have planted is refused with a `cache_persistence_error`
+///   and left as it is: on Unix, a cache file or lock file that is a symbolic link or not a
+///   regular file, or is owned by another user, and a cache file that other users can write.
 /// - With [`encrypted`](Self::encrypted), the file is encrypted with a key kept in a
 ///   [`KeyStore`] (the OS secret store through
 ///   `KeyringKeyStore` with the `keyring` feature).
@@ -48,6 +55,37 @@ pub struct FileCachePersistence {
     lock_timeout: Duration,
     recover_corrupt: bool,
     encryption: Option<Arc<Encryption>>,
+    held: HeldLock,
+    #[cfg(test)]
+    write_hook: tests::WriteHook,
+}
+
+/// The lock file handle of the lock this value holds, if it holds one. The blocking writes
+/// made under the lock (a save, moving a corrupt file aside) keep a handle too, so the OS
+/// lock lasts until they end even when the caller's future is dropped first: otherwise a
+/// cancelled save could rename its file after another process took the lock and saved,
+/// undoing that process's change. Not shared between clones, which lock on their own.
+#[derive(Debug, Default)]
+struct HeldLock(Mutex<Weak<File>>);
+
+impl HeldLock {
+    fn set(&self, file: &Arc<File>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(file);
+    }
+
+    /// The lock file handle while the lock is held, to keep it held.
+    fn get(&self) -> Option<Arc<File>> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .upgrade()
+    }
+}
+
+impl Clone for HeldLock {
+    fn clone(&self) -> Self {
+        HeldLock::default()
+    }
 }
 
 /// The encryption of a file: its key store, the fallback, and what was found so far.
@@ -81,11 +119,15 @@ impl FileCachePersistence {
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             recover_corrupt: false,
             encryption: None,
+            held: HeldLock::default(),
+            #[cfg(test)]
+            write_hook: tests::WriteHook::default(),
         }
     }
 
     /// How long to wait for the cross-process lock before failing with a
-    /// `cache_persistence_error` (60 s by default).
+    /// `cache_persistence_error` (60 s by default). A timeout too large to add to the current
+    /// time (such as `Duration::MAX`) waits as long as it takes.
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
         self
@@ -247,39 +289,19 @@ impl Encryption {
     }
 }
 
-fn version_of(m: &Metadata) -> CacheVersion {
-    let (secs, nanos) = m
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or((0, 0), |d| (d.as_secs(), u64::from(d.subsec_nanos())));
-    #[cfg(unix)]
-    let inode = std::os::unix::fs::MetadataExt::ino(m);
-    #[cfg(not(unix))]
-    let inode = 0;
-    CacheVersion::from_parts([m.len(), secs, nanos, inode])
-}
-
-fn io_error(action: &str, path: &Path, e: io::Error) -> Error {
-    Error::client(
-        codes::CACHE_PERSISTENCE,
-        format!(
-            "cannot {action} the token cache file {}: {e}",
-            path.display()
-        ),
-    )
-    .with_source(e)
-}
-
 /// Reads the file and the version of what was read (from the open file, so they agree),
-/// decrypting it when it is encrypted.
+/// decrypting it when it is encrypted. A file that is not safe to trust is refused (see
+/// [`check_file`]).
 fn read(
     path: &Path,
     encryption: Option<&Encryption>,
 ) -> Result<(Option<String>, CacheVersion), Error> {
-    let mut file = match File::open(path) {
+    let mut file = match open_no_follow(path, std::fs::OpenOptions::new().read(true)) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((None, MISSING)),
+        Err(_) if is_symlink(path) => {
+            return Err(untrusted("file", path, "is a symbolic link"));
+        }
         Err(e) => return Err(io_error("read", path, e)),
     };
     let meta = file.metadata().map_err(|e| io_error("read", path, e))?;
@@ -289,6 +311,7 @@ fn read(
             format!("the token cache file {} is a directory", path.display()),
         ));
     }
+    check_file("file", path, &meta, true)?;
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     file.read_to_end(&mut bytes)
         .map_err(|e| io_error("read", path, e))?;
@@ -309,164 +332,6 @@ fn read(
         data.drain(..'\u{feff}'.len_utf8());
     }
     Ok((Some(data), version_of(&meta)))
-}
-
-/// Creates the missing parent directories of `path` (mode `0700` on Unix); returns the
-/// directory.
-fn parent_dir(path: &Path) -> Result<&Path, io::Error> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)?;
-    Ok(dir)
-}
-
-/// Takes the exclusive OS lock on the lock file (created if missing, mode `0600`), trying
-/// again with a growing pause until `timeout`.
-///
-/// Stale locks: the lock is an OS file lock (`flock` on Unix, `LockFileEx` on Windows), not
-/// the lock file's existence. The kernel releases it when the holder's last handle closes,
-/// which includes the holder dying (killed, crashed), so a lock held by a dead process never
-/// blocks anyone. The lock file itself is left in place on unlock: deleting it would let one
-/// process lock the deleted file while another locks a new one, both thinking they hold the
-/// lock. The bounded wait covers a live holder that hangs.
-fn acquire_lock(lock_path: &Path, timeout: Duration) -> Result<File, Error> {
-    let fail = |e| io_error("lock", lock_path, e);
-    parent_dir(lock_path).map_err(fail)?;
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(lock_path).map_err(fail)?;
-    let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(1);
-    loop {
-        match file.try_lock() {
-            Ok(()) => break,
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let now = Instant::now();
-                if now >= deadline {
-                    let holder = std::fs::read_to_string(lock_path).unwrap_or_default();
-                    let holder = holder.trim();
-                    let holder = if holder.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (held by process {holder})")
-                    };
-                    return Err(Error::client(
-                        codes::CACHE_PERSISTENCE,
-                        format!(
-                            "the token cache lock file {} is still locked by another process \
-                             after {} ms{holder}",
-                            lock_path.display(),
-                            timeout.as_millis()
-                        ),
-                    ));
-                }
-                std::thread::sleep(pause.min(deadline - now));
-                pause = (pause * 2).min(Duration::from_millis(50));
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(fail(e)),
-        }
-    }
-    // Who holds it, for the message of a process that times out waiting (best effort).
-    let who = format!(
-        "{} {}",
-        std::process::id(),
-        std::env::args().next().unwrap_or_default()
-    );
-    let _ = file
-        .set_len(0)
-        .and_then(|()| file.write_all(who.as_bytes()));
-    Ok(file)
-}
-
-/// Renames a corrupt cache file to `<file>.corrupt-<UTC time>` (mode `0600`); returns the new
-/// path, `None` when the file is gone already.
-fn move_aside(path: &Path) -> Result<Option<PathBuf>, Error> {
-    let fail = |e| io_error("move aside", path, e);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let stamp = time::OffsetDateTime::now_utc()
-        .format(time::macros::format_description!(
-            "[year][month][day]T[hour][minute][second].[subsecond digits:6]Z"
-        ))
-        .unwrap_or_else(|_| "unknown-time".to_owned());
-    let base = path.as_os_str().to_owned();
-    let mut n = 0u32;
-    let target = loop {
-        let mut name = base.clone();
-        name.push(format!(".corrupt-{stamp}"));
-        if n > 0 {
-            name.push(format!("-{n}"));
-        }
-        let candidate = PathBuf::from(name);
-        if !candidate.exists() {
-            break candidate;
-        }
-        n += 1;
-    };
-    std::fs::rename(path, &target).map_err(fail)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let _ = std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600));
-    }
-    Ok(Some(target))
-}
-
-/// Writes `data` to a temporary file next to `path`, then renames it over `path`. Returns the
-/// version of the written file (a rename keeps length, modification time and inode).
-fn write_atomic(path: &Path, data: &[u8]) -> Result<CacheVersion, Error> {
-    let fail = |e| io_error("write", path, e);
-    let file_name = path.file_name().ok_or_else(|| {
-        fail(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the path has no file name",
-        ))
-    })?;
-    let dir = parent_dir(path).map_err(fail)?;
-
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        file_name.to_string_lossy(),
-        uuid::Uuid::new_v4().simple()
-    ));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp).map_err(fail)?;
-    let written = (|| {
-        #[cfg(unix)]
-        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-        file.write_all(data)?;
-        file.sync_all()?;
-        let meta = file.metadata()?;
-        drop(file);
-        std::fs::rename(&tmp, path)?;
-        Ok(meta)
-    })();
-    match written {
-        Ok(meta) => {
-            #[cfg(unix)]
-            if let Ok(d) = File::open(dir) {
-                // Makes the rename durable; failing to is not an error of the save.
-                let _ = d.sync_all();
-            }
-            Ok(version_of(&meta))
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(fail(e))
-        }
-    }
 }
 
 /// Runs blocking file I/O off the async executor when there is a Tokio runtime.
@@ -504,8 +369,9 @@ impl CachePersistence for FileCachePersistence {
     ) -> BoxFuture<'_, Result<LoadOutcome, Error>> {
         Box::pin(async move {
             if let Some(last) = last {
-                // One stat: cheap enough to run inline.
-                match std::fs::metadata(&self.path) {
+                // One stat: cheap enough to run inline. Of the name itself: a link put in the
+                // file's place is not the file read last, and `read` refuses it.
+                match std::fs::symlink_metadata(&self.path) {
                     Ok(m) if version_of(&m) == last => return Ok(LoadOutcome::Unchanged),
                     Err(e) if e.kind() == io::ErrorKind::NotFound && last == MISSING => {
                         return Ok(LoadOutcome::Unchanged);
@@ -527,7 +393,15 @@ impl CachePersistence for FileCachePersistence {
         Box::pin(async move {
             let path = self.path.clone();
             let encryption = self.encryption.clone();
+            // Under the lock, the write keeps it until the renamed file is in place (see
+            // `HeldLock`).
+            let held = self.held.get();
+            #[cfg(test)]
+            let hook = self.write_hook.clone();
             let version = blocking(move || {
+                let _held = held;
+                #[cfg(test)]
+                hook.run();
                 let bytes = match &encryption {
                     Some(e) => e.encode(&path, &data)?,
                     None => data.into_bytes(),
@@ -543,7 +417,8 @@ impl CachePersistence for FileCachePersistence {
         Box::pin(async move {
             let lock_path = self.lock_path.clone();
             let timeout = self.lock_timeout;
-            let file = blocking(move || acquire_lock(&lock_path, timeout)).await??;
+            let file = Arc::new(blocking(move || acquire_lock(&lock_path, timeout)).await??);
+            self.held.set(&file);
             Ok(PersistenceLock::new(file))
         })
     }
@@ -554,7 +429,13 @@ impl CachePersistence for FileCachePersistence {
                 return Err(error);
             }
             let path = self.path.clone();
-            let moved = blocking(move || move_aside(&path)).await??;
+            // Called under the lock: the rename keeps it until done (see `HeldLock`).
+            let held = self.held.get();
+            let moved = blocking(move || {
+                let _held = held;
+                move_aside(&path)
+            })
+            .await??;
             if let Some(moved) = moved {
                 tracing::warn!(
                     path = %self.path.display(),
@@ -567,3 +448,7 @@ impl CachePersistence for FileCachePersistence {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "file_tests.rs"]
+mod tests;

@@ -35,6 +35,7 @@
 mod crypto;
 pub mod distributed;
 mod file;
+mod file_io;
 mod key;
 mod persistence;
 #[cfg(feature = "redis")]

@@ -125,6 +125,11 @@ pub trait CachePersistence: Send + Sync + std::fmt::Debug {
     /// never twice at a time; reads do not take it (a store replaced atomically is never seen
     /// half-written). The default holds nothing: right for a store no other process writes.
     ///
+    /// A save can outlive its future: when the caller drops it, a write already handed to
+    /// a blocking thread goes on. A persistence whose saves can do so keeps the lock until
+    /// the write ends (as [`FileCachePersistence`](super::FileCachePersistence) does), so
+    /// that a write cannot land after another process took the lock and saved.
+    ///
     /// # Errors
     ///
     /// A `cache_persistence_error` when the lock cannot be had (for example, in time).
