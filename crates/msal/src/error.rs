@@ -32,6 +32,9 @@ pub mod codes {
     pub const INVALID_TOKEN_RESPONSE: &str = "invalid_token_response";
     /// A server answer that is not what the protocol allows (bad JSON, missing fields).
     pub const INVALID_RESPONSE: &str = "invalid_response";
+    /// A server answer whose body is larger than the library reads
+    /// ([`crate::http::MAX_RESPONSE_SIZE`]); it was refused without being read whole.
+    pub const RESPONSE_TOO_LARGE: &str = "response_too_large";
     /// The request is throttled by the library: an earlier identical request was told to wait.
     pub const THROTTLED: &str = "client_throttled";
     /// The authority URL is not valid or not allowed.
@@ -70,6 +73,9 @@ pub mod codes {
     pub const DECLINED_SCOPES: &str = "declined_scopes";
     /// The flow is not implemented yet.
     pub const NOT_SUPPORTED: &str = "not_supported";
+    /// The call needs a Tokio runtime and none is running (e.g. the default HTTP client, or an
+    /// interactive sign-in, driven by another executor).
+    pub const NO_ASYNC_RUNTIME: &str = "no_async_runtime";
     /// The service requires an app protection policy (Intune MAM).
     pub const PROTECTION_POLICY_REQUIRED: &str = "protection_policy_required";
     /// A JWT (id token, client info) could not be decoded.
@@ -401,6 +407,12 @@ impl Error {
         if self.inner.correlation_id.is_none() {
             self.inner.correlation_id = Some(id.into());
         }
+        self
+    }
+
+    /// The same error with the HTTP status of the answer behind it.
+    pub(crate) fn with_http_status(mut self, status: u16) -> Self {
+        self.inner.http_status = Some(status);
         self
     }
 

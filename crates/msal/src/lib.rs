@@ -17,6 +17,7 @@ pub mod error;
 pub mod http;
 pub mod oauth;
 pub mod result;
+mod runtime;
 pub mod secret;
 
 pub use account::Account;

@@ -281,7 +281,9 @@ impl ClientCredentialsRequest {
                     correlation_id: None,
                     tenant: self.tenant.clone(),
                 };
-                tokio::spawn(async move {
+                // Without a Tokio runtime there is nothing to run it on: the token is returned,
+                // a later call past refresh_on tries again; the token is still valid meanwhile.
+                crate::runtime::spawn_detached(async move {
                     if let Err(e) = again.boxed().await {
                         tracing::warn!(error = %e, "background refresh of an app token failed; the cached token stays in use");
                     }
@@ -293,12 +295,15 @@ impl ClientCredentialsRequest {
         let (authority, metadata) = (&resolved.authority, &resolved.metadata);
         let scope = scope();
         let key = request_key(authority, &scope);
+        // Every option that changes the result is in the flight's identity: a forced refresh
+        // must not be served the answer of a flight that may come from the cache.
         let flight_key = throttle_key(&[
             "flight:client_credentials",
             &core.client_id,
             authority.url().as_str(),
             &scope,
             claims.as_deref().unwrap_or(""),
+            if self.force_refresh { "force" } else { "" },
         ]);
         core.single_flight(flight_key, || async {
             // A flight that finished just before this one began has filled the cache.
@@ -336,5 +341,73 @@ impl ClientCredentialsRequest {
             .await
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::http::{
+        BoxFuture, HeaderMap, HttpClient, HttpRequest, HttpResponse, StatusCode, TransportError,
+    };
+
+    /// Serves OpenID Connect metadata for any tenant, and counts the requests.
+    #[derive(Debug, Default)]
+    struct AnyTenant(AtomicUsize);
+
+    impl HttpClient for AnyTenant {
+        fn execute(&self, req: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                let tenant = req.url.path().trim_start_matches('/');
+                let tenant = tenant.split('/').next().unwrap_or_default();
+                let base = format!("https://login.microsoftonline.com/{tenant}");
+                let doc = serde_json::json!({
+                    "issuer": format!("{base}/v2.0"),
+                    "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+                    "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+                });
+                Ok(HttpResponse::new(
+                    StatusCode::OK,
+                    HeaderMap::new(),
+                    doc.to_string(),
+                ))
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn per_request_tenants_are_remembered_up_to_a_bound() {
+        let http = Arc::new(AnyTenant::default());
+        let app = ConfidentialClientApplication::builder("daemon")
+            .authority("https://login.microsoftonline.com/home-tenant")
+            .instance_discovery(false)
+            .client_secret("s")
+            .http_client(http.clone())
+            .build()
+            .unwrap();
+        let n = super::super::MAX_TENANTS + 300;
+        for i in 0..n {
+            let t = format!("tenant-{i}.example");
+            let resolved = app.core.tenant_authority(Some(&t), "c").await.unwrap();
+            assert_eq!(resolved.authority.tenant(), t);
+            let remembered = app.core.tenants.read().unwrap().len();
+            assert!(remembered <= super::super::MAX_TENANTS, "{remembered}");
+        }
+        assert_eq!(http.0.load(Ordering::SeqCst), n, "one lookup per tenant");
+        // A tenant still remembered is served from memory.
+        let kept = app
+            .core
+            .tenants
+            .read()
+            .unwrap()
+            .keys()
+            .next()
+            .cloned()
+            .unwrap();
+        app.core.tenant_authority(Some(&kept), "c").await.unwrap();
+        assert_eq!(http.0.load(Ordering::SeqCst), n);
     }
 }

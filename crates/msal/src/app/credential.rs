@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use zeroize::Zeroizing;
+
 use crate::error::Error;
 use crate::http::BoxFuture;
 use crate::oauth::JWT_BEARER_ASSERTION;
@@ -46,8 +48,9 @@ impl fmt::Debug for ClientCredential {
     }
 }
 
-/// The form fields that authenticate the client, owned so they outlive the call.
-pub(crate) struct CredentialFields(Vec<(&'static str, String)>);
+/// The form fields that authenticate the client, owned so they outlive the call; the copies
+/// of the secret or assertion are zeroed on drop.
+pub(crate) struct CredentialFields(Vec<(&'static str, Zeroizing<String>)>);
 
 impl CredentialFields {
     pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -66,7 +69,7 @@ impl ClientCredential {
             ClientCredential::Secret(s) => {
                 return Ok(CredentialFields(vec![(
                     "client_secret",
-                    s.secret().to_owned(),
+                    Zeroizing::new(s.secret().to_owned()),
                 )]));
             }
             ClientCredential::Certificate(c) => c.sign_assertion(client_id, token_endpoint)?,
@@ -79,8 +82,32 @@ impl ClientCredential {
             }
         };
         Ok(CredentialFields(vec![
-            ("client_assertion_type", JWT_BEARER_ASSERTION.to_owned()),
-            ("client_assertion", assertion.secret().to_owned()),
+            (
+                "client_assertion_type",
+                Zeroizing::new(JWT_BEARER_ASSERTION.to_owned()),
+            ),
+            (
+                "client_assertion",
+                Zeroizing::new(assertion.secret().to_owned()),
+            ),
         ]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_credential_fields_are_zeroizing_copies() {
+        let c = ClientCredential::Secret(ClientSecret::new("s3cret"));
+        let fields = c.fields("cid", "https://login/t/token").await.unwrap();
+        // The type is what zeroes the copy on drop: a change to a plain `String` fails here.
+        let owned: &Vec<(&'static str, Zeroizing<String>)> = &fields.0;
+        assert_eq!(owned[0].0, "client_secret");
+        assert_eq!(
+            fields.pairs().collect::<Vec<_>>(),
+            [("client_secret", "s3cret")]
+        );
     }
 }

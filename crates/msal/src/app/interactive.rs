@@ -313,9 +313,14 @@ impl InteractiveRequest {
     }
 
     /// Runs the sign-in until the user finished it, declined, or the time ran out.
+    ///
+    /// It needs a Tokio runtime (its loopback listener is a Tokio socket and task): outside
+    /// one it fails at once with a `Client` error `no_async_runtime`.
     pub async fn send(self) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
         let cid = correlation_id(self.correlation_id.as_deref());
+        crate::runtime::require_tokio("an interactive sign-in (its loopback listener)")
+            .map_err(|e| e.with_correlation_id(&cid))?;
         let scopes = self.scopes.map_err(|e| e.with_correlation_id(&cid))?;
         let claims = core.claims(self.claims.as_deref())?;
         let uri = LoopbackUri::parse(self.redirect_uri.as_deref().unwrap_or(DEFAULT_REDIRECT_URI))

@@ -100,6 +100,7 @@ pub(crate) struct AppCore {
     pub public: bool,
     /// Per-request tenants already resolved: the authority and its metadata, so a cache hit
     /// for a tenant parses no URL and builds no key (the hot path of multi-tenant daemons).
+    /// At most [`MAX_TENANTS`]: tenant names may come from untrusted input.
     pub tenants: std::sync::RwLock<HashMap<String, TenantEntry, foldhash::fast::RandomState>>,
     /// Requests to the identity provider under way, by request identity: concurrent callers
     /// of the same request share one (single-flight).
@@ -110,6 +111,10 @@ pub(crate) struct AppCore {
 
 /// One shared request to the identity provider.
 pub(crate) type Flight = Arc<tokio::sync::OnceCell<Result<AuthenticationResult, Error>>>;
+
+/// The most per-request tenants remembered in [`AppCore::tenants`]; past it, arbitrary ones
+/// are evicted (they are resolved again, from the resolver's own bounded cache, when asked for).
+pub(crate) const MAX_TENANTS: usize = 4096;
 
 /// A background refresh of the same request starts at most this often.
 const BACKGROUND_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
@@ -355,8 +360,9 @@ impl AppCore {
     }
 
     /// The authority and metadata for a per-request tenant (`None`: the app's own), resolved
-    /// once per tenant; failures are not remembered. A tenant that the authority cannot take
-    /// is a `Client` error ([`Authority::for_tenant`]).
+    /// once per tenant; a tenant that discovery refused is remembered by the resolver for a
+    /// while. A tenant that the authority cannot take is a `Client` error
+    /// ([`Authority::for_tenant`]).
     pub(crate) async fn tenant_authority(
         &self,
         tenant: Option<&str>,
@@ -409,10 +415,16 @@ impl AppCore {
                 metadata,
             }),
         };
-        self.tenants
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.to_owned(), entry.clone());
+        let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
+        if tenants.len() >= MAX_TENANTS && !tenants.contains_key(key) {
+            // Down to seven eighths, so that this runs once per many new tenants.
+            let excess = tenants.len() - (MAX_TENANTS - MAX_TENANTS / 8);
+            let victims: Vec<String> = tenants.keys().take(excess).cloned().collect();
+            for v in victims {
+                tenants.remove(&v);
+            }
+        }
+        tenants.insert(key.to_owned(), entry.clone());
         Ok(entry)
     }
 

@@ -369,7 +369,10 @@ impl SilentRequest {
             )))
         };
         // The request's identity, for single-flight and background refresh: only needed off
-        // the cache-hit path, so a hit hashes nothing.
+        // the cache-hit path, so a hit hashes nothing. Every option that changes the result is
+        // in it: callers that differ in `force_refresh` or `allow_partial_scopes` do not share
+        // one answer (a partial grant is a success for one and an error for the other).
+        let (force_refresh, accept_partial) = (self.force_refresh, self.accept_partial);
         let request_key = |scope: &str| {
             throttle_key(&[
                 "flight:silent",
@@ -378,6 +381,8 @@ impl SilentRequest {
                 scope,
                 &account.home_account_id,
                 claims.as_deref().unwrap_or(""),
+                if force_refresh { "force" } else { "" },
+                if accept_partial { "partial" } else { "" },
             ])
         };
         if use_cache && let Some(result) = lookup().await? {
@@ -397,7 +402,9 @@ impl SilentRequest {
                     accept_partial: self.accept_partial,
                     correlation_id: None,
                 };
-                tokio::spawn(async move {
+                // Without a Tokio runtime there is nothing to run it on: the token is still
+                // valid, and a later call past refresh_on tries again.
+                crate::runtime::spawn_detached(async move {
                     if let Err(e) = again.boxed().await {
                         tracing::warn!(error = %e, "background refresh of a user token failed; the cached token stays in use");
                     }
@@ -405,7 +412,6 @@ impl SilentRequest {
             }
             return Ok(result);
         }
-        let accept_partial = self.accept_partial;
         let scope = user_scope(&scopes);
         core.single_flight(request_key(&scope), || async {
         // A flight that finished just before this one began has filled the cache.

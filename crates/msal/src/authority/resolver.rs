@@ -1,13 +1,19 @@
 //! Instance discovery and OpenID Connect metadata, fetched once per resolver and cached.
 //!
-//! Concurrent lookups of the same document share one request; a failed lookup is not cached,
-//! so the next call tries again.
+//! Concurrent lookups of the same document share one request. Authorities can be named by
+//! untrusted input (a per-request tenant), so every map here is bounded ([`MAX_ENTRIES`], the
+//! failed and idle entries evicted first), and a lookup that the server refused (an answer that
+//! will not change, e.g. an unknown tenant) is remembered for [`FAILURE_TTL`]: asking again
+//! for the same authority meanwhile sends nothing. A failure that may pass (no answer, a 5xx,
+//! a 429) is not remembered, so the next call tries again.
 
 // The application layer calls the resolver; until it is merged some items are unused.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant as StdInstant};
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -61,6 +67,18 @@ struct Instance {
 
 type Cell<T> = Arc<OnceCell<Arc<T>>>;
 
+/// The most entries each map of a resolver holds (documents, hosts, remembered failures).
+pub(crate) const MAX_ENTRIES: usize = 4096;
+
+/// How long a lookup that the server refused is remembered.
+pub(crate) const FAILURE_TTL: Duration = Duration::from_secs(60);
+
+/// The most distinct alias lists interned; past it, a new list is used unshared.
+const MAX_ALIAS_SETS: usize = 256;
+
+/// The key of a metadata document: the authority key, and whether instance discovery was used.
+type MetadataKey = (String, bool);
+
 /// Resolves authorities to their [`Metadata`], caching instance discovery (per host, aliases
 /// included) and OpenID Connect metadata (per authority).
 #[derive(Debug, Default)]
@@ -68,9 +86,54 @@ pub(crate) struct AuthorityResolver {
     /// By `{scheme}://{host[:port]}`, lower case.
     instances: Mutex<HashMap<String, Cell<Instance>>>,
     /// By authority key and whether instance discovery was used.
-    metadata: Mutex<HashMap<(String, bool), Cell<Metadata>>>,
+    metadata: Mutex<HashMap<MetadataKey, Cell<Metadata>>>,
+    /// Lookups the server refused, with when: answered from here for [`FAILURE_TTL`].
+    failures: Mutex<HashMap<MetadataKey, (StdInstant, Error)>>,
     /// The distinct alias lists seen, shared by every metadata that has the same list.
     alias_sets: Mutex<Vec<Arc<[String]>>>,
+}
+
+/// Makes room for one more cell in a full map: drops the cells that hold nothing and that no
+/// caller is waiting on (failed lookups), then, if it is still nearly full, arbitrary ones
+/// (evicting a cell that is in use only costs a new lookup later).
+fn make_room<K: Eq + Hash + Clone, T>(map: &mut HashMap<K, Cell<T>>) {
+    if map.len() < MAX_ENTRIES {
+        return;
+    }
+    map.retain(|_, c| c.initialized() || Arc::strong_count(c) > 1);
+    evict_down(map);
+}
+
+/// Evicts arbitrary entries of a full map down to seven eighths of [`MAX_ENTRIES`], so that
+/// the sweep runs once per many insertions rather than on each.
+fn evict_down<K: Eq + Hash + Clone, V>(map: &mut HashMap<K, V>) {
+    let target = MAX_ENTRIES - MAX_ENTRIES / 8;
+    if map.len() <= target {
+        return;
+    }
+    let victims: Vec<K> = map.keys().take(map.len() - target).cloned().collect();
+    for k in victims {
+        map.remove(&k);
+    }
+}
+
+/// Removes `key`'s cell from the map if it is still `cell` and holds nothing (its lookup
+/// failed), so failed lookups leave no entry behind.
+fn forget_failed<K: Eq + Hash, T>(map: &Mutex<HashMap<K, Cell<T>>>, key: &K, cell: &Cell<T>) {
+    let mut map = lock(map);
+    if map
+        .get(key)
+        .is_some_and(|c| Arc::ptr_eq(c, cell) && !c.initialized())
+    {
+        map.remove(key);
+    }
+}
+
+/// Whether a failed lookup is remembered: the server answered, and asking again will not
+/// change its answer (not a transport failure, a 5xx or a 429, nor a call made where the HTTP
+/// client cannot run).
+fn is_lasting(e: &Error) -> bool {
+    !e.is_retryable() && e.code() != codes::NO_ASYNC_RUNTIME
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -105,13 +168,70 @@ impl AuthorityResolver {
         correlation_id: &str,
     ) -> Result<Arc<Metadata>, Error> {
         let use_discovery = instance_discovery && authority.kind() == AuthorityKind::Aad;
-        let cell = lock(&self.metadata)
-            .entry((authority.key(), use_discovery))
-            .or_default()
-            .clone();
-        cell.get_or_try_init(|| self.fetch_metadata(authority, http, use_discovery, correlation_id))
+        let key: MetadataKey = (authority.key(), use_discovery);
+        let cell = {
+            let mut map = lock(&self.metadata);
+            match map.get(&key) {
+                Some(c) => c.clone(),
+                None => {
+                    make_room(&mut map);
+                    map.entry(key.clone()).or_default().clone()
+                }
+            }
+        };
+        let result = cell
+            .get_or_try_init(|| async {
+                // Checked only when the document is not cached: a hit costs nothing more.
+                if let Some(e) = self.remembered_failure(&key) {
+                    return Err(e);
+                }
+                let fetched = self
+                    .fetch_metadata(authority, http, use_discovery, correlation_id)
+                    .await;
+                if let Err(e) = &fetched
+                    && is_lasting(e)
+                {
+                    self.remember_failure(key.clone(), e);
+                }
+                fetched
+            })
             .await
-            .cloned()
+            .cloned();
+        if result.is_err() {
+            forget_failed(&self.metadata, &key, &cell);
+        }
+        result
+    }
+
+    /// The error of a refused lookup of `key` within [`FAILURE_TTL`], if any.
+    fn remembered_failure(&self, key: &MetadataKey) -> Option<Error> {
+        let mut failures = lock(&self.failures);
+        let (at, error) = failures.get(key)?;
+        if at.elapsed() < FAILURE_TTL {
+            tracing::debug!(authority = %key.0, "discovery refused this authority moments ago; not asking again");
+            return Some(error.clone());
+        }
+        failures.remove(key);
+        None
+    }
+
+    fn remember_failure(&self, key: MetadataKey, error: &Error) {
+        let mut failures = lock(&self.failures);
+        if failures.len() >= MAX_ENTRIES {
+            failures.retain(|_, (at, _)| at.elapsed() < FAILURE_TTL);
+            evict_down(&mut failures);
+        }
+        failures.insert(key, (StdInstant::now(), error.clone()));
+    }
+
+    /// How many entries the resolver's maps hold: documents, hosts, failures.
+    #[cfg(test)]
+    pub(crate) fn sizes(&self) -> (usize, usize, usize) {
+        (
+            lock(&self.metadata).len(),
+            lock(&self.instances).len(),
+            lock(&self.failures).len(),
+        )
     }
 
     async fn fetch_metadata(
@@ -151,7 +271,9 @@ impl AuthorityResolver {
                 Some(shared) => shared.clone(),
                 None => {
                     let shared: Arc<[String]> = cache_aliases.into();
-                    sets.push(shared.clone());
+                    if sets.len() < MAX_ALIAS_SETS {
+                        sets.push(shared.clone());
+                    }
                     shared
                 }
             }
@@ -176,18 +298,37 @@ impl AuthorityResolver {
         correlation_id: &str,
     ) -> Result<Arc<Instance>, Error> {
         let key = instance_key(authority.scheme(), &authority.host());
-        let cell = lock(&self.instances).entry(key).or_default().clone();
-        cell.get_or_try_init(|| async {
-            let (instance, others) = fetch_instance(authority, http, correlation_id).await?;
+        let cell = {
             let mut map = lock(&self.instances);
-            for (alias, other) in others {
-                map.entry(instance_key(authority.scheme(), &alias))
-                    .or_insert_with(|| Arc::new(OnceCell::new_with(Some(Arc::new(other)))));
+            match map.get(&key) {
+                Some(c) => c.clone(),
+                None => {
+                    make_room(&mut map);
+                    map.entry(key.clone()).or_default().clone()
+                }
             }
-            Ok::<_, Error>(Arc::new(instance))
-        })
-        .await
-        .cloned()
+        };
+        let result = cell
+            .get_or_try_init(|| async {
+                let (instance, others) = fetch_instance(authority, http, correlation_id).await?;
+                let mut map = lock(&self.instances);
+                // An answer may list any number of aliases: those past the bound are looked
+                // up when asked for.
+                for (alias, other) in others {
+                    if map.len() >= MAX_ENTRIES {
+                        break;
+                    }
+                    map.entry(instance_key(authority.scheme(), &alias))
+                        .or_insert_with(|| Arc::new(OnceCell::new_with(Some(Arc::new(other)))));
+                }
+                Ok::<_, Error>(Arc::new(instance))
+            })
+            .await
+            .cloned();
+        if result.is_err() {
+            forget_failed(&self.instances, &key, &cell);
+        }
+        result
     }
 }
 
@@ -460,3 +601,6 @@ pub(crate) fn cache_environment(host: &str) -> String {
     };
     bare.to_ascii_lowercase()
 }
+
+#[cfg(test)]
+mod bounds_tests;

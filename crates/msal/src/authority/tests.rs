@@ -491,7 +491,6 @@ async fn an_html_answer_is_a_non_parsable_service_error() {
 async fn a_2xx_that_is_not_metadata_is_discovery_failed() {
     let srv = Server::start().await;
     let path = "/t/v2.0/.well-known/openid-configuration";
-    let resolver = AuthorityResolver::default();
     let http = client();
     let a = srv.authority("/t");
     let bodies = [
@@ -506,7 +505,7 @@ async fn a_2xx_that_is_not_metadata_is_discovery_failed() {
     ];
     for body in bodies {
         srv.route(path, 200, body.clone());
-        let e = resolver
+        let e = AuthorityResolver::default()
             .metadata(&a, &http, false, "corr")
             .await
             .unwrap_err();
@@ -515,9 +514,23 @@ async fn a_2xx_that_is_not_metadata_is_discovery_failed() {
         assert!(e.description().contains(path), "{e}");
         assert_eq!(e.correlation_id(), Some("corr"));
     }
-    // Failures are not cached: a good answer now succeeds.
+    // A refusal is remembered for a while: asking the same resolver again sends nothing, even
+    // once the server would answer well; a resolver that has not been refused asks.
+    let resolver = AuthorityResolver::default();
+    resolver.metadata(&a, &http, false, "c1").await.unwrap_err();
     srv.route(path, 200, srv.metadata_doc("/t"));
-    resolver.metadata(&a, &http, false, "corr").await.unwrap();
+    let before = srv.hits(path).len();
+    let e = resolver.metadata(&a, &http, false, "c2").await.unwrap_err();
+    assert_eq!(e.code(), codes::DISCOVERY_FAILED);
+    assert_eq!(
+        srv.hits(path).len(),
+        before,
+        "no request for a remembered refusal"
+    );
+    AuthorityResolver::default()
+        .metadata(&a, &http, false, "c3")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@ pub use reqwest_client::{ReqwestHttpClient, ReqwestHttpClientBuilder};
 pub use retry::RetryPolicy;
 pub(crate) use retry::send_with_retry;
 use url::Url;
+pub use zeroize::Zeroizing;
 
 /// A boxed future, as [`HttpClient::execute`] returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -30,8 +31,9 @@ pub struct HttpRequest {
     pub url: Url,
     /// The headers.
     pub headers: HeaderMap,
-    /// The body (form-encoded for token requests), empty for GET.
-    pub body: Vec<u8>,
+    /// The body (form-encoded for token requests), empty for GET. It carries secrets (client
+    /// secrets, assertions, codes, refresh tokens), so it is zeroed on drop.
+    pub body: Zeroizing<Vec<u8>>,
 }
 
 impl HttpRequest {
@@ -41,16 +43,24 @@ impl HttpRequest {
             method: Method::GET,
             url,
             headers: HeaderMap::new(),
-            body: Vec::new(),
+            body: Zeroizing::new(Vec::new()),
         }
     }
 
     /// A POST of `application/x-www-form-urlencoded` fields.
     pub fn post_form<'a>(url: Url, fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let body = url::form_urlencoded::Serializer::new(String::new())
+        let fields: Vec<(&str, &str)> = fields.into_iter().collect();
+        // Room for the longest encoding (`%XX` for every byte, `=` and `&` for every pair), so
+        // the buffer never grows: a reallocation would leave a copy of the secrets behind.
+        let longest: usize = fields
+            .iter()
+            .map(|(k, v)| 3 * (k.len() + v.len()) + 2)
+            .sum();
+        let body = url::form_urlencoded::Serializer::new(String::with_capacity(longest))
             .extend_pairs(fields)
             .finish()
             .into_bytes();
+        let body = Zeroizing::new(body);
         let mut headers = HeaderMap::new();
         headers.insert(
             http::header::CONTENT_TYPE,
@@ -126,6 +136,13 @@ pub enum TransportErrorKind {
     Connect,
     /// The answer was cut off or unreadable.
     Body,
+    /// The answer's body is larger than the client reads: it was refused without being read
+    /// whole. Build it with [`TransportError::response_too_large`]; the library reports it as a
+    /// `Service` error `response_too_large` with the answer's HTTP status.
+    ResponseTooLarge,
+    /// The client needs an async runtime that is not running (the default client needs Tokio);
+    /// the library reports it as a `Client` error `no_async_runtime`.
+    NoAsyncRuntime,
     /// Anything else.
     Other,
 }
@@ -136,6 +153,7 @@ pub enum TransportErrorKind {
 pub struct TransportError {
     kind: TransportErrorKind,
     message: String,
+    status: Option<StatusCode>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -149,13 +167,33 @@ impl TransportError {
         TransportError {
             kind,
             message: message.into(),
+            status: None,
             source,
+        }
+    }
+
+    /// An answer with this status whose body is larger than `limit` bytes, refused without
+    /// reading it whole (kind [`TransportErrorKind::ResponseTooLarge`]).
+    pub fn response_too_large(status: StatusCode, limit: usize) -> Self {
+        TransportError {
+            kind: TransportErrorKind::ResponseTooLarge,
+            message: format!(
+                "the HTTP {} answer's body is larger than {limit} bytes",
+                status.as_u16()
+            ),
+            status: Some(status),
+            source: None,
         }
     }
 
     /// Why no answer came back.
     pub fn kind(&self) -> TransportErrorKind {
         self.kind
+    }
+
+    /// The status of the answer, when one came whose body was refused.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.status
     }
 }
 
@@ -175,9 +213,23 @@ impl std::error::Error for TransportError {
 
 impl From<TransportError> for crate::Error {
     fn from(e: TransportError) -> Self {
+        use crate::error::codes;
         let code = match e.kind {
-            TransportErrorKind::Timeout => crate::error::codes::REQUEST_TIMEOUT,
-            _ => crate::error::codes::NETWORK_ERROR,
+            TransportErrorKind::Timeout => codes::REQUEST_TIMEOUT,
+            TransportErrorKind::ResponseTooLarge => {
+                let status = e.status.map(|s| s.as_u16());
+                let msg = format!("the identity provider's answer was refused: {}", e.message);
+                let err = crate::Error::service(codes::RESPONSE_TOO_LARGE, msg).with_source(e);
+                return match status {
+                    Some(s) => err.with_http_status(s),
+                    None => err,
+                };
+            }
+            TransportErrorKind::NoAsyncRuntime => {
+                let msg = format!("the HTTP client cannot run here: {}", e.message);
+                return crate::Error::client(codes::NO_ASYNC_RUNTIME, msg).with_source(e);
+            }
+            _ => codes::NETWORK_ERROR,
         };
         let msg = format!("no usable answer from the identity provider: {}", e.message);
         crate::Error::transport(code, msg, e)
@@ -188,9 +240,17 @@ impl From<TransportError> for crate::Error {
 /// or to see the exact requests in tests; the default is [`ReqwestHttpClient`].
 pub trait HttpClient: Send + Sync + fmt::Debug {
     /// Sends one request and reads the whole answer. Any status is an `Ok` answer; only a
-    /// failure to get an answer is an `Err`.
+    /// failure to get an answer is an `Err`. A body larger than [`MAX_RESPONSE_SIZE`] is
+    /// refused by the library anyway: stop reading it early with
+    /// [`TransportError::response_too_large`].
     fn execute(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>>;
 }
+
+/// The largest answer body the library takes from the identity provider: 1 MiB, far above
+/// any token, device code, discovery or error answer. A larger body, from any [`HttpClient`],
+/// is a `Service` error `response_too_large` carrying the HTTP status; the default client stops
+/// reading it past this size (or at once, when `Content-Length` says it is larger).
+pub const MAX_RESPONSE_SIZE: usize = 1024 * 1024;
 
 /// The longest `Retry-After` the library honours; longer values are capped.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
@@ -269,5 +329,23 @@ mod tests {
             r.form_fields(),
             vec![("client_secret".into(), "s3cret".into())]
         );
+    }
+
+    #[test]
+    fn the_form_body_is_zeroizing_and_never_reallocated() {
+        let secret = "s3cret &=+/ é".repeat(50);
+        let r = HttpRequest::post_form(
+            Url::parse("https://login.example/t/token").unwrap(),
+            [("client_secret", secret.as_str()), ("scope", "a b")],
+        );
+        // The type is what zeroes the body on drop: a change to a plain `Vec` fails here.
+        let body: &Zeroizing<Vec<u8>> = &r.body;
+        let longest = 3 * ("client_secret".len() + secret.len() + "scope".len() + 3) + 4;
+        assert_eq!(
+            body.capacity(),
+            longest,
+            "allocated once, at the longest encoding"
+        );
+        assert_eq!(r.form_fields()[0].1, secret);
     }
 }

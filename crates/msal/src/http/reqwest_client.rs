@@ -3,15 +3,24 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{BoxFuture, HttpClient, HttpRequest, HttpResponse, TransportError, TransportErrorKind};
+use bytes::{Bytes, BytesMut};
+use zeroize::Zeroizing;
+
+use super::{
+    BoxFuture, HttpClient, HttpRequest, HttpResponse, MAX_RESPONSE_SIZE, TransportError,
+    TransportErrorKind,
+};
 use crate::error::{Error, codes};
 
 /// The default HTTP client: reqwest 0.13 with rustls, a per-request timeout, no redirects
-/// (a token endpoint that redirects is answering something else), and optional extra trust
-/// anchors. Cheap to clone.
+/// (a token endpoint that redirects is answering something else), a cap on the size of
+/// answers (read chunk by chunk, never past the cap), and optional extra trust anchors. Cheap
+/// to clone. It needs a Tokio runtime: outside one, a request fails with a `Client` error
+/// `no_async_runtime`.
 #[derive(Debug, Clone)]
 pub struct ReqwestHttpClient {
     client: reqwest::Client,
+    max_response_size: usize,
 }
 
 /// Builds a [`ReqwestHttpClient`].
@@ -19,12 +28,22 @@ pub struct ReqwestHttpClient {
 pub struct ReqwestHttpClientBuilder {
     timeout: Option<Duration>,
     ca_files: Vec<PathBuf>,
+    max_response_size: Option<usize>,
 }
 
 impl ReqwestHttpClientBuilder {
     /// The per-request timeout (default 30 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// The largest answer body read, in bytes (default and most
+    /// [`MAX_RESPONSE_SIZE`], 1 MiB, which the library enforces whatever the client). A larger
+    /// body is refused (a `Service` error `response_too_large` with the HTTP status) as soon as
+    /// `Content-Length` announces it, or as soon as more arrived, without reading the rest.
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_size = Some(bytes);
         self
     }
 
@@ -74,7 +93,13 @@ impl ReqwestHttpClientBuilder {
             )
             .with_source(e)
         })?;
-        Ok(ReqwestHttpClient { client })
+        Ok(ReqwestHttpClient {
+            client,
+            max_response_size: self
+                .max_response_size
+                .unwrap_or(MAX_RESPONSE_SIZE)
+                .min(MAX_RESPONSE_SIZE),
+        })
     }
 }
 
@@ -106,23 +131,53 @@ fn classify(e: reqwest::Error) -> TransportError {
 }
 
 impl HttpClient for ReqwestHttpClient {
-    fn execute(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
+    fn execute(
+        &self,
+        mut request: HttpRequest,
+    ) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
         Box::pin(async move {
+            // reqwest's connections and timers are Tokio's: outside a runtime they would panic.
+            if !crate::runtime::has_tokio() {
+                return Err(TransportError::new(
+                    TransportErrorKind::NoAsyncRuntime,
+                    "the default HTTP client (reqwest) needs a Tokio runtime, and none is running \
+                     on this thread; run the call inside one or give the application an HttpClient \
+                     for your executor",
+                    None,
+                ));
+            }
             let mut rb = self
                 .client
                 .request(request.method, request.url)
                 .headers(request.headers);
             if !request.body.is_empty() {
-                rb = rb.body(request.body);
+                // The body holds secrets: reqwest gets it without a copy, and it is zeroed when
+                // the last reference to it is dropped.
+                let body = Zeroizing::new(std::mem::take(&mut *request.body));
+                rb = rb.body(Bytes::from_owner(body));
             }
-            let resp = rb.send().await.map_err(classify)?;
+            let mut resp = rb.send().await.map_err(classify)?;
             let status = resp.status();
             let headers = resp.headers().clone();
-            let body = resp.bytes().await.map_err(classify)?;
+            let limit = self.max_response_size;
+            let too_large = || TransportError::response_too_large(status, limit);
+            // Refused before a byte of the body is read; dropping the answer closes the
+            // connection instead of draining it.
+            let announced = resp.content_length();
+            if announced.is_some_and(|n| n > limit as u64) {
+                return Err(too_large());
+            }
+            let mut body = BytesMut::with_capacity(announced.unwrap_or(0) as usize);
+            while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+                if chunk.len() > limit - body.len() {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
             Ok(HttpResponse {
                 status,
                 headers,
-                body,
+                body: body.freeze(),
             })
         })
     }

@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use super::{HttpClient, HttpRequest, HttpResponse, TransportErrorKind};
+use super::{
+    HttpClient, HttpRequest, HttpResponse, MAX_RESPONSE_SIZE, TransportError, TransportErrorKind,
+};
 use crate::error::Error;
 
 /// When and how the library retries a request by itself.
@@ -43,7 +45,8 @@ impl RetryPolicy {
 }
 
 /// Sends `request`, retrying at most once as the policy says. Returns the last answer whatever
-/// its status, or the transport error of the last attempt.
+/// its status, or the transport error of the last attempt. This is where every answer enters
+/// the library: a body larger than [`MAX_RESPONSE_SIZE`] is refused here, whatever the client.
 pub(crate) async fn send_with_retry(
     client: &dyn HttpClient,
     request: HttpRequest,
@@ -51,6 +54,7 @@ pub(crate) async fn send_with_retry(
 ) -> Result<HttpResponse, Error> {
     match client.execute(request.clone()).await {
         Ok(resp) => {
+            let resp = within_limit(resp)?;
             let status = resp.status.as_u16();
             let has_retry_after = resp.headers.contains_key(http::header::RETRY_AFTER);
             if (500..600).contains(&status) && !has_retry_after && policy.retry_server_errors {
@@ -59,24 +63,33 @@ pub(crate) async fn send_with_retry(
                     "server error; retrying once after {:?}",
                     policy.delay
                 );
-                tokio::time::sleep(policy.delay).await;
-                return client.execute(request).await.map_err(Error::from);
+                crate::runtime::sleep(policy.delay).await;
+                return within_limit(client.execute(request).await?);
             }
             Ok(resp)
         }
         Err(e) if e.kind() == TransportErrorKind::Timeout && policy.retry_timeouts => {
             tracing::info!("request timed out; retrying once");
-            client.execute(request).await.map_err(Error::from)
+            within_limit(client.execute(request).await?)
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The answer, or the `response_too_large` error when its body is over the limit; the body is
+/// dropped with the answer, and the error keeps only its status.
+fn within_limit(resp: HttpResponse) -> Result<HttpResponse, Error> {
+    if resp.body.len() > MAX_RESPONSE_SIZE {
+        return Err(TransportError::response_too_large(resp.status, MAX_RESPONSE_SIZE).into());
+    }
+    Ok(resp)
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
 
-    use super::super::{BoxFuture, HeaderMap, StatusCode, TransportError};
+    use super::super::{BoxFuture, HeaderMap, StatusCode};
     use super::*;
     use crate::ErrorKind;
 
@@ -165,5 +178,33 @@ mod tests {
         let (r, sent) = run(vec![Err(TransportErrorKind::Connect), Ok((200, None))]).await;
         assert_eq!(r.unwrap_err().code(), "network_error");
         assert_eq!(sent, 1);
+    }
+
+    /// Answers every request with a body one byte over the limit, or at the limit.
+    #[derive(Debug)]
+    struct Sized(u16, usize);
+
+    impl HttpClient for Sized {
+        fn execute(&self, _: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
+            let status = StatusCode::from_u16(self.0).unwrap();
+            let body = vec![b'x'; self.1];
+            Box::pin(async move { Ok(HttpResponse::new(status, HeaderMap::new(), body)) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_from_any_client_is_refused_with_its_status() {
+        for status in [200, 400, 503] {
+            let client = Sized(status, MAX_RESPONSE_SIZE + 1);
+            let e = send_with_retry(&client, req(), &fast()).await.unwrap_err();
+            assert_eq!(
+                (e.kind(), e.code()),
+                (ErrorKind::Service, crate::error::codes::RESPONSE_TOO_LARGE)
+            );
+            assert_eq!(e.http_status(), Some(status));
+        }
+        let at_limit = Sized(200, MAX_RESPONSE_SIZE);
+        let resp = send_with_retry(&at_limit, req(), &fast()).await.unwrap();
+        assert_eq!(resp.body.len(), MAX_RESPONSE_SIZE);
     }
 }

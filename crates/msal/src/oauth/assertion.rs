@@ -10,6 +10,7 @@ use rustls_pki_types::pem::{PemObject, SectionKind};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use crate::error::{Error, codes};
 use crate::secret::Assertion;
@@ -61,13 +62,14 @@ impl ClientCertificate {
     /// From a PEM file holding both the private key and the certificate.
     pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let pem = std::fs::read_to_string(path).map_err(|e| {
+        // The file holds the private key: its copy is zeroed once parsed.
+        let pem = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
             cert_error(format!(
                 "cannot read certificate file {}: {e}",
                 path.display()
             ))
             .with_source(e)
-        })?;
+        })?);
         Self::from_pem(&pem)
     }
 
@@ -80,9 +82,12 @@ impl ClientCertificate {
         let Some(first) = certs.first() else {
             return Err(cert_error("the PEM holds no CERTIFICATE section"));
         };
-        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
-            .map_err(|e| cert_error(format!("the PEM holds no usable private key: {e}")))?;
-        let label = match &key {
+        // The key's copies made here (its DER, its normalised PEM) are zeroed on drop.
+        let key = Zeroizing::new(
+            PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+                .map_err(|e| cert_error(format!("the PEM holds no usable private key: {e}")))?,
+        );
+        let label = match &*key {
             PrivateKeyDer::Pkcs1(_) => SectionKind::RsaPrivateKey,
             PrivateKeyDer::Pkcs8(_) => SectionKind::PrivateKey,
             _ => {
@@ -158,18 +163,32 @@ impl ClientCertificate {
     }
 }
 
-fn to_pem(kind: SectionKind, der: &[u8]) -> String {
+/// The PEM text of a private key's DER, zeroed on drop. Written into a buffer allocated once at
+/// its final size, so that no reallocation leaves a copy of the key behind.
+fn to_pem(kind: SectionKind, der: &[u8]) -> Zeroizing<String> {
     let label = match kind {
         SectionKind::RsaPrivateKey => "RSA PRIVATE KEY",
         _ => "PRIVATE KEY",
     };
-    let b64 = STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
+    let b64 = Zeroizing::new(STANDARD.encode(der));
+    let (begin, end) = ("-----BEGIN ", "-----END ");
+    let capacity = begin.len()
+        + end.len()
+        + 2 * (label.len() + "-----\n".len())
+        + b64.len()
+        + b64.len().div_ceil(64);
+    let mut out = Zeroizing::new(String::with_capacity(capacity));
+    for part in [begin, label, "-----\n"] {
+        out.push_str(part);
+    }
     for chunk in b64.as_bytes().chunks(64) {
         out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
         out.push('\n');
     }
-    out.push_str(&format!("-----END {label}-----\n"));
+    for part in [end, label, "-----\n"] {
+        out.push_str(part);
+    }
+    debug_assert_eq!(out.len(), capacity);
     out
 }
 
@@ -224,6 +243,21 @@ mod tests {
         assert_eq!(h["alg"], "RS256");
         assert!(h["x5t"].is_string() && h["x5t#S256"].is_string());
         assert_eq!(h["x5c"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_key_pem_is_zeroizing_and_built_in_one_allocation() {
+        let der = [7u8; 1190];
+        let pem: Zeroizing<String> = to_pem(SectionKind::PrivateKey, &der);
+        assert_eq!(
+            pem.len(),
+            pem.capacity(),
+            "no reallocation left a copy behind"
+        );
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        assert!(pem.ends_with("-----END PRIVATE KEY-----\n"));
+        let pkcs1 = to_pem(SectionKind::RsaPrivateKey, &der[..1]);
+        assert_eq!(pkcs1.len(), pkcs1.capacity());
     }
 
     #[test]

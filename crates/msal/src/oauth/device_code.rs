@@ -119,7 +119,7 @@ pub(crate) async fn poll(
                 return Err(Error::cancelled(codes::CANCELLED, "the device code flow was cancelled by the caller")
                     .with_correlation_id(correlation_id));
             }
-            () = tokio::time::sleep(interval) => {}
+            () = crate::runtime::sleep(interval) => {}
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(Error::service(
