@@ -274,7 +274,7 @@ mod tests {
         assert!(ClientCertificate::from_pem(&format!("{ec}{cert}")).is_err());
         // A PKCS#1 section whose content is not an RSA key is refused when loaded.
         let not_a_key = to_pem(SectionKind::RsaPrivateKey, &[0x30, 0x03, 0x02, 0x01, 0x01]);
-        let e = ClientCertificate::from_pem(&format!("{not_a_key}{cert}")).unwrap_err();
+        let e = ClientCertificate::from_pem(&format!("{}{cert}", not_a_key.as_str())).unwrap_err();
         assert_eq!(e.code(), codes::INVALID_CERTIFICATE);
         assert!(
             !format!(
