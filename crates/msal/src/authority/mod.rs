@@ -31,7 +31,6 @@ use url::{Host, Url};
 
 use crate::error::{Error, codes};
 
-#[allow(unused_imports)] // used by the application layer
 pub(crate) use resolver::{AuthorityResolver, Metadata};
 
 /// The hosts of Microsoft Entra ID in the public and sovereign clouds. Instance discovery for an

@@ -7,9 +7,6 @@
 //! for the same authority meanwhile sends nothing. A failure that may pass (no answer, a 5xx,
 //! a 429) is not remembered, so the next call tries again.
 
-// The application layer calls the resolver; until it is merged some items are unused.
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -43,8 +40,6 @@ pub(crate) struct Metadata {
     pub token_endpoint: Url,
     /// `device_authorization_endpoint`, else for Entra `{authority}/oauth2/v2.0/devicecode`.
     pub device_authorization_endpoint: Option<Url>,
-    /// `end_session_endpoint`.
-    pub end_session_endpoint: Option<Url>,
     /// The environment under which tokens are cached: instance discovery's `preferred_cache`
     /// for the authority's host, else the host (with its port, if any).
     pub environment: String,
@@ -565,7 +560,6 @@ pub(crate) fn parse_metadata(
         None if authority.kind().is_entra() => Some(authority.oauth2_v2_endpoint("devicecode")?),
         None => None,
     };
-    let end_session_endpoint = endpoint(&doc, "end_session_endpoint")?;
     let issuer = match doc.get("issuer") {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
@@ -581,7 +575,6 @@ pub(crate) fn parse_metadata(
         authorization_endpoint,
         token_endpoint,
         device_authorization_endpoint,
-        end_session_endpoint,
         environment,
         aliases,
     })
