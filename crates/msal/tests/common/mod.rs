@@ -1,6 +1,8 @@
 //! A scripted identity provider on an ephemeral loopback port: serves instance discovery and
 //! OIDC metadata, answers the token and device code endpoints from a script, and records every
 //! request so tests can assert exactly what the library sent.
+// Each test binary compiles this module and uses only some of its helpers; every helper is
+// used by at least one test, so the rest would be reported as dead in each binary.
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
