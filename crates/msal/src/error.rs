@@ -5,7 +5,8 @@
 //! or nobody because the user cancelled). Then read the details: the server's OAuth `error`
 //! verbatim as [`Error::code`], the `suberror`, the [`UiRequiredClassification`], the AADSTS
 //! numbers, the claims to send back, the correlation id to quote to support, and the
-//! `Retry-After` delay.
+//! `Retry-After` delay. [`Error::advice`] gives the handling MSAL's error-handling guide
+//! recommends for the error ([`Advice`]).
 //!
 //! Messages are for developers, not end users: they are never localized and never contain
 //! secrets, tokens, assertions or authorization codes.
@@ -16,6 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderMap;
+
+mod advice;
+
+pub use advice::Advice;
 
 /// The library's own error codes, used as [`Error::code`] when the server did not answer with
 /// an OAuth `error` value of its own.
