@@ -18,8 +18,6 @@ use msal_emulator::{
     Emulator, EmulatorConfig, EmulatorHandle, Endpoint, FaultAction, FaultRule, RetryAfter,
 };
 
-use crate::output::advice;
-
 /// Colours on a terminal, plain text when piped or with NO_COLOR.
 struct Style {
     color: bool,
@@ -72,7 +70,7 @@ impl Style {
         if let Some(c) = e.correlation_id() {
             println!("     {}", self.paint("2", &format!("correlation id {c}")));
         }
-        println!("     {} {}", self.paint("2", "handling:"), advice(e));
+        println!("     {} {}", self.paint("2", "handling:"), e.advice());
     }
     fn token(&self, r: &AuthenticationResult) {
         let who = r

@@ -135,39 +135,6 @@ pub fn error_text(e: &Error) -> String {
         line("caused by:", s.to_string());
         src = s.source();
     }
-    line("what to do:", advice(e).into());
+    line("what to do:", e.advice().text().into());
     out
-}
-
-/// The seed's recommended handling, in one line.
-pub fn advice(e: &Error) -> &'static str {
-    use msal::UiRequiredClassification as C;
-    match e.kind() {
-        ErrorKind::UiRequired => match e.classification() {
-            Some(C::ConsentRequired) => "sign in interactively so the user can consent",
-            Some(C::UserPasswordExpired) => {
-                "sign in interactively so the user can reset the password"
-            }
-            Some(C::MessageOnly) => {
-                "an interactive sign-in only shows a message; consider hiding the feature"
-            }
-            Some(C::AdditionalAction) => {
-                "the user must act outside the sign-in; an interactive sign-in explains how"
-            }
-            Some(C::PromptNeverFailed) => "sign in interactively without prompt=none",
-            _ => "sign in interactively (device code or browser), passing the claims if any",
-        },
-        ErrorKind::Service if e.is_throttled() => "wait for the retry-after delay, then try again",
-        ErrorKind::Service if e.code() == "declined_scopes" => {
-            "continue with the granted scopes, or stop the sign-in"
-        }
-        ErrorKind::Service if e.is_retryable() => "try again later",
-        ErrorKind::Service => {
-            "check the application registration and the request; quote the correlation id to support"
-        }
-        ErrorKind::Transport => "check the network, proxy and TLS trust; then try again",
-        ErrorKind::Client => "fix the configuration or the arguments",
-        ErrorKind::Cancelled => "ask the user whether to try again",
-        _ => "see the message",
-    }
 }

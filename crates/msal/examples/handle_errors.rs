@@ -3,7 +3,10 @@
 //! `cargo run -p msal --example handle_errors` runs them against the local emulator, which is
 //! told to fail in each of the ways the guide describes.
 //!
-//! - silent first; on `UiRequired`, act on the classification and fall back to interaction;
+//! Each error says what the guide recommends for it, [`msal::Error::advice`]; the samples act on
+//! that advice:
+//!
+//! - silent first; on `UiRequired`, fall back to interaction (for consent, a password reset...);
 //! - declined scopes: continue with the granted scopes;
 //! - `Retry-After`: wait as told, then try again;
 //! - a claims challenge: try again with the claims;
@@ -12,9 +15,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use msal::error::Advice;
 use msal::{
     Account, AuthenticationResult, ConfidentialClientApplication, Error, ErrorKind,
-    PublicClientApplication, UiRequiredClassification,
+    PublicClientApplication,
 };
 use msal_emulator::defaults as d;
 use msal_emulator::{Emulator, EmulatorConfig, EmulatorHandle, FaultAction, FaultRule, RetryAfter};
@@ -29,18 +33,12 @@ async fn acquire_for_user(
     match app.acquire_token_silent(scopes, account).send().await {
         Ok(r) => Ok(r),
         Err(e) if e.kind() == ErrorKind::UiRequired => {
-            match e.classification() {
-                Some(UiRequiredClassification::MessageOnly) => {
-                    // The sign-in page only explains the condition; the user closes it and the
-                    // call ends as Cancelled. An app may rather hide the feature.
-                    println!("  message only: {}", e.description());
-                }
-                Some(UiRequiredClassification::ConsentRequired) => println!("  consent needed"),
-                Some(UiRequiredClassification::UserPasswordExpired) => {
-                    println!("  password expired: the sign-in lets the user reset it")
-                }
-                other => println!("  interaction needed ({other:?})"),
-            }
+            // Every UiRequired advice is an interactive sign-in (for consent, a password reset,
+            // the claims...), except `HideFeature` (MessageOnly): its sign-in page only explains
+            // the condition, the user closes it and the call ends as Cancelled. An app may
+            // rather hide the feature; this sample signs in anyway.
+            let class = e.classification().map(|c| c.as_str()).unwrap_or("none");
+            println!("  ui_required/{class}: {}", e.advice());
             let mut interactive = app.acquire_token_by_device_code(scopes).on_code({
                 let emu_approve = approve_as_alice(emu);
                 move |info| {
@@ -53,13 +51,11 @@ async fn acquire_for_user(
             }
             interactive.send().await
         }
-        Err(e) if e.code() == "declined_scopes" => {
+        Err(e) if e.advice() == Advice::ContinueWithGrantedScopes => {
             // The guide's MSALErrorServerDeclinedScopes: continue with what was granted.
             let granted: Vec<String> = e.granted_scopes().unwrap_or_default().to_vec();
-            println!(
-                "  declined {:?}; continuing with {granted:?}",
-                e.declined_scopes()
-            );
+            println!("  declined {:?}: {}", e.declined_scopes(), e.advice());
+            println!("  continuing with {granted:?}");
             app.acquire_token_silent(&granted, account).send().await
         }
         Err(e) => Err(e),
@@ -77,18 +73,23 @@ async fn acquire_for_app(
         if let Some(c) = &claims {
             request = request.with_claims(c.clone());
         }
-        match request.send().await {
+        let e = match request.send().await {
             Ok(r) => return Ok(r),
-            Err(e) if e.is_retryable() && e.retry_after().is_some() => {
+            Err(e) => e,
+        };
+        match e.advice() {
+            advice @ (Advice::WaitRetryAfter | Advice::RetryLater) => {
                 let wait = e.retry_after().unwrap_or(Duration::from_secs(1));
-                println!("  {} `{}`: waiting {}s", e.kind(), e.code(), wait.as_secs());
+                println!("  {} `{}`: {advice}", e.kind(), e.code());
+                println!("  waiting {}s", wait.as_secs());
                 tokio::time::sleep(wait).await;
             }
-            Err(e) if e.claims().is_some() && claims.is_none() => {
-                println!("  claims challenge: retrying with the claims");
+            // A daemon has no user: the claims are all it can add.
+            advice @ Advice::RetryWithClaims if claims.is_none() => {
+                println!("  claims challenge: {advice}");
                 claims = e.claims().map(str::to_owned);
             }
-            Err(e) => return Err(e),
+            _ => return Err(e),
         }
     }
     Err(Error::client("gave_up", "still failing after 3 attempts"))
@@ -106,6 +107,7 @@ fn on_token(name: &str, r: Result<AuthenticationResult, Error>) {
         Ok(t) => println!("{name}: token from {}", t.source.as_str()),
         Err(e) => {
             println!("{name}: {e}");
+            println!("  what to do: {}", e.advice());
             // No network: the underlying io::Error is kept.
             let mut src = std::error::Error::source(&e);
             while let Some(s) = src {
