@@ -356,6 +356,7 @@ pub fn decode(jwt: &str) -> ExitCode {
 }
 
 /// `msal emulator`: the emulator's own command line, run until Ctrl-C.
+#[cfg(feature = "emulator")]
 pub async fn emulator(args: msal_emulator::CliArgs) -> ExitCode {
     match msal_emulator::run_cli(args).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -366,6 +367,57 @@ pub async fn emulator(args: msal_emulator::CliArgs) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(5)
+        }
+    }
+}
+
+/// A command that this build leaves out (`emulator`, `demo` without the `emulator` feature):
+/// a clear client error on stderr, exit 6.
+#[cfg(not(feature = "emulator"))]
+pub fn not_built(command: &str) -> ExitCode {
+    fail(OutputFormat::Text, &not_built_error(command))
+}
+
+#[cfg(not(feature = "emulator"))]
+fn not_built_error(command: &str) -> Error {
+    Error::client(
+        codes::NOT_SUPPORTED,
+        format!(
+            "`msal {command}` is not in this build: it was built without the emulator \
+             (the msal-cli `emulator` feature, on by default)"
+        ),
+    )
+}
+
+#[cfg(all(test, not(feature = "emulator")))]
+mod tests {
+    use clap::Parser;
+    use msal::ErrorKind;
+
+    use super::*;
+    use crate::{Cli, Command};
+
+    #[test]
+    fn without_the_emulator_its_commands_are_a_client_error() {
+        for argv in [
+            &["msal", "demo"][..],
+            &["msal", "emulator"],
+            &["msal", "emulator", "--port", "8400", "--tls"],
+        ] {
+            let cli = Cli::try_parse_from(argv).expect("the parser keeps the command");
+            let command = match cli.command {
+                Command::Emulator(_) => "emulator",
+                Command::Demo => "demo",
+                other => panic!("{argv:?} parsed as {other:?}"),
+            };
+            let e = not_built_error(command);
+            assert_eq!(e.kind(), ErrorKind::Client);
+            assert_eq!(output::exit_code(e.kind()), 6);
+            assert!(
+                e.description().contains(&format!("`msal {command}`"))
+                    && e.description().contains("without the emulator"),
+                "{e}"
+            );
         }
     }
 }

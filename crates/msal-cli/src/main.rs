@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+#[cfg(feature = "emulator")]
 mod demo;
 mod output;
 
@@ -33,14 +34,31 @@ enum Command {
         action: AccountsAction,
     },
     /// Run the local identity provider (an Entra ID look-alike with fault injection).
+    #[cfg(feature = "emulator")]
     Emulator(msal_emulator::CliArgs),
+    /// The local identity provider: not in this build (built without the `emulator` feature).
+    #[cfg(not(feature = "emulator"))]
+    Emulator(NotBuiltArgs),
     /// A guided tour of tokens and error handling, on an embedded emulator; no set-up needed.
+    #[cfg(feature = "emulator")]
+    Demo,
+    /// The guided tour: not in this build (built without the `emulator` feature).
+    #[cfg(not(feature = "emulator"))]
     Demo,
     /// Print a JWT's header and claims. It does NOT validate the signature.
     Decode {
         /// The JWT.
         jwt: String,
     },
+}
+
+/// The arguments of a command that this build leaves out, taken as they come: the command
+/// answers with a clear client error (exit 6), not with a usage error about its flags.
+#[cfg(not(feature = "emulator"))]
+#[derive(Debug, Args)]
+struct NotBuiltArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    _args: Vec<String>,
 }
 
 /// The flows of `msal token`.
@@ -213,8 +231,14 @@ fn main() -> ExitCode {
                     commands::accounts_remove(conn, account).await
                 }
             },
+            #[cfg(feature = "emulator")]
             Command::Emulator(args) => commands::emulator(args).await,
+            #[cfg(feature = "emulator")]
             Command::Demo => demo::run().await,
+            #[cfg(not(feature = "emulator"))]
+            Command::Emulator(_) => commands::not_built("emulator"),
+            #[cfg(not(feature = "emulator"))]
+            Command::Demo => commands::not_built("demo"),
             Command::Decode { jwt } => commands::decode(&jwt),
         }
     })
