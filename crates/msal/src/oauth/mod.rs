@@ -10,6 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 use url::Url;
+use zeroize::Zeroize;
 
 use crate::error::{Error, OAuthErrorResponse, codes};
 use crate::http::{HttpClient, HttpRequest, HttpResponse, RetryPolicy, send_with_retry};
@@ -165,7 +166,21 @@ impl fmt::Debug for TokenResponse {
     }
 }
 
+// The answer holds the tokens until they are cached and reported: wipe them when it goes.
+impl Drop for TokenResponse {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
 impl TokenResponse {
+    /// Overwrites the secrets (access, refresh and id token) with zeros and forgets them.
+    fn wipe(&mut self) {
+        self.access_token.zeroize();
+        self.refresh_token.zeroize();
+        self.id_token.zeroize();
+    }
+
     /// The lifetimes of the access token, or `None` when the server sent one that is already
     /// over (`expires_in` 0 or negative): such a token must not be reported or cached.
     ///
@@ -521,6 +536,26 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.code(), "non_parsable_oauth_error");
+    }
+
+    #[test]
+    fn the_secrets_are_wiped_and_a_clone_keeps_its_own() {
+        let mut t = parse_token_response(
+            resp(
+                200,
+                r#"{"access_token":"a","refresh_token":"r","id_token":"i","scope":"x"}"#,
+            ),
+            "c",
+        )
+        .unwrap();
+        let copy = t.clone();
+        t.wipe();
+        assert!(t.access_token.is_none() && t.refresh_token.is_none() && t.id_token.is_none());
+        assert_eq!(t.scope.as_deref(), Some("x"));
+        drop(t);
+        assert_eq!(copy.access_token.as_deref(), Some("a"));
+        assert_eq!(copy.refresh_token.as_deref(), Some("r"));
+        assert_eq!(copy.id_token.as_deref(), Some("i"));
     }
 
     #[test]
