@@ -119,10 +119,6 @@ pub(crate) const MAX_TENANTS: usize = 4096;
 /// A background refresh of the same request starts at most this often.
 const BACKGROUND_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Tokens living this long or longer are refreshed proactively at half their life when the
-/// server gives no `refresh_in`, as MSAL .NET does.
-const HALF_LIFE_REFRESH_FROM_SECS: u64 = 7200;
-
 /// An authority for one tenant with its metadata.
 #[derive(Debug)]
 pub(crate) struct TenantAuthority {
@@ -188,8 +184,21 @@ pub(crate) fn now_unix() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// The date of a Unix time; a time beyond the dates `time` represents (a cache file may hold
+/// any number) is the nearest one it does, never a date on the other side of now.
 pub(crate) fn from_unix(secs: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or_else(|_| {
+        if secs < 0 {
+            time::Date::MIN.midnight().assume_utc()
+        } else {
+            time::Date::MAX.with_time(time::Time::MAX).assume_utc()
+        }
+    })
+}
+
+/// `now` plus a number of seconds, saturating (the lifetimes are capped, so it never does).
+fn unix_after(now: i64, secs: u64) -> OffsetDateTime {
+    from_unix(now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX)))
 }
 
 /// Checks and normalises the requested scopes: at least one, none empty, split on spaces,
@@ -495,10 +504,18 @@ impl AppCore {
     /// Saves a token answer in the cache and reports it.
     pub(crate) async fn complete(
         &self,
-        resp: TokenResponse,
+        mut resp: TokenResponse,
         c: Completion<'_>,
     ) -> Result<AuthenticationResult, Error> {
         let now = now_unix();
+        // `parse_token_response` refuses answers without lifetimes; this is its twin check.
+        let lifetimes = resp.lifetimes().ok_or_else(|| {
+            Error::service(
+                codes::INVALID_TOKEN_RESPONSE,
+                "the token endpoint answered an access token that is already expired",
+            )
+            .with_correlation_id(c.correlation_id)
+        })?;
         let granted = resp
             .granted_scopes()
             .unwrap_or_else(|| c.requested.to_vec());
@@ -528,13 +545,10 @@ impl AppCore {
             .map(str::to_owned)
             .or_else(|| client_info.as_ref().map(|ci| ci.utid.clone()))
             .unwrap_or_else(|| c.tenant.to_owned());
-        let access_token = resp.access_token.clone().unwrap_or_default();
-        let token_type = resp.token_type.clone().unwrap_or_else(|| "Bearer".into());
-        let expires_in = resp.expires_in.map_or(3600, |s| s.0);
-        let refresh_in = resp
-            .refresh_in
-            .map(|s| s.0)
-            .or_else(|| (expires_in >= HALF_LIFE_REFRESH_FROM_SECS).then_some(expires_in / 2));
+        // Wiped if the cache write fails before it reaches the result.
+        let mut access_token =
+            zeroize::Zeroizing::new(resp.access_token.take().unwrap_or_default());
+        let token_type = resp.token_type.take().unwrap_or_else(|| "Bearer".into());
         let account = self
             .cache
             .save_response(CacheWrite {
@@ -544,9 +558,9 @@ impl AppCore {
                 scopes: &granted,
                 access_token: Some(&access_token),
                 token_type: &token_type,
-                expires_in,
-                ext_expires_in: resp.ext_expires_in.map(|s| s.0),
-                refresh_in,
+                expires_in: lifetimes.expires_in,
+                ext_expires_in: lifetimes.ext_expires_in,
+                refresh_in: lifetimes.refresh_in,
                 refresh_token: if c.user_flow {
                     resp.refresh_token.as_deref()
                 } else {
@@ -570,11 +584,11 @@ impl AppCore {
             .await?;
         let declined = declined_scopes(c.requested, &granted);
         let result = AuthenticationResult {
-            access_token: AccessToken::new(access_token),
+            access_token: AccessToken::new(std::mem::take(&mut *access_token)),
             token_type,
-            expires_on: from_unix(now + expires_in as i64),
-            extended_expires_on: resp.ext_expires_in.map(|s| from_unix(now + s.0 as i64)),
-            refresh_on: refresh_in.map(|s| from_unix(now + s as i64)),
+            expires_on: unix_after(now, lifetimes.expires_in),
+            extended_expires_on: lifetimes.ext_expires_in.map(|s| unix_after(now, s)),
+            refresh_on: lifetimes.refresh_in.map(|s| unix_after(now, s)),
             scopes: granted.clone(),
             declined_scopes: declined.clone(),
             source: TokenSource::IdentityProvider,
@@ -628,6 +642,16 @@ mod tests {
 
     fn v(s: &[&str]) -> Vec<String> {
         s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn unix_times_beyond_the_calendar_saturate_on_their_side_of_now() {
+        let now = now_unix();
+        assert_eq!(from_unix(1_700_000_000).unix_timestamp(), 1_700_000_000);
+        assert!(from_unix(i64::MAX).unix_timestamp() > now);
+        assert!(from_unix(i64::MIN).unix_timestamp() < 0);
+        assert!(unix_after(now, u64::MAX).unix_timestamp() > now);
+        assert_eq!(unix_after(now, 60).unix_timestamp(), now + 60);
     }
 
     #[test]

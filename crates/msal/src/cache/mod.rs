@@ -462,7 +462,11 @@ impl TokenCache {
             let ttl = if after.has_user_entries {
                 d.options.refresh_token_ttl
             } else {
-                let left = after.last_expiry.map_or(0, |t| t.saturating_sub(now));
+                // Bounded as lookups are: an entry that claims to live for ever does not keep
+                // its partition for ever.
+                let left = after
+                    .last_expiry
+                    .map_or(0, |t| t.saturating_sub(now).clamp(0, store::MAX_LEFT_SECS));
                 std::time::Duration::from_secs(u64::try_from(left).unwrap_or(0))
             };
             let write = PartitionWrite {

@@ -24,6 +24,12 @@ use crate::error::{Error, codes};
 /// Tokens with less than this many seconds left count as expired.
 pub(crate) const EXPIRY_MARGIN_SECS: i64 = 300;
 
+/// Tokens with more than this many seconds left are not served: no server may give a token
+/// that long a life (the longest lifetime taken from a server, plus a day of clock skew between
+/// the machines that share a cache). Such an entry was written before the cap, by hand, or
+/// by a buggy server through another MSAL, and would otherwise be served for ever.
+pub(crate) const MAX_LEFT_SECS: i64 = crate::oauth::MAX_TOKEN_LIFETIME_SECS as i64 + 86_400;
+
 /// One entry: the JSON object as read or written, and its typed view.
 struct Rec<T> {
     raw: Raw,
@@ -476,7 +482,7 @@ impl Store {
     }
 
     /// The access token the query asks for, if one is cached and has at least five minutes
-    /// left. Among several, the one that expires last.
+    /// left (and not more than any server may give). Among several, the one that expires last.
     pub(crate) fn find_access_token(&self, q: &AccessTokenQuery<'_>) -> Option<&AtEntry> {
         let wanted = key::request_bloom(q.scopes)?;
         let home = q.home_account_id.unwrap_or("");
@@ -497,7 +503,8 @@ impl Store {
         let mut best: Option<&AtEntry> = None;
         for slot in slots {
             // What the slot alone rules out, before reading the entry.
-            if slot.expires_on.saturating_sub(q.now) < EXPIRY_MARGIN_SECS
+            let left = slot.expires_on.saturating_sub(q.now);
+            if !(EXPIRY_MARGIN_SECS..=MAX_LEFT_SECS).contains(&left)
                 || wanted & !slot.scope_bloom != 0
                 || best.is_some_and(|b| slot.expires_on <= b.expires_on)
             {

@@ -10,6 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 use url::Url;
+use zeroize::Zeroize;
 
 use crate::error::{Error, OAuthErrorResponse, codes};
 use crate::http::{HttpClient, HttpRequest, HttpResponse, RetryPolicy, send_with_retry};
@@ -27,31 +28,106 @@ pub(crate) const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-
 pub(crate) const JWT_BEARER_ASSERTION: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// Numbers that some servers (ADFS) send as strings.
-#[derive(Debug, Clone, Copy, Default)]
+/// The longest token lifetime accepted from a server (`expires_in`, `ext_expires_in`): one year.
+///
+/// MSAL .NET and Python take any number, but no real server comes near it: Entra access tokens
+/// live 60 to 90 minutes (about a day with continuous access evaluation, `ext_expires_in` a few
+/// hours more), ADFS's and managed identity's hours to a day. A token that claims to live for
+/// centuries is a server bug, and the cap keeps every `now + lifetime` far inside `i64` and the
+/// dates `time` can represent.
+pub(crate) const MAX_TOKEN_LIFETIME_SECS: u64 = 365 * 24 * 60 * 60;
+
+/// A number of seconds sent by a server: a JSON number (integer or float, any size) or a numeric
+/// string (ADFS sends strings). A negative number is 0, a number beyond `u64` is `u64::MAX`; the
+/// fields that hold one cap it further (see [`MAX_TOKEN_LIFETIME_SECS`]). Anything that is not a
+/// number (`"soon"`, `"NaN"`, `true`) is an error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Seconds(pub u64);
+
+impl Seconds {
+    /// At most `max` seconds.
+    pub(crate) fn at_most(self, max: u64) -> Self {
+        Seconds(self.0.min(max))
+    }
+
+    fn from_f64(f: f64) -> Option<Self> {
+        if f.is_nan() {
+            return None;
+        }
+        // `as` saturates: negative (and -inf) to 0, beyond u64 (and +inf) to u64::MAX.
+        Some(Seconds(f as u64))
+    }
+
+    fn from_text(s: &str) -> Option<Self> {
+        let s = s.trim();
+        if let Ok(n) = s.parse::<u64>() {
+            return Some(Seconds(n));
+        }
+        // Decimal notation only: Rust's float parser would also take "inf" and "NaN". A string
+        // of digits too long for f64 parses as infinity and saturates like a huge number.
+        let decimal = s.bytes().any(|b| b.is_ascii_digit())
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
+        if !decimal {
+            return None;
+        }
+        s.parse::<f64>().ok().and_then(Self::from_f64)
+    }
+}
 
 impl<'de> Deserialize<'de> for Seconds {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum N {
-            Int(u64),
-            Float(f64),
-            Str(String),
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Seconds;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number of seconds")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Seconds, E> {
+                Ok(Seconds(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Seconds, E> {
+                Ok(Seconds(u64::try_from(n).unwrap_or(0)))
+            }
+            fn visit_u128<E: serde::de::Error>(self, n: u128) -> Result<Seconds, E> {
+                Ok(Seconds(u64::try_from(n).unwrap_or(u64::MAX)))
+            }
+            fn visit_i128<E: serde::de::Error>(self, n: i128) -> Result<Seconds, E> {
+                Ok(Seconds(u64::try_from(n.max(0)).unwrap_or(u64::MAX)))
+            }
+            fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<Seconds, E> {
+                Seconds::from_f64(f).ok_or_else(|| E::custom("not a number of seconds"))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Seconds, E> {
+                Seconds::from_text(s).ok_or_else(|| E::custom("not a number of seconds"))
+            }
         }
-        match N::deserialize(d)? {
-            N::Int(n) => Ok(Seconds(n)),
-            N::Float(f) if f >= 0.0 => Ok(Seconds(f as u64)),
-            N::Str(s) => s
-                .trim()
-                .parse()
-                .map(Seconds)
-                .map_err(|_| serde::de::Error::custom("not a number of seconds")),
-            N::Float(_) => Err(serde::de::Error::custom("negative seconds")),
-        }
+        d.deserialize_any(V)
     }
 }
+
+/// A token lifetime field: a [`Seconds`] capped at [`MAX_TOKEN_LIFETIME_SECS`].
+fn token_lifetime<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Seconds>, D::Error> {
+    Ok(Option::<Seconds>::deserialize(d)?.map(|s| s.at_most(MAX_TOKEN_LIFETIME_SECS)))
+}
+
+/// The lifetimes of a token answer, checked and capped: what the cache and the result use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Lifetimes {
+    /// Seconds until the access token expires: at least 1, at most a year.
+    pub expires_in: u64,
+    /// Seconds until its extended expiry: at least `expires_in`, at most a year.
+    pub ext_expires_in: Option<u64>,
+    /// Seconds until a proactive refresh: at most `expires_in`.
+    pub refresh_in: Option<u64>,
+}
+
+/// When the server gives no `expires_in`, the token is taken to live an hour (as MSAL does).
+const DEFAULT_EXPIRES_IN_SECS: u64 = 3600;
+
+/// Tokens living this long or longer are refreshed proactively at half their life when the
+/// server gives no `refresh_in`, as MSAL .NET does.
+const HALF_LIFE_REFRESH_FROM_SECS: u64 = 7200;
 
 /// A successful token answer.
 #[derive(Deserialize, Default, Clone)]
@@ -59,11 +135,11 @@ pub(crate) struct TokenResponse {
     pub access_token: Option<String>,
     #[serde(default)]
     pub token_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "token_lifetime")]
     pub expires_in: Option<Seconds>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "token_lifetime")]
     pub ext_expires_in: Option<Seconds>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "token_lifetime")]
     pub refresh_in: Option<Seconds>,
     #[serde(default)]
     pub refresh_token: Option<String>,
@@ -90,7 +166,42 @@ impl fmt::Debug for TokenResponse {
     }
 }
 
+// The answer holds the tokens until they are cached and reported: wipe them when it goes.
+impl Drop for TokenResponse {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
 impl TokenResponse {
+    /// Overwrites the secrets (access, refresh and id token) with zeros and forgets them.
+    fn wipe(&mut self) {
+        self.access_token.zeroize();
+        self.refresh_token.zeroize();
+        self.id_token.zeroize();
+    }
+
+    /// The lifetimes of the access token, or `None` when the server sent one that is already
+    /// over (`expires_in` 0 or negative): such a token must not be reported or cached.
+    ///
+    /// `ext_expires_in` below `expires_in` is raised to it (an extended expiry cannot come
+    /// first); `refresh_in` above `expires_in` is lowered to it.
+    pub(crate) fn lifetimes(&self) -> Option<Lifetimes> {
+        let expires_in = self.expires_in.map_or(DEFAULT_EXPIRES_IN_SECS, |s| s.0);
+        if expires_in == 0 {
+            return None;
+        }
+        let refresh_in = match self.refresh_in {
+            Some(s) => Some(s.0.min(expires_in)),
+            None => (expires_in >= HALF_LIFE_REFRESH_FROM_SECS).then_some(expires_in / 2),
+        };
+        Some(Lifetimes {
+            expires_in,
+            ext_expires_in: self.ext_expires_in.map(|s| s.0.max(expires_in)),
+            refresh_in,
+        })
+    }
+
     /// The granted scopes, when the server said which.
     pub(crate) fn granted_scopes(&self) -> Option<Vec<String>> {
         self.scope
@@ -236,7 +347,22 @@ pub(crate) fn parse_token_response(
     }
     let status = resp.status.as_u16();
     match serde_json::from_slice::<TokenResponse>(&resp.body) {
-        Ok(t) if t.access_token.as_deref().is_some_and(|a| !a.is_empty()) => Ok(t),
+        Ok(t) if t.access_token.as_deref().is_some_and(|a| !a.is_empty()) => {
+            if t.lifetimes().is_none() {
+                // A success that is already expired would be reported, then refused by the
+                // cache at once: the caller could only ask again and get the same.
+                return Err(Error::unparsable_response(
+                    status,
+                    resp.headers,
+                    Some(codes::INVALID_TOKEN_RESPONSE),
+                    format!(
+                        "HTTP {status} answer from the token endpoint has an access token that is already expired (expires_in 0 or negative)"
+                    ),
+                    Some(correlation_id.to_owned()),
+                ));
+            }
+            Ok(t)
+        }
         Ok(_) => Err(Error::unparsable_response(
             status,
             resp.headers,
@@ -301,6 +427,135 @@ mod tests {
         assert_eq!(e.code(), "non_parsable_oauth_error");
         assert_eq!(e.http_status(), Some(200));
         assert_eq!(e.correlation_id(), Some("c"));
+    }
+
+    fn seconds(json: &str) -> Result<Seconds, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn seconds_are_numbers_or_numeric_strings_negative_is_zero_huge_saturates() {
+        for (json, want) in [
+            ("3599", 3599),
+            ("\"3599\"", 3599),
+            ("\" 3599 \"", 3599),
+            ("3599.9", 3599),
+            ("\"3599.9\"", 3599),
+            ("-5", 0),
+            ("\"-5\"", 0),
+            ("-1e308", 0),
+            ("-9223372036854775808", 0),
+            ("18446744073709551615", u64::MAX),
+            ("18446744073709551616", u64::MAX),
+            ("1e308", u64::MAX),
+            ("\"1e308\"", u64::MAX),
+            ("\"1e400\"", u64::MAX),
+            (&format!("\"{}\"", "9".repeat(400)), u64::MAX),
+        ] {
+            assert_eq!(seconds(json).unwrap(), Seconds(want), "{json}");
+        }
+        for json in [
+            "\"soon\"",
+            "\"\"",
+            "\"NaN\"",
+            "\"inf\"",
+            "\"-infinity\"",
+            "\"0x10\"",
+            "true",
+            "[1]",
+            "{}",
+        ] {
+            assert!(seconds(json).is_err(), "{json}");
+        }
+    }
+
+    fn lifetimes(body: &str) -> Option<Lifetimes> {
+        serde_json::from_str::<TokenResponse>(body)
+            .unwrap()
+            .lifetimes()
+    }
+
+    #[test]
+    fn lifetimes_are_capped_and_ordered() {
+        let year = MAX_TOKEN_LIFETIME_SECS;
+        assert_eq!(
+            lifetimes(
+                r#"{"expires_in": 9223372036854775000, "ext_expires_in": 1e308, "refresh_in": "1e300"}"#
+            ),
+            Some(Lifetimes {
+                expires_in: year,
+                ext_expires_in: Some(year),
+                refresh_in: Some(year)
+            })
+        );
+        // An extended expiry never comes first; a refresh never after the expiry.
+        assert_eq!(
+            lifetimes(r#"{"expires_in": 3599, "ext_expires_in": 10, "refresh_in": 7200}"#),
+            Some(Lifetimes {
+                expires_in: 3599,
+                ext_expires_in: Some(3599),
+                refresh_in: Some(3599)
+            })
+        );
+        // Half-life refresh for long tokens without refresh_in; an hour when expires_in is absent.
+        assert_eq!(
+            lifetimes(r#"{"expires_in": "86400"}"#),
+            Some(Lifetimes {
+                expires_in: 86400,
+                ext_expires_in: None,
+                refresh_in: Some(43200)
+            })
+        );
+        assert_eq!(
+            lifetimes(r#"{"expires_in": null, "refresh_in": -3}"#),
+            Some(Lifetimes {
+                expires_in: 3600,
+                ext_expires_in: None,
+                refresh_in: Some(0)
+            })
+        );
+        assert_eq!(lifetimes(r#"{"expires_in": 0}"#), None);
+        assert_eq!(lifetimes(r#"{"expires_in": -1e308}"#), None);
+        assert_eq!(lifetimes(r#"{"expires_in": "0.5"}"#), None);
+    }
+
+    #[test]
+    fn an_already_expired_token_is_an_invalid_token_response() {
+        for expires_in in ["0", "-3600", "\"-1\""] {
+            let body = format!(r#"{{"access_token":"a","expires_in":{expires_in}}}"#);
+            let e = parse_token_response(resp(200, &body), "c").unwrap_err();
+            assert_eq!(
+                (e.kind(), e.code()),
+                (ErrorKind::Service, "invalid_token_response")
+            );
+            assert_eq!(e.correlation_id(), Some("c"));
+        }
+        let e = parse_token_response(
+            resp(200, r#"{"access_token":"a","expires_in":"soon"}"#),
+            "c",
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "non_parsable_oauth_error");
+    }
+
+    #[test]
+    fn the_secrets_are_wiped_and_a_clone_keeps_its_own() {
+        let mut t = parse_token_response(
+            resp(
+                200,
+                r#"{"access_token":"a","refresh_token":"r","id_token":"i","scope":"x"}"#,
+            ),
+            "c",
+        )
+        .unwrap();
+        let copy = t.clone();
+        t.wipe();
+        assert!(t.access_token.is_none() && t.refresh_token.is_none() && t.id_token.is_none());
+        assert_eq!(t.scope.as_deref(), Some("x"));
+        drop(t);
+        assert_eq!(copy.access_token.as_deref(), Some("a"));
+        assert_eq!(copy.refresh_token.as_deref(), Some("r"));
+        assert_eq!(copy.id_token.as_deref(), Some("i"));
     }
 
     #[test]
