@@ -99,6 +99,17 @@ fn make_room<K: Eq + Hash + Clone, T>(map: &mut HashMap<K, Cell<T>>) {
     evict_down(map);
 }
 
+/// The cell of `key`, made (room first) when the map has none: concurrent callers of one key
+/// share it, so one of them fetches and the others wait for its answer.
+fn cell_for<K: Eq + Hash + Clone, T>(map: &Mutex<HashMap<K, Cell<T>>>, key: &K) -> Cell<T> {
+    let mut map = lock(map);
+    if let Some(c) = map.get(key) {
+        return c.clone();
+    }
+    make_room(&mut map);
+    map.entry(key.clone()).or_default().clone()
+}
+
 /// Evicts arbitrary entries of a full map down to seven eighths of [`MAX_ENTRIES`], so that
 /// the sweep runs once per many insertions rather than on each.
 fn evict_down<K: Eq + Hash + Clone, V>(map: &mut HashMap<K, V>) {
@@ -164,16 +175,7 @@ impl AuthorityResolver {
     ) -> Result<Arc<Metadata>, Error> {
         let use_discovery = instance_discovery && authority.kind() == AuthorityKind::Aad;
         let key: MetadataKey = (authority.key(), use_discovery);
-        let cell = {
-            let mut map = lock(&self.metadata);
-            match map.get(&key) {
-                Some(c) => c.clone(),
-                None => {
-                    make_room(&mut map);
-                    map.entry(key.clone()).or_default().clone()
-                }
-            }
-        };
+        let cell = cell_for(&self.metadata, &key);
         let result = cell
             .get_or_try_init(|| async {
                 // Checked only when the document is not cached: a hit costs nothing more.
@@ -293,16 +295,7 @@ impl AuthorityResolver {
         correlation_id: &str,
     ) -> Result<Arc<Instance>, Error> {
         let key = instance_key(authority.scheme(), &authority.host());
-        let cell = {
-            let mut map = lock(&self.instances);
-            match map.get(&key) {
-                Some(c) => c.clone(),
-                None => {
-                    make_room(&mut map);
-                    map.entry(key.clone()).or_default().clone()
-                }
-            }
-        };
+        let cell = cell_for(&self.instances, &key);
         let result = cell
             .get_or_try_init(|| async {
                 let (instance, others) = fetch_instance(authority, http, correlation_id).await?;
