@@ -26,9 +26,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::{AppConfig, UserConfig};
-use crate::errors::Reply;
 use crate::faults::{FaultRule, PRESET_NAMES};
-use crate::server::{Incoming, Shared, lock};
+use crate::shared::{Shared, lock};
+use crate::wire::{Incoming, RecordedRequest, Reply};
 
 fn bad(msg: impl std::fmt::Display) -> Reply {
     Reply::json(
@@ -143,8 +143,7 @@ fn route(shared: &Shared, inc: &Incoming, rest: &str) -> Result<Reply, Reply> {
             // Served redacted: whoever holds the admin token gets to see what was asked and
             // answered, not the users' passwords, the apps' secrets or the tokens issued.
             let log = lock(&shared.log);
-            let list: Vec<crate::RecordedRequest> =
-                log.entries.iter().map(|r| r.redacted()).collect();
+            let list: Vec<RecordedRequest> = log.entries.iter().map(|r| r.redacted()).collect();
             ok(json!(list))
         }
         (&Method::DELETE, "requests") => {

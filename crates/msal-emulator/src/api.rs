@@ -4,10 +4,10 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::errors::Reply;
 use crate::faults::CLAIMS_CHALLENGE_JSON;
-use crate::server::{Incoming, Shared};
+use crate::shared::Shared;
 use crate::token::{OwnTokenError, verify_own_token};
+use crate::wire::{Incoming, Reply};
 
 fn unauthorized(shared: &Shared, error: &str, description: &str, claims: Option<&str>) -> Reply {
     let mut www = format!(

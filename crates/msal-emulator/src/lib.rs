@@ -6,13 +6,14 @@ mod api;
 mod cli;
 mod config;
 mod crypto;
-mod errors;
 mod faults;
 mod pages;
 mod redact;
 mod server;
+mod shared;
 mod state;
 mod token;
+mod wire;
 
 pub use aadsts::{AadstsError, aadsts_table};
 pub use cli::{CliArgs, CliError, run_cli, run_cli_until};
@@ -25,4 +26,5 @@ pub use faults::{
     CLAIMS_CHALLENGE_JSON, Endpoint, FaultAction, FaultId, FaultRule, PRESET_NAMES, RetryAfter,
 };
 pub use redact::REDACTED;
-pub use server::{Emulator, EmulatorHandle, RecordedRequest};
+pub use server::{Emulator, EmulatorHandle};
+pub use wire::RecordedRequest;

@@ -6,13 +6,13 @@
 //! `#cancel`, `#user-code`; result pages carry `#success`, `#declined`, `#signed-out` or
 //! `#error`.
 
-use crate::errors::{AadErr, Ctx, Reply, html_escape as h};
-use crate::server::{Incoming, Shared, page};
+use crate::shared::Shared;
 use crate::state::{
     AuthParams, CodeGrant, DeviceStatus, Session, State, TenantSel, Txn, TxnKind, now_secs,
     random_token,
 };
 use crate::token::client_info;
+use crate::wire::{AadErr, Ctx, Incoming, Reply, html_escape as h};
 
 /// The session cookie's name.
 pub(crate) const SESSION_COOKIE: &str = "msal_emulator_session";
@@ -952,6 +952,14 @@ pub(crate) fn error_code_page(inc: &Incoming) -> Reply {
             ),
         ),
     }
+}
+
+/// Renders a small HTML page in the emulator's style.
+pub(crate) fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{t}</title>\n<style>\nbody{{font-family:Segoe UI,Helvetica,Arial,sans-serif;background:#f2f2f2;margin:0}}\nmain{{max-width:440px;margin:48px auto;background:#fff;padding:44px;box-shadow:0 2px 6px rgba(0,0,0,.2)}}\nh1{{font-size:24px;font-weight:600;margin:0 0 16px}}\nlabel{{display:block;margin:12px 0 4px}}\ninput[type=text],input[type=password],input[type=email]{{width:100%;box-sizing:border-box;padding:6px;font-size:15px}}\nbutton{{margin-top:20px;padding:6px 24px;font-size:15px;background:#0067b8;color:#fff;border:0}}\nbutton.secondary{{background:#ccc;color:#000}}\n.error{{color:#e81123}}\n.banner{{color:#666;font-size:13px}}\ntable{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left;font-size:13px}}\n</style>\n</head>\n<body>\n<main>\n<p class=\"banner\">MSAL Emulator &mdash; a local Microsoft Entra ID look-alike</p>\n<h1>{t}</h1>\n{body}\n</main>\n</body>\n</html>\n",
+        t = h(title)
+    )
 }
 
 #[cfg(test)]

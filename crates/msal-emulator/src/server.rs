@@ -1,164 +1,23 @@
 //! The HTTP(S) server: start-up, the public handle, request dispatch, fault application and
 //! the request log.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State as AxState};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use serde::{Deserialize, Serialize};
+use http::{HeaderValue, Method, StatusCode};
 use serde_json::json;
 
 use crate::config::{AppConfig, EmulatorConfig, UserConfig};
-use crate::crypto::SigningKey;
-use crate::errors::{AadErr, Ctx, Reply, html_escape};
 use crate::faults::{Endpoint, FaultAction, FaultId, FaultRule, MatchFacts};
+use crate::shared::{RequestLog, Shared, lock};
 use crate::state::{State, TenantSel};
-
-/// One request the emulator received and the answer it gave.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordedRequest {
-    /// HTTP method.
-    pub method: String,
-    /// Path (no query).
-    pub path: String,
-    /// Raw query string, if any.
-    pub query: Option<String>,
-    /// Request headers (names lower case), in order.
-    pub headers: Vec<(String, String)>,
-    /// Decoded body fields when the body was `application/x-www-form-urlencoded`.
-    pub form: Vec<(String, String)>,
-    /// The body as text (lossy UTF-8).
-    pub body: String,
-    /// The answer's status; 0 when no answer was sent (hang, dropped connection).
-    pub status: u16,
-    /// The answer's body as text (lossy UTF-8).
-    pub response_body: String,
-    /// The answer's headers (names lower case).
-    pub response_headers: Vec<(String, String)>,
-}
-
-impl RecordedRequest {
-    /// The first form field with this name.
-    pub fn form_value(&self, name: &str) -> Option<&str> {
-        self.form
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The first request header with this name (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-pub(crate) struct RequestLog {
-    pub entries: VecDeque<RecordedRequest>,
-    pub capacity: usize,
-}
-
-impl RequestLog {
-    fn push(&mut self, r: RecordedRequest) {
-        if self.capacity == 0 {
-            return;
-        }
-        while self.entries.len() >= self.capacity {
-            self.entries.pop_front();
-        }
-        self.entries.push_back(r);
-    }
-}
-
-/// State shared by every request of one emulator.
-pub(crate) struct Shared {
-    pub base: String,
-    pub port: u16,
-    pub admin_token: String,
-    pub key: &'static SigningKey,
-    pub state: Mutex<State>,
-    pub log: Mutex<RequestLog>,
-}
-
-/// Locks a mutex, ignoring poisoning (the state stays usable after a handler panic).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Shared {
-    pub fn st(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
-    }
-
-    /// `{base}{tid}/v2.0`.
-    pub fn issuer(&self, tid: &str) -> String {
-        format!("{}{}/v2.0", self.base, tid)
-    }
-}
-
-/// A parsed incoming request.
-pub(crate) struct Incoming {
-    pub method: Method,
-    pub path: String,
-    pub query: Option<String>,
-    pub query_params: Vec<(String, String)>,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-    pub form: Vec<(String, String)>,
-    pub peer: SocketAddr,
-}
-
-impl Incoming {
-    /// A non-empty form field.
-    pub fn f(&self, k: &str) -> Option<&str> {
-        self.form
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    }
-
-    /// A non-empty query parameter.
-    pub fn q(&self, k: &str) -> Option<&str> {
-        self.query_params
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    }
-
-    /// A form field, else a query parameter.
-    pub fn param(&self, k: &str) -> Option<&str> {
-        self.f(k).or_else(|| self.q(k))
-    }
-
-    pub fn header(&self, k: &str) -> Option<&str> {
-        self.headers.get(k).and_then(|v| v.to_str().ok())
-    }
-
-    pub fn cookie(&self, name: &str) -> Option<String> {
-        for v in self.headers.get_all(http::header::COOKIE) {
-            let Ok(s) = v.to_str() else { continue };
-            for part in s.split(';') {
-                if let Some((k, val)) = part.trim().split_once('=')
-                    && k == name
-                {
-                    return Some(val.to_string());
-                }
-            }
-        }
-        None
-    }
-}
+use crate::wire::{AadErr, Ctx, Incoming, RecordedRequest, Reply};
 
 /// What to do with a request.
 pub(crate) enum Outcome {
@@ -300,7 +159,7 @@ async fn handle(
 
     if inc.path == "/_emulator" || inc.path.starts_with("/_emulator/") {
         let reply = crate::admin::handle(&shared, &inc);
-        return to_response(reply);
+        return reply.into_response();
     }
 
     let trace_id = uuid::Uuid::new_v4().to_string();
@@ -514,7 +373,7 @@ fn route_request(
         Route::Discovery(t) => get_only(discovery(shared, ctx, t)).into(),
         Route::InstanceDiscovery => get_only(instance_discovery(shared, ctx, inc)).into(),
         Route::Keys(t) => get_only(keys(shared, ctx, t)).into(),
-        Route::Token(t) => post_only(&|| crate::token::token(shared, ctx, t, inc, declined)),
+        Route::Token(t) => post_only(&|| crate::token::token(shared, ctx, t, inc, declined).into()),
         Route::DeviceCode(t) => post_only(&|| crate::token::devicecode(shared, ctx, t, inc).into()),
         Route::Authorize(t) => crate::pages::authorize(shared, ctx, t, inc).into(),
         Route::Logout(t) => crate::pages::logout(shared, t, inc).into(),
@@ -717,41 +576,8 @@ fn plain_response(status: u16, ct: &str, body: &'static str) -> Response {
     resp
 }
 
-fn to_response(reply: Reply) -> Response {
-    let mut resp = Response::new(Body::from(reply.body));
-    *resp.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_REQUEST);
-    for (k, v) in reply.headers {
-        if let (Ok(k), Ok(v)) = (
-            HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(&v),
-        ) {
-            resp.headers_mut().append(k, v);
-        }
-    }
-    resp
-}
-
 async fn finish(shared: &Shared, ctx: &Ctx, inc: &Incoming, outcome: Outcome) -> Response {
-    let mut record = RecordedRequest {
-        method: inc.method.to_string(),
-        path: inc.path.clone(),
-        query: inc.query.clone(),
-        headers: inc
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        form: inc.form.clone(),
-        body: String::from_utf8_lossy(&inc.body).into_owned(),
-        status: 0,
-        response_body: String::new(),
-        response_headers: Vec::new(),
-    };
+    let mut record = inc.record();
     match outcome {
         Outcome::Reply(mut reply) => {
             reply
@@ -770,7 +596,7 @@ async fn finish(shared: &Shared, ctx: &Ctx, inc: &Incoming, outcome: Outcome) ->
                 .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
                 .collect();
             lock(&shared.log).push(record);
-            to_response(reply)
+            reply.into_response()
         }
         Outcome::Hang => {
             lock(&shared.log).push(record);
@@ -859,10 +685,7 @@ impl Emulator {
             admin_token,
             key,
             state: Mutex::new(state),
-            log: Mutex::new(RequestLog {
-                entries: VecDeque::new(),
-                capacity: config.options.request_log_capacity,
-            }),
+            log: Mutex::new(RequestLog::new(config.options.request_log_capacity)),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -1032,14 +855,6 @@ impl Drop for EmulatorHandle {
     }
 }
 
-/// Renders a small HTML page in the emulator's style.
-pub(crate) fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{t}</title>\n<style>\nbody{{font-family:Segoe UI,Helvetica,Arial,sans-serif;background:#f2f2f2;margin:0}}\nmain{{max-width:440px;margin:48px auto;background:#fff;padding:44px;box-shadow:0 2px 6px rgba(0,0,0,.2)}}\nh1{{font-size:24px;font-weight:600;margin:0 0 16px}}\nlabel{{display:block;margin:12px 0 4px}}\ninput[type=text],input[type=password],input[type=email]{{width:100%;box-sizing:border-box;padding:6px;font-size:15px}}\nbutton{{margin-top:20px;padding:6px 24px;font-size:15px;background:#0067b8;color:#fff;border:0}}\nbutton.secondary{{background:#ccc;color:#000}}\n.error{{color:#e81123}}\n.banner{{color:#666;font-size:13px}}\ntable{{border-collapse:collapse}}td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left;font-size:13px}}\n</style>\n</head>\n<body>\n<main>\n<p class=\"banner\">MSAL Emulator &mdash; a local Microsoft Entra ID look-alike</p>\n<h1>{t}</h1>\n{body}\n</main>\n</body>\n</html>\n",
-        t = html_escape(title)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1065,28 +880,5 @@ mod tests {
             Route::UserRealm("bob@contoso.onmicrosoft.com".into())
         );
         assert_eq!(percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
-    }
-
-    #[test]
-    fn log_is_bounded() {
-        let mut log = RequestLog {
-            entries: VecDeque::new(),
-            capacity: 2,
-        };
-        for i in 0..5u16 {
-            log.push(RecordedRequest {
-                method: "GET".into(),
-                path: "/".into(),
-                query: None,
-                headers: vec![],
-                form: vec![],
-                body: String::new(),
-                status: i,
-                response_body: String::new(),
-                response_headers: vec![],
-            });
-        }
-        let statuses: Vec<u16> = log.entries.iter().map(|r| r.status).collect();
-        assert_eq!(statuses, vec![3, 4]);
     }
 }

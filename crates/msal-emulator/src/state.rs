@@ -7,8 +7,8 @@ use crate::config::{
     AppConfig, EmulatorConfig, EmulatorOptions, ResourceConfig, TenantConfig, UserConfig,
 };
 use crate::crypto::ParsedCert;
-use crate::errors::AadErr;
 use crate::faults::{FaultAction, FaultId, FaultRule, MatchFacts};
+use crate::wire::AadErr;
 
 /// The OIDC scopes that need no consent and name no resource.
 pub(crate) const OIDC_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];

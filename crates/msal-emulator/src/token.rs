@@ -9,12 +9,12 @@ use serde_json::{Map, Value, json};
 use sha2::Digest as _;
 
 use crate::config::{TenantConfig, UserConfig};
-use crate::errors::{AadErr, Ctx, Reply};
-use crate::server::{Incoming, Outcome, Shared};
+use crate::shared::Shared;
 use crate::state::{
     App, ClaimsReq, DeviceGrant, DeviceStatus, Granted, RefreshGrant, Spent, State, TenantSel,
     now_secs, random_token,
 };
+use crate::wire::{AadErr, Ctx, Incoming, Reply};
 
 const JWT_BEARER_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -27,12 +27,12 @@ pub(crate) fn token(
     seg: &str,
     inc: &Incoming,
     declined: &[String],
-) -> Outcome {
+) -> Reply {
     let mut st = shared.st();
     st.purge();
     match token_inner(shared, &mut st, ctx, seg, inc, declined) {
-        Ok(r) => r.into(),
-        Err(e) => e.reply(ctx).into(),
+        Ok(r) => r,
+        Err(e) => e.reply(ctx),
     }
 }
 
