@@ -6,6 +6,11 @@
 //! `#cancel`, `#user-code`; result pages carry `#success`, `#declined`, `#signed-out` or
 //! `#error`.
 
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::{Path, State as AxState};
+
 use crate::shared::Shared;
 use crate::state::{
     AuthParams, CodeGrant, DeviceStatus, Session, State, TenantSel, Txn, TxnKind, now_secs,
@@ -209,7 +214,13 @@ pub(crate) fn authorize_fault(
 }
 
 /// `GET|POST /{tenant}/oauth2/v2.0/authorize`.
-pub(crate) fn authorize(shared: &Shared, ctx: &Ctx, seg: &str, inc: &Incoming) -> Reply {
+pub(crate) async fn authorize(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(ctx): Extension<Ctx>,
+    Path(seg): Path<String>,
+    Extension(inc): Extension<Arc<Incoming>>,
+) -> Reply {
+    let (shared, ctx, seg, inc) = (&*shared, &ctx, seg.as_str(), &*inc);
     let action = format!("/{seg}/oauth2/v2.0/authorize");
     if inc.f("txn").is_some() {
         return handle_step(shared, ctx, inc, &action);
@@ -784,7 +795,12 @@ fn device_code_page(prefill: &str, error: Option<&str>) -> Reply {
 }
 
 /// `GET|POST /devicelogin`.
-pub(crate) fn devicelogin(shared: &Shared, ctx: &Ctx, inc: &Incoming) -> Reply {
+pub(crate) async fn devicelogin(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(ctx): Extension<Ctx>,
+    Extension(inc): Extension<Arc<Incoming>>,
+) -> Reply {
+    let (shared, ctx, inc) = (&*shared, &ctx, &*inc);
     if inc.method == http::Method::GET {
         return device_code_page(inc.q("user_code").or(inc.q("otc")).unwrap_or(""), None);
     }
@@ -830,7 +846,10 @@ pub(crate) fn devicelogin(shared: &Shared, ctx: &Ctx, inc: &Incoming) -> Reply {
 }
 
 /// `GET|POST /{tenant}/oauth2/v2.0/logout`: ends the sign-in session.
-pub(crate) fn logout(shared: &Shared, _seg: &str, inc: &Incoming) -> Reply {
+pub(crate) async fn logout(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(inc): Extension<Arc<Incoming>>,
+) -> Reply {
     if let Some(id) = inc.cookie(SESSION_COOKIE) {
         shared.st().sessions.remove(&id);
     }
@@ -854,7 +873,7 @@ pub(crate) fn logout(shared: &Shared, _seg: &str, inc: &Incoming) -> Reply {
 }
 
 /// `GET /`: what this emulator serves.
-pub(crate) fn index(shared: &Shared) -> Reply {
+pub(crate) async fn index(AxState(shared): AxState<Arc<Shared>>) -> Reply {
     let st = shared.st();
     let b = &shared.base;
     let tenants: String = st
@@ -926,7 +945,7 @@ pub(crate) fn index(shared: &Shared) -> Reply {
 }
 
 /// `GET /error?code=N`: what an AADSTS code means.
-pub(crate) fn error_code_page(inc: &Incoming) -> Reply {
+pub(crate) async fn error_code_page(Extension(inc): Extension<Arc<Incoming>>) -> Reply {
     let code: Option<u32> = inc.q("code").and_then(|c| c.parse().ok());
     match code.and_then(crate::aadsts::lookup) {
         Some(e) => Reply::html(

@@ -1,7 +1,10 @@
 //! The token endpoint (every grant) and the device authorization endpoint.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Extension;
+use axum::extract::{Path, State as AxState};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, Header, Validation};
@@ -14,25 +17,26 @@ use crate::state::{
     App, ClaimsReq, DeviceGrant, DeviceStatus, Granted, RefreshGrant, Spent, State, TenantSel,
     now_secs, random_token,
 };
-use crate::wire::{AadErr, Ctx, Incoming, Reply};
+use crate::wire::{AadErr, Ctx, DeclinedScopes, Incoming, Reply};
 
 const JWT_BEARER_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// `POST /{tenant}/oauth2/v2.0/token`.
-pub(crate) fn token(
-    shared: &Shared,
-    ctx: &Ctx,
-    seg: &str,
-    inc: &Incoming,
-    declined: &[String],
+pub(crate) async fn token(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(ctx): Extension<Ctx>,
+    Path(seg): Path<String>,
+    Extension(inc): Extension<Arc<Incoming>>,
+    declined: Option<Extension<DeclinedScopes>>,
 ) -> Reply {
+    let declined = declined.map(|Extension(d)| d.0).unwrap_or_default();
     let mut st = shared.st();
     st.purge();
-    match token_inner(shared, &mut st, ctx, seg, inc, declined) {
+    match token_inner(&shared, &mut st, &ctx, &seg, &inc, &declined) {
         Ok(r) => r,
-        Err(e) => e.reply(ctx),
+        Err(e) => e.reply(&ctx),
     }
 }
 
@@ -844,12 +848,17 @@ fn user_code() -> String {
 }
 
 /// `POST /{tenant}/oauth2/v2.0/devicecode`.
-pub(crate) fn devicecode(shared: &Shared, ctx: &Ctx, seg: &str, inc: &Incoming) -> Reply {
+pub(crate) async fn devicecode(
+    AxState(shared): AxState<Arc<Shared>>,
+    Extension(ctx): Extension<Ctx>,
+    Path(seg): Path<String>,
+    Extension(inc): Extension<Arc<Incoming>>,
+) -> Reply {
     let mut st = shared.st();
     st.purge();
-    match devicecode_inner(shared, &mut st, seg, inc) {
+    match devicecode_inner(&shared, &mut st, &seg, &inc) {
         Ok(r) => r,
-        Err(e) => e.reply(ctx),
+        Err(e) => e.reply(&ctx),
     }
 }
 

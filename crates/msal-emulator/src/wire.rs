@@ -135,6 +135,31 @@ impl Incoming {
     }
 }
 
+/// A fault's verdict that the request gets no answer at all. The fault layer answers with an
+/// empty response carrying this extension; the request log records it with status 0 and the
+/// `sever` layer then hangs or drops the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Severed {
+    /// Never answer.
+    Hang,
+    /// Close the connection without an answer.
+    Drop,
+}
+
+impl Severed {
+    /// The empty response that carries this verdict out through the layers.
+    pub fn response(self) -> axum::response::Response {
+        let mut resp = axum::response::Response::default();
+        resp.extensions_mut().insert(self);
+        resp
+    }
+}
+
+/// The scopes `DeclineScope` fault rules took out of a token request: the fault layer puts
+/// them in the request's extensions for the token endpoint.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DeclinedScopes(pub Vec<String>);
+
 /// Per-request facts used when rendering answers.
 #[derive(Debug, Clone)]
 pub(crate) struct Ctx {
