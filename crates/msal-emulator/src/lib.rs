@@ -10,6 +10,7 @@ mod faults;
 mod metadata;
 mod middleware;
 mod pages;
+mod records;
 mod redact;
 mod route;
 mod router;

@@ -13,9 +13,10 @@ use serde_json::json;
 
 use crate::faults::{Endpoint, FaultAction, MatchFacts};
 use crate::pages::authorize_fault;
+use crate::records::DeviceStatus;
 use crate::route::Route;
 use crate::shared::Shared;
-use crate::state::{DeviceStatus, State as Directory, TenantSel};
+use crate::state::{State as Directory, TenantSel};
 use crate::wire::{AadErr, Ctx, DeclinedScopes, Incoming, Reply, Severed};
 
 /// The state of one endpoint's fault layer: the emulator and which endpoint this is.

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use axum::Extension;
 use axum::extract::State as AxState;
 
+use crate::records::{DeviceStatus, Txn, TxnKind};
 use crate::shared::Shared;
-use crate::state::{DeviceStatus, Txn, TxnKind, now_secs, random_token};
+use crate::state::{now_secs, random_token};
 use crate::wire::{Ctx, Incoming, Reply};
 
 use super::flow::advance;

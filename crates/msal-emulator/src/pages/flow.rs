@@ -7,10 +7,10 @@
 //! pages' form posts are taken by `steps.rs`.
 
 use crate::config::UserConfig;
-use crate::state::{
-    App, AuthParams, ClaimsReq, CodeGrant, DeviceStatus, ScopeRequest, Session, State, TenantSel,
-    Txn, TxnKind, now_secs, random_token,
+use crate::records::{
+    AuthParams, ClaimsReq, CodeGrant, DeviceStatus, ScopeRequest, Session, Txn, TxnKind,
 };
+use crate::state::{App, State, TenantSel, now_secs, random_token};
 use crate::token::client_info;
 use crate::wire::{AadErr, Ctx, Incoming, Reply};
 

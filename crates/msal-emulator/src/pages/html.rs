@@ -1,7 +1,8 @@
 //! The pages' HTML: the layout, and one function per page of the sign-in and device login
 //! flows. Pure rendering: no state changes.
 
-use crate::state::{State, Txn};
+use crate::records::Txn;
+use crate::state::State;
 use crate::wire::{AadErr, Ctx, Reply, html_escape as h};
 
 /// Renders a small HTML page in the emulator's style.

@@ -1,7 +1,7 @@
 //! The way back to the app: redirect URI matching, and the redirect (query, fragment or form
 //! post) that carries the code or the error.
 
-use crate::state::AuthParams;
+use crate::records::AuthParams;
 use crate::wire::{AadErr, Ctx, Reply, html_escape as h};
 
 use super::html::page;

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use axum::Extension;
 use axum::extract::{Path, State as AxState};
 
+use crate::records::{AuthParams, ClaimsReq, Txn, TxnKind};
 use crate::shared::Shared;
-use crate::state::{AuthParams, ClaimsReq, State, Txn, TxnKind, now_secs, random_token};
+use crate::state::{State, now_secs, random_token};
 use crate::wire::{AadErr, Ctx, Incoming, Reply};
 
 use super::flow::advance;

@@ -1,8 +1,9 @@
 //! The sign-in pages' form posts: one function per page, each recording in the transaction
 //! what the user did there (or showing the page again with an error); then the flow moves on.
 
+use crate::records::{DeviceStatus, Txn, TxnKind};
 use crate::shared::Shared;
-use crate::state::{DeviceStatus, State, TenantSel, Txn, TxnKind};
+use crate::state::{State, TenantSel};
 use crate::wire::{AadErr, Ctx, Incoming, Reply};
 
 use super::flow::{SESSION_COOKIE, advance};
