@@ -1,5 +1,6 @@
 //! The admin API under `/_emulator/`: loopback peers only, `Authorization: Bearer <admin
-//! token>` required.
+//! token>` required ([`authorize`], a layer in front of every admin route). One handler per
+//! endpoint; the routes are in `router.rs`. Admin requests are not logged.
 //!
 //! | method and path | body | effect |
 //! | --- | --- | --- |
