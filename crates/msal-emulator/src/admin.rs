@@ -1,5 +1,6 @@
 //! The admin API under `/_emulator/`: loopback peers only, `Authorization: Bearer <admin
-//! token>` required.
+//! token>` required ([`authorize`], a layer in front of every admin route). One handler per
+//! endpoint; the routes are in `router.rs`. Admin requests are not logged.
 //!
 //! | method and path | body | effect |
 //! | --- | --- | --- |
@@ -19,16 +20,22 @@
 //! | `POST /_emulator/apps` | an [`AppConfig`] | adds or replaces it |
 //! | `POST /_emulator/settings` | `{"api_claims_challenge": bool, "authorization_response_iss": bool}` | changes options |
 
-use http::Method;
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::{AppConfig, UserConfig};
-use crate::errors::Reply;
 use crate::faults::{FaultRule, PRESET_NAMES};
-use crate::server::{Incoming, Shared, lock};
+use crate::route::admin_rest;
+use crate::shared::{Shared, lock};
+use crate::wire::{Incoming, RecordedRequest, Reply};
 
 fn bad(msg: impl std::fmt::Display) -> Reply {
     Reply::json(
@@ -80,8 +87,14 @@ fn presents_admin_token(authorization: Option<&str>, admin_token: &str) -> bool 
     scheme.eq_ignore_ascii_case("bearer") && bool::from(presented.ct_eq(&expected))
 }
 
-/// Handles one admin request.
-pub(crate) fn handle(shared: &Shared, inc: &Incoming) -> Reply {
+/// Lets a request through to the admin API only from a loopback peer presenting the admin
+/// token; answers 401 otherwise.
+pub(crate) async fn authorize(
+    State(shared): State<Arc<Shared>>,
+    Extension(inc): Extension<Arc<Incoming>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let authorized = inc.peer.ip().is_loopback()
         && presents_admin_token(inc.header("authorization"), &shared.admin_token);
     if !authorized {
@@ -89,123 +102,177 @@ pub(crate) fn handle(shared: &Shared, inc: &Incoming) -> Reply {
             401,
             &json!({"error": "unauthorized", "error_description": "The admin API needs 'Authorization: Bearer <admin token>' from a loopback address."}),
         )
-        .header("www-authenticate", "Bearer realm=\"msal-emulator-admin\"");
+        .header("www-authenticate", "Bearer realm=\"msal-emulator-admin\"")
+        .into_response();
     }
-    let rest = inc
-        .path
-        .trim_start_matches("/_emulator")
-        .trim_matches('/')
-        .to_string();
-    let result = route(shared, inc, &rest);
-    result.unwrap_or_else(|r| r)
+    next.run(req).await
 }
 
-fn route(shared: &Shared, inc: &Incoming, rest: &str) -> Result<Reply, Reply> {
-    let m = &inc.method;
-    Ok(match (m, rest) {
-        (&Method::GET, "faults") => {
-            let st = shared.st();
-            let list: Vec<Value> = st
-                .faults
-                .iter()
-                .map(|f| json!({"id": f.id, "remaining": f.remaining, "rule": f.rule}))
-                .collect();
-            ok(json!(list))
-        }
-        (&Method::POST, "faults") => {
-            let rule: FaultRule = parse(inc)?;
-            let id = shared.st().add_fault(rule);
-            Reply::json(201, &json!({"id": id}))
-        }
-        (&Method::DELETE, "faults") => {
-            let mut st = shared.st();
-            let n = st.faults.len();
-            st.faults.clear();
-            ok(json!({"removed": n}))
-        }
-        (&Method::GET, "faults/presets") => ok(json!({"presets": PRESET_NAMES})),
-        (&Method::DELETE, p) if p.starts_with("faults/") => {
-            let Ok(id) = p["faults/".len()..].parse::<u64>() else {
-                return Err(bad("the fault id must be a number"));
-            };
-            let mut st = shared.st();
-            let before = st.faults.len();
-            st.faults.retain(|f| f.id != id);
-            if st.faults.len() == before {
-                return Err(Reply::json(
-                    404,
-                    &json!({"error": "not_found", "error_description": format!("no fault rule {id}")}),
-                ));
-            }
-            ok(json!({"removed": 1}))
-        }
-        (&Method::GET, "requests") => {
-            // Served redacted: whoever holds the admin token gets to see what was asked and
-            // answered, not the users' passwords, the apps' secrets or the tokens issued.
-            let log = lock(&shared.log);
-            let list: Vec<crate::RecordedRequest> =
-                log.entries.iter().map(|r| r.redacted()).collect();
-            ok(json!(list))
-        }
-        (&Method::DELETE, "requests") => {
-            lock(&shared.log).entries.clear();
-            ok(json!({"cleared": true}))
-        }
-        (&Method::POST, "devicecode/approve") => {
-            let b: ApproveBody = parse(inc)?;
-            shared
-                .st()
-                .approve_device_code(&b.user_code, &b.username)
-                .map_err(bad)?;
-            ok(json!({"approved": true}))
-        }
-        (&Method::POST, "devicecode/deny") => {
-            let b: UserCodeBody = parse(inc)?;
-            shared.st().deny_device_code(&b.user_code).map_err(bad)?;
-            ok(json!({"denied": true}))
-        }
-        (&Method::GET, "users") => ok(json!(shared.st().users)),
-        (&Method::POST, "users") => {
-            let u: UserConfig = parse(inc)?;
-            shared.st().upsert_user(u).map_err(bad)?;
-            ok(json!({"saved": true}))
-        }
-        (&Method::POST, "refresh-tokens/revoke") => {
-            let b: UsernameBody = parse(inc)?;
-            shared.st().revoke_refresh_tokens(&b.username);
-            ok(json!({"revoked": true}))
-        }
-        (&Method::GET, "apps") => {
-            let st = shared.st();
-            let apps: Vec<&AppConfig> = st.apps.iter().map(|a| &a.cfg).collect();
-            ok(json!(apps))
-        }
-        (&Method::POST, "apps") => {
-            let a: AppConfig = parse(inc)?;
-            shared.st().upsert_app(a).map_err(bad)?;
-            ok(json!({"saved": true}))
-        }
-        (&Method::POST, "settings") => {
-            let b: SettingsBody = parse(inc)?;
-            let mut st = shared.st();
-            if let Some(v) = b.api_claims_challenge {
-                st.options.api_claims_challenge = v;
-            }
-            if let Some(v) = b.authorization_response_iss {
-                st.options.authorization_response_iss = v;
-            }
-            ok(json!({
-                "api_claims_challenge": st.options.api_claims_challenge,
-                "authorization_response_iss": st.options.authorization_response_iss,
-            }))
-        }
-        _ => {
-            return Err(Reply::json(
-                404,
-                &json!({"error": "not_found", "error_description": format!("no admin endpoint {} /_emulator/{rest}", inc.method)}),
-            ));
-        }
-    })
+/// The admin API's part of the request's path.
+fn rest(inc: &Incoming) -> &str {
+    admin_rest(&inc.path).unwrap_or_default()
+}
+
+/// Any method or path the admin API does not serve.
+pub(crate) async fn not_found(Extension(inc): Extension<Arc<Incoming>>) -> Reply {
+    Reply::json(
+        404,
+        &json!({"error": "not_found", "error_description": format!("no admin endpoint {} /_emulator/{}", inc.method, rest(&inc))}),
+    )
+}
+
+/// `GET /_emulator/faults`.
+pub(crate) async fn list_faults(State(shared): State<Arc<Shared>>) -> Reply {
+    let st = shared.st();
+    let list: Vec<Value> = st
+        .faults
+        .iter()
+        .map(|f| json!({"id": f.id, "remaining": f.remaining, "rule": f.rule}))
+        .collect();
+    ok(json!(list))
+}
+
+/// `POST /_emulator/faults`.
+pub(crate) async fn add_fault(
+    State(shared): State<Arc<Shared>>,
+    Extension(inc): Extension<Arc<Incoming>>,
+) -> Result<Reply, Reply> {
+    let rule: FaultRule = parse(&inc)?;
+    let id = shared.st().add_fault(rule);
+    Ok(Reply::json(201, &json!({"id": id})))
+}
+
+/// `DELETE /_emulator/faults`.
+pub(crate) async fn clear_faults(State(shared): State<Arc<Shared>>) -> Reply {
+    let mut st = shared.st();
+    let n = st.faults.len();
+    st.faults.clear();
+    ok(json!({"removed": n}))
+}
+
+/// `GET /_emulator/faults/presets`.
+pub(crate) async fn presets() -> Reply {
+    ok(json!({"presets": PRESET_NAMES}))
+}
+
+/// `DELETE /_emulator/faults/{id}`.
+pub(crate) async fn remove_fault(
+    State(shared): State<Arc<Shared>>,
+    Extension(inc): Extension<Arc<Incoming>>,
+) -> Result<Reply, Reply> {
+    let id = rest(&inc).strip_prefix("faults/").unwrap_or_default();
+    let Ok(id) = id.parse::<u64>() else {
+        return Err(bad("the fault id must be a number"));
+    };
+    let mut st = shared.st();
+    let before = st.faults.len();
+    st.faults.retain(|f| f.id != id);
+    if st.faults.len() == before {
+        return Err(Reply::json(
+            404,
+            &json!({"error": "not_found", "error_description": format!("no fault rule {id}")}),
+        ));
+    }
+    Ok(ok(json!({"removed": 1})))
+}
+
+/// `GET /_emulator/requests`.
+pub(crate) async fn requests(State(shared): State<Arc<Shared>>) -> Reply {
+    // Served redacted: whoever holds the admin token gets to see what was asked and
+    // answered, not the users' passwords, the apps' secrets or the tokens issued.
+    let log = lock(&shared.log);
+    let list: Vec<RecordedRequest> = log.entries.iter().map(|r| r.redacted()).collect();
+    ok(json!(list))
+}
+
+/// `DELETE /_emulator/requests`.
+pub(crate) async fn clear_requests(State(shared): State<Arc<Shared>>) -> Reply {
+    lock(&shared.log).entries.clear();
+    ok(json!({"cleared": true}))
+}
+
+/// `POST /_emulator/devicecode/approve`.
+pub(crate) async fn approve_device_code(
+    State(shared): State<Arc<Shared>>,
+    Extension(inc): Extension<Arc<Incoming>>,
+) -> Result<Reply, Reply> {
+    let b: ApproveBody = parse(&inc)?;
+    shared
+        .st()
+        .approve_device_code(&b.user_code, &b.username)
+        .map_err(bad)?;
+    Ok(ok(json!({"approved": true})))
+}
+
+/// `POST /_emulator/devicecode/deny`.
+pub(crate) async fn deny_device_code(
+    State(shared): State<Arc<Shared>>,
+    Extension(inc): Extension<Arc<Incoming>>,
+) -> Result<Reply, Reply> {
+    let b: UserCodeBody = parse(&inc)?;
+    shared.st().deny_device_code(&b.user_code).map_err(bad)?;
+    Ok(ok(json!({"denied": true})))
+}
+
+/// `GET /_emulator/users`.
+pub(crate) async fn users(State(shared): State<Arc<Shared>>) -> Reply {
+    ok(json!(shared.st().users))
+}
+
+/// `POST /_emulator/users`.
+pub(crate) async fn save_user(
+    State(shared): State<Arc<Shared>>,
+    Extension(inc): Extension<Arc<Incoming>>,
+) -> Result<Reply, Reply> {
+    let u: UserConfig = parse(&inc)?;
+    shared.st().upsert_user(u).map_err(bad)?;
+    Ok(ok(json!({"saved": true})))
+}
+
+/// `POST /_emulator/refresh-tokens/revoke`.
+pub(crate) async fn revoke_refresh_tokens(
+    State(shared): State<Arc<Shared>>,
+    Extension(inc): Extension<Arc<Incoming>>,
+) -> Result<Reply, Reply> {
+    let b: UsernameBody = parse(&inc)?;
+    shared.st().revoke_refresh_tokens(&b.username);
+    Ok(ok(json!({"revoked": true})))
+}
+
+/// `GET /_emulator/apps`.
+pub(crate) async fn apps(State(shared): State<Arc<Shared>>) -> Reply {
+    let st = shared.st();
+    let apps: Vec<&AppConfig> = st.apps.iter().map(|a| &a.cfg).collect();
+    ok(json!(apps))
+}
+
+/// `POST /_emulator/apps`.
+pub(crate) async fn save_app(
+    State(shared): State<Arc<Shared>>,
+    Extension(inc): Extension<Arc<Incoming>>,
+) -> Result<Reply, Reply> {
+    let a: AppConfig = parse(&inc)?;
+    shared.st().upsert_app(a).map_err(bad)?;
+    Ok(ok(json!({"saved": true})))
+}
+
+/// `POST /_emulator/settings`.
+pub(crate) async fn settings(
+    State(shared): State<Arc<Shared>>,
+    Extension(inc): Extension<Arc<Incoming>>,
+) -> Result<Reply, Reply> {
+    let b: SettingsBody = parse(&inc)?;
+    let mut st = shared.st();
+    if let Some(v) = b.api_claims_challenge {
+        st.options.api_claims_challenge = v;
+    }
+    if let Some(v) = b.authorization_response_iss {
+        st.options.authorization_response_iss = v;
+    }
+    Ok(ok(json!({
+        "api_claims_challenge": st.options.api_claims_challenge,
+        "authorization_response_iss": st.options.authorization_response_iss,
+    })))
 }
 
 #[cfg(test)]

@@ -1,13 +1,17 @@
 //! `GET /api/me`: a sample protected API that validates the emulator's access tokens and can
 //! demand a claims challenge (as Microsoft Graph does with continuous access evaluation).
 
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::State;
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::errors::Reply;
 use crate::faults::CLAIMS_CHALLENGE_JSON;
-use crate::server::{Incoming, Shared};
+use crate::shared::Shared;
 use crate::token::{OwnTokenError, verify_own_token};
+use crate::wire::{Incoming, Reply};
 
 fn unauthorized(shared: &Shared, error: &str, description: &str, claims: Option<&str>) -> Reply {
     let mut www = format!(
@@ -30,7 +34,11 @@ fn unauthorized(shared: &Shared, error: &str, description: &str, claims: Option<
 }
 
 /// `GET /api/me`.
-pub(crate) fn me(shared: &Shared, inc: &Incoming) -> Reply {
+pub(crate) async fn me(
+    State(shared): State<Arc<Shared>>,
+    Extension(inc): Extension<Arc<Incoming>>,
+) -> Reply {
+    let shared = &*shared;
     let Some(token) = inc
         .header("authorization")
         .and_then(|h| {

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::server::RecordedRequest;
+use crate::wire::RecordedRequest;
 
 /// What a secret value is replaced with.
 pub const REDACTED: &str = "[redacted]";

@@ -1,8 +1,164 @@
-//! Entra-shaped error answers and the plumbing shared by every handler.
+//! The request and answer types every layer of the server shares: the buffered request
+//! ([`Incoming`]), the per-request context ([`Ctx`]), Entra-shaped errors ([`AadErr`]), answers
+//! ([`Reply`]) and the request log's entries ([`RecordedRequest`]).
+//!
+//! This module sits at the bottom of the server: it imports nothing of the emulator's own but
+//! the AADSTS table, so that handlers and middleware can all use it without import cycles.
 
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::aadsts::lookup;
+
+/// One request the emulator received and the answer it gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path (no query).
+    pub path: String,
+    /// Raw query string, if any.
+    pub query: Option<String>,
+    /// Request headers (names lower case), in order.
+    pub headers: Vec<(String, String)>,
+    /// Decoded body fields when the body was `application/x-www-form-urlencoded`.
+    pub form: Vec<(String, String)>,
+    /// The body as text (lossy UTF-8).
+    pub body: String,
+    /// The answer's status; 0 when no answer was sent (hang, dropped connection).
+    pub status: u16,
+    /// The answer's body as text (lossy UTF-8).
+    pub response_body: String,
+    /// The answer's headers (names lower case).
+    pub response_headers: Vec<(String, String)>,
+}
+
+impl RecordedRequest {
+    /// The first form field with this name.
+    pub fn form_value(&self, name: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first request header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A request, its body read and its form and query decoded.
+pub(crate) struct Incoming {
+    pub method: Method,
+    /// The path as the client sent it.
+    pub path: String,
+    pub query: Option<String>,
+    pub query_params: Vec<(String, String)>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub form: Vec<(String, String)>,
+    pub peer: SocketAddr,
+}
+
+impl Incoming {
+    /// A non-empty form field.
+    pub fn f(&self, k: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A non-empty query parameter.
+    pub fn q(&self, k: &str) -> Option<&str> {
+        self.query_params
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A form field, else a query parameter.
+    pub fn param(&self, k: &str) -> Option<&str> {
+        self.f(k).or_else(|| self.q(k))
+    }
+
+    pub fn header(&self, k: &str) -> Option<&str> {
+        self.headers.get(k).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        for v in self.headers.get_all(http::header::COOKIE) {
+            let Ok(s) = v.to_str() else { continue };
+            for part in s.split(';') {
+                if let Some((k, val)) = part.trim().split_once('=')
+                    && k == name
+                {
+                    return Some(val.to_string());
+                }
+            }
+        }
+        None
+    }
+
+    /// The request half of its log entry (the answer's fields empty, status 0).
+    pub fn record(&self) -> RecordedRequest {
+        RecordedRequest {
+            method: self.method.to_string(),
+            path: self.path.clone(),
+            query: self.query.clone(),
+            headers: self
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            form: self.form.clone(),
+            body: String::from_utf8_lossy(&self.body).into_owned(),
+            status: 0,
+            response_body: String::new(),
+            response_headers: Vec::new(),
+        }
+    }
+}
+
+/// A fault's verdict that the request gets no answer at all. The fault layer answers with an
+/// empty response carrying this extension; the request log records it with status 0 and the
+/// `sever` layer then hangs or drops the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Severed {
+    /// Never answer.
+    Hang,
+    /// Close the connection without an answer.
+    Drop,
+}
+
+impl Severed {
+    /// The empty response that carries this verdict out through the layers.
+    pub fn response(self) -> axum::response::Response {
+        let mut resp = axum::response::Response::default();
+        resp.extensions_mut().insert(self);
+        resp
+    }
+}
+
+/// The scopes `DeclineScope` fault rules took out of a token request: the fault layer puts
+/// them in the request's extensions for the token endpoint.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DeclinedScopes(pub Vec<String>);
 
 /// Per-request facts used when rendering answers.
 #[derive(Debug, Clone)]
@@ -194,6 +350,24 @@ impl Reply {
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_string(), value.into()));
         self
+    }
+}
+
+impl axum::response::IntoResponse for Reply {
+    /// The answer as sent; a header that is not a valid HTTP header is left out.
+    fn into_response(self) -> axum::response::Response {
+        let mut resp = axum::response::Response::new(axum::body::Body::from(self.body));
+        *resp.status_mut() =
+            http::StatusCode::from_u16(self.status).unwrap_or(http::StatusCode::BAD_REQUEST);
+        for (k, v) in self.headers {
+            if let (Ok(k), Ok(v)) = (
+                http::HeaderName::from_bytes(k.as_bytes()),
+                http::HeaderValue::from_str(&v),
+            ) {
+                resp.headers_mut().append(k, v);
+            }
+        }
+        resp
     }
 }
 

@@ -1,0 +1,89 @@
+//! The state every request of one emulator shares: its address, admin token, signing key, the
+//! mutable directory and grants ([`State`]) and the request log.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::crypto::SigningKey;
+use crate::state::State;
+use crate::wire::RecordedRequest;
+
+/// The last requests received, oldest first, at most `capacity` of them.
+pub(crate) struct RequestLog {
+    pub entries: VecDeque<RecordedRequest>,
+    pub capacity: usize,
+}
+
+impl RequestLog {
+    pub fn new(capacity: usize) -> Self {
+        RequestLog {
+            entries: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    /// Appends a record, forgetting the oldest ones beyond the capacity.
+    pub fn push(&mut self, r: RecordedRequest) {
+        if self.capacity == 0 {
+            return;
+        }
+        while self.entries.len() >= self.capacity {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(r);
+    }
+}
+
+/// State shared by every request of one emulator.
+pub(crate) struct Shared {
+    pub base: String,
+    pub port: u16,
+    pub admin_token: String,
+    pub key: &'static SigningKey,
+    pub state: Mutex<State>,
+    pub log: Mutex<RequestLog>,
+}
+
+/// Locks a mutex, ignoring poisoning (the state stays usable after a handler panic).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub fn st(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    /// `{base}{tid}/v2.0`.
+    pub fn issuer(&self, tid: &str) -> String {
+        format!("{}{}/v2.0", self.base, tid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_is_bounded() {
+        let mut log = RequestLog {
+            entries: VecDeque::new(),
+            capacity: 2,
+        };
+        for i in 0..5u16 {
+            log.push(RecordedRequest {
+                method: "GET".into(),
+                path: "/".into(),
+                query: None,
+                headers: vec![],
+                form: vec![],
+                body: String::new(),
+                status: i,
+                response_body: String::new(),
+                response_headers: vec![],
+            });
+        }
+        let statuses: Vec<u16> = log.entries.iter().map(|r| r.status).collect();
+        assert_eq!(statuses, vec![3, 4]);
+    }
+}

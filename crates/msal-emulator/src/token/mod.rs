@@ -1,0 +1,15 @@
+//! The token endpoint (every grant) and the device authorization endpoint.
+//!
+//! Layers, lowest first: `issue` (signing and issuing tokens), `client` (client
+//! authentication), `grants` (one function per grant type), `endpoint` (the token endpoint),
+//! `device` (the device authorization endpoint).
+
+mod client;
+mod device;
+mod endpoint;
+mod grants;
+mod issue;
+
+pub(crate) use self::device::devicecode;
+pub(crate) use self::endpoint::token;
+pub(crate) use self::issue::{OwnTokenError, client_info, verify_own_token};
