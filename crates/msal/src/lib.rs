@@ -13,6 +13,7 @@ pub mod app;
 pub mod authority;
 pub mod cache;
 pub mod claims;
+mod clock;
 pub mod error;
 pub mod http;
 pub mod oauth;

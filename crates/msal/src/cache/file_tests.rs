@@ -61,7 +61,7 @@ async fn save_token(cache: &TokenCache, secret: &str) -> Result<(), Error> {
             id_token_claims: None,
             home_account_id: None,
             user_assertion_hash: None,
-            now: crate::app::now_unix(),
+            now: crate::clock::now_unix(),
         })
         .await
         .map(|_| ())
@@ -79,7 +79,7 @@ async fn find_token(cache: &TokenCache) -> Result<Option<String>, Error> {
             scopes: &scopes,
             home_account_id: None,
             user_assertion_hash: None,
-            now: crate::app::now_unix(),
+            now: crate::clock::now_unix(),
         })
         .await?;
     Ok(found.map(|t| t.secret.secret().to_owned()))

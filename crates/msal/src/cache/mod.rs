@@ -458,7 +458,7 @@ impl TokenCache {
                 .filter(|k| !after.fields.contains_key(*k))
                 .cloned()
                 .collect();
-            let now = crate::app::now_unix();
+            let now = crate::clock::now_unix();
             let ttl = if after.has_user_entries {
                 d.options.refresh_token_ttl
             } else {
@@ -852,7 +852,7 @@ pub mod bench_support_redis {
                 environments: vec!["login.microsoftonline.com".to_owned()],
                 realm: "00000001-0000-4000-8000-000000000000".to_owned(),
                 scopes: vec!["https://api.example/.default".to_owned()],
-                now: crate::app::now_unix(),
+                now: crate::clock::now_unix(),
             };
             let cache = t.cache(true);
             cache

@@ -1598,7 +1598,7 @@ mod distributed_redis {
     }
 
     fn now() -> i64 {
-        crate::app::now_unix()
+        crate::clock::now_unix()
     }
 
     fn app_now(realm: &str, scopes: &[&str], secret: &str) -> Resp {
