@@ -15,6 +15,7 @@ pub mod cache;
 pub mod claims;
 mod clock;
 pub mod error;
+mod hash;
 pub mod http;
 pub mod oauth;
 pub mod result;
