@@ -11,6 +11,9 @@
 pub mod account;
 pub mod app;
 pub mod authority;
+/// Support for the crate's benchmarks; not part of the API.
+#[doc(hidden)]
+pub mod bench_support;
 pub mod cache;
 pub mod claims;
 mod clock;

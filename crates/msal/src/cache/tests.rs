@@ -1914,7 +1914,7 @@ mod distributed_redis {
 
 #[test]
 fn bench_support_hits() {
-    let tokens = bench_support::AppTokens::new(3, 4);
+    let tokens = crate::bench_support::AppTokens::new(3, 4);
     assert_eq!(tokens.len(), 12);
     assert!((0..12).all(|i| tokens.hit(i)));
 }
