@@ -2031,7 +2031,7 @@ fn futures_are_send() {
 
 #[test]
 fn partitions_sharing_a_hash_stay_apart() {
-    let mut store = store::Store::from_json("", key::PartitionHasher::colliding()).unwrap();
+    let mut store = index::Store::from_json("", key::PartitionHasher::colliding()).unwrap();
     let home = home();
     for r in [
         Resp::app(TENANT, &["s"], "app-t1"),
@@ -2044,7 +2044,7 @@ fn partitions_sharing_a_hash_stay_apart() {
     ] {
         store.save_response(&r.w()).unwrap();
     }
-    let secret = |store: &store::Store, q: &Q| {
+    let secret = |store: &index::Store, q: &Q| {
         store
             .find_access_token(&q.q())
             .map(|e| e.secret.secret().to_owned())
