@@ -11,7 +11,10 @@
 //! distributed cache in `l2_merge`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::BuildHasher;
 use std::sync::Arc;
+
+use foldhash::fast::RandomState;
 
 use super::key::{self, BuildIdentity, PartitionHasher};
 use super::query::AccessTokenQuery;
@@ -145,10 +148,9 @@ fn env_in(environments: &[String], environment: &str) -> bool {
         .any(|e| e.eq_ignore_ascii_case(environment))
 }
 
-/// The token cache's contents.
-#[derive(Default)]
-pub(crate) struct Store {
-    pub(super) hasher: PartitionHasher,
+/// The token cache's contents. `S` seeds the partition hashes (see [`PartitionHasher`]).
+pub(crate) struct Store<S = RandomState> {
+    pub(super) hasher: PartitionHasher<S>,
     pub(super) ats: Section<Arc<AtEntry>>,
     pub(super) rts: Section<RtEntry>,
     pub(super) idts: Section<IdTokenEntry>,
@@ -163,17 +165,31 @@ pub(crate) struct Store {
     pub(super) generation: u64,
 }
 
-impl Store {
+impl Default for Store {
+    fn default() -> Self {
+        Store::with_hasher(PartitionHasher::default())
+    }
+}
+
+impl<S: BuildHasher + Clone> Store<S> {
     /// An empty store hashing partitions with `hasher`.
-    pub(super) fn with_hasher(hasher: PartitionHasher) -> Self {
+    pub(super) fn with_hasher(hasher: PartitionHasher<S>) -> Self {
         Store {
             hasher,
-            ..Store::default()
+            ats: Section::default(),
+            rts: Section::default(),
+            idts: Section::default(),
+            accounts: Section::default(),
+            app_metadata: Section::default(),
+            unknown: Raw::default(),
+            at_partitions: HashMap::default(),
+            users: HashMap::new(),
+            generation: 0,
         }
     }
 
     /// A new empty store sharing this one's partition hasher.
-    pub(crate) fn hasher(&self) -> PartitionHasher {
+    pub(crate) fn hasher(&self) -> PartitionHasher<S> {
         self.hasher.clone()
     }
 

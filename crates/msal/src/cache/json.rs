@@ -1,6 +1,8 @@
 //! MSAL's JSON: reading a cache document into a [`Store`] (unknown sections and fields kept)
 //! and writing one back as MSAL Python does (four-space indentation, its section order).
 
+use std::hash::BuildHasher;
+
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
@@ -21,10 +23,10 @@ impl<T> Serialize for Section<T> {
     }
 }
 
-impl Store {
+impl<S: BuildHasher + Clone> Store<S> {
     /// Parses MSAL's JSON. An empty (or blank) string is an empty cache; anything else that
     /// is not a JSON object of well-formed sections is a `cache_corrupt` error.
-    pub(crate) fn from_json(json: &str, hasher: PartitionHasher) -> Result<Self, Error> {
+    pub(crate) fn from_json(json: &str, hasher: PartitionHasher<S>) -> Result<Self, Error> {
         let mut store = Store::with_hasher(hasher);
         if json.trim().is_empty() {
             return Ok(store);
@@ -104,7 +106,7 @@ impl Store {
     }
 }
 
-impl Serialize for Store {
+impl<H> Serialize for Store<H> {
     /// The sections in the order MSAL Python creates them, then the unknown ones. A known
     /// section is written when it has entries or was in the input.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

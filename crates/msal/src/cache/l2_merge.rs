@@ -3,6 +3,7 @@
 //! what a write sends (the entries it changed), and the merge of what a read brings back.
 
 use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -91,7 +92,7 @@ fn entry_json(raw: &Raw) -> String {
     serde_json::to_string(raw).unwrap_or_default()
 }
 
-impl Store {
+impl<S: BuildHasher + Clone> Store<S> {
     /// The entries of the partition a write with this scope changes: the app's access tokens
     /// in the tenant; or the user's access tokens, refresh tokens, id tokens and accounts; or
     /// the on-behalf-of access tokens of the assertion in the app and tenant. Plus the app's

@@ -1,6 +1,8 @@
 //! MSAL's write rules: what a token response writes and what it replaces (as MSAL Python's
 //! `TokenCache.add` does), and what signing an account out removes.
 
+use std::hash::BuildHasher;
+
 use super::index::{Family, Store};
 use super::key;
 use super::query::CacheWrite;
@@ -8,7 +10,7 @@ use super::schema::{self, AtEntry, Written};
 use crate::account::Account;
 use crate::error::Error;
 
-impl Store {
+impl<S: BuildHasher + Clone> Store<S> {
     /// Removes the account's access tokens and id tokens of this app, its refresh tokens of
     /// this app and of the app's family, and its account entries, in the account's
     /// environment. Returns whether anything was removed.
