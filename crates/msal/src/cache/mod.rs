@@ -461,6 +461,7 @@ impl TokenCache {
                 self.store()
                     .find_access_token(q)
                     .map(query::cached_access_token)
+                    .filter(|t| t.is_for(q.home_account_id))
             },
         )
         .await

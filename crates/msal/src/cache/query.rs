@@ -75,10 +75,24 @@ pub(crate) struct CachedAccessToken {
     pub scopes: Vec<String>,
     /// The tenant of the token.
     pub realm: String,
-    /// The account; `None` for app tokens. Only the tests read it: the app layer already
-    /// knows the account it asked for, so cache hits do not copy it.
-    #[cfg(test)]
+    /// The account the token was issued to (`<uid>.<utid>`); `None` for app tokens. The cache
+    /// checks it against the query before it serves the token (see [`Self::is_for`]).
     pub home_account_id: Option<String>,
+}
+
+impl CachedAccessToken {
+    /// Whether the token was issued to `home_account_id` (`None` or empty: to the app itself),
+    /// ASCII case-insensitively as cache keys compare. The index already checks each entry of
+    /// the partition it answers from (partitions may share a hash); this is the last check
+    /// before a token leaves the cache, so that no lookup bug hands one account's token to
+    /// another account or to the app.
+    pub(crate) fn is_for(&self, home_account_id: Option<&str>) -> bool {
+        let asked = home_account_id.unwrap_or("");
+        self.home_account_id
+            .as_deref()
+            .unwrap_or("")
+            .eq_ignore_ascii_case(asked)
+    }
 }
 
 /// A cached refresh token.
@@ -101,7 +115,6 @@ pub(super) fn cached_access_token(e: &AtEntry) -> CachedAccessToken {
         refresh_on: e.refresh_on,
         scopes: e.scopes().map(str::to_owned).collect(),
         realm: e.realm().to_owned(),
-        #[cfg(test)]
         home_account_id: e.home_account_id().map(str::to_owned),
     }
 }

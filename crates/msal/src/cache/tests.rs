@@ -327,6 +327,30 @@ async fn user_token_is_written_as_msal_python_writes_it() {
 }
 
 #[tokio::test]
+async fn a_cached_token_says_which_account_it_is_for() {
+    let cache = TokenCache::new();
+    let home = home();
+    save(&cache, &Resp::user(&home, TENANT, &["s"], "user")).await;
+    save(&cache, &Resp::app(TENANT, &["s"], "app")).await;
+    let user = cache
+        .find_access_token(&Q::user(&home, TENANT, &["s"]).q())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(user.is_for(Some(&home.to_uppercase())));
+    assert!(!user.is_for(Some("someone-else.tenant")));
+    assert!(!user.is_for(None));
+    let app = cache
+        .find_access_token(&Q::app(TENANT, &["s"]).q())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(app.home_account_id, None);
+    assert!(app.is_for(None) && app.is_for(Some("")));
+    assert!(!app.is_for(Some(&home)));
+}
+
+#[tokio::test]
 async fn five_minute_expiry_rule() {
     let cache = TokenCache::new();
     save(&cache, &Resp::app(TENANT, &["s"], "at")).await;
