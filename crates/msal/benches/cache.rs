@@ -8,7 +8,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use msal::cache::bench_support::AppTokens;
+use msal::bench_support::AppTokens;
 
 fn find_access_token(c: &mut Criterion) {
     let mut group = c.benchmark_group("find_access_token_hit");
@@ -38,7 +38,7 @@ mod redis_server;
 
 #[cfg(feature = "redis")]
 fn redis_l2_hit(c: &mut Criterion) {
-    use msal::cache::bench_support_redis::L2Hit;
+    use msal::bench_support::L2Hit;
 
     let server = redis_server::RedisServer::start();
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -19,6 +19,7 @@ use std::time::Duration;
 use http::HeaderMap;
 
 mod advice;
+pub(crate) mod retry_after;
 
 pub use advice::Advice;
 
@@ -366,7 +367,7 @@ impl Error {
             .as_ref()
             .and_then(|h| h.get(http::header::RETRY_AFTER))
             .and_then(|v| v.to_str().ok())
-            .and_then(crate::http::parse_retry_after);
+            .and_then(retry_after::parse_retry_after);
         let i = &mut e.inner;
         i.suberror = suberror;
         i.aadsts_codes = aadsts_codes;
@@ -399,7 +400,7 @@ impl Error {
         e.inner.retry_after = headers
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(crate::http::parse_retry_after);
+            .and_then(retry_after::parse_retry_after);
         e.inner.http_status = Some(status);
         e.inner.headers = Some(headers);
         e.inner.correlation_id = correlation_id;

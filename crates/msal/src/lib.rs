@@ -11,9 +11,14 @@
 pub mod account;
 pub mod app;
 pub mod authority;
+/// Support for the crate's benchmarks; not part of the API.
+#[doc(hidden)]
+pub mod bench_support;
 pub mod cache;
 pub mod claims;
+mod clock;
 pub mod error;
+mod hash;
 pub mod http;
 pub mod oauth;
 pub mod result;

@@ -180,21 +180,7 @@ pub(crate) struct Completion<'a> {
     pub accept_partial: bool,
 }
 
-pub(crate) fn now_unix() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// The date of a Unix time; a time beyond the dates `time` represents (a cache file may hold
-/// any number) is the nearest one it does, never a date on the other side of now.
-pub(crate) fn from_unix(secs: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(secs).unwrap_or_else(|_| {
-        if secs < 0 {
-            time::Date::MIN.midnight().assume_utc()
-        } else {
-            time::Date::MAX.with_time(time::Time::MAX).assume_utc()
-        }
-    })
-}
+pub(crate) use crate::clock::{from_unix, now_unix};
 
 /// `now` plus a number of seconds, saturating (the lifetimes are capped, so it never does).
 fn unix_after(now: i64, secs: u64) -> OffsetDateTime {

@@ -5,8 +5,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use super::auth_code::user_scope;
 use super::builder::PublicClientApplicationBuilder;
 use super::interactive::InteractiveRequest;
@@ -19,6 +17,7 @@ use crate::account::Account;
 use crate::authority::Metadata;
 use crate::cache::{AccessTokenQuery, CachedRefreshToken, TokenCache};
 use crate::error::{Error, UiRequiredClassification, codes};
+use crate::hash::hex_sha256;
 use crate::http::throttle::throttle_key;
 use crate::oauth::device_code::{self, DeviceCodeInfo};
 use crate::oauth::{DEVICE_CODE_GRANT, TokenResponse};
@@ -527,11 +526,4 @@ async fn refresh(
         correlation_id: cid,
     })
     .await
-}
-
-pub(crate) fn hex_sha256(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

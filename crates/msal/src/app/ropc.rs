@@ -7,10 +7,10 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::auth_code::user_scope;
-use super::public::hex_sha256;
 use super::{AppCore, Completion, TokenRequest, correlation_id};
 use crate::authority::AuthorityKind;
 use crate::error::{Error, codes};
+use crate::hash::hex_sha256;
 use crate::http::throttle::throttle_key;
 use crate::http::{HttpRequest, send_with_retry};
 use crate::result::AuthenticationResult;

@@ -56,8 +56,6 @@ pub struct FileCachePersistence {
     recover_corrupt: bool,
     encryption: Option<Arc<Encryption>>,
     held: HeldLock,
-    #[cfg(test)]
-    write_hook: tests::WriteHook,
 }
 
 /// The lock file handle of the lock this value holds, if it holds one. The blocking writes
@@ -120,8 +118,6 @@ impl FileCachePersistence {
             recover_corrupt: false,
             encryption: None,
             held: HeldLock::default(),
-            #[cfg(test)]
-            write_hook: tests::WriteHook::default(),
         }
     }
 
@@ -396,12 +392,8 @@ impl CachePersistence for FileCachePersistence {
             // Under the lock, the write keeps it until the renamed file is in place (see
             // `HeldLock`).
             let held = self.held.get();
-            #[cfg(test)]
-            let hook = self.write_hook.clone();
             let version = blocking(move || {
                 let _held = held;
-                #[cfg(test)]
-                hook.run();
                 let bytes = match &encryption {
                     Some(e) => e.encode(&path, &data)?,
                     None => data.into_bytes(),

@@ -1,7 +1,6 @@
 //! The cache file against a hostile local process: planted links, FIFOs and other users'
 //! files, a lock timeout of `Duration::MAX`, and a save whose caller gives up half-way.
 
-use std::fmt;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
@@ -9,28 +8,28 @@ use super::*;
 use crate::cache::{AccessTokenQuery, CacheWrite, TokenCache};
 use crate::error::ErrorKind;
 
-/// A test-only function that a save's blocking write calls just before it writes.
-#[derive(Clone, Default)]
-pub(super) struct WriteHook(Option<Arc<dyn Fn() + Send + Sync>>);
-
-impl fmt::Debug for WriteHook {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("WriteHook")
-    }
+/// A key store that is slow to answer, as the OS secret store is while it waits on an unlock
+/// prompt: the first `load_key` says it started, then waits for a go (bounded by [`LIMIT`])
+/// and answers that no secret store is available. With [`EncryptionFallback::PlainText`], a
+/// save asks it from inside its blocking write, under the lock and before the rename, and then
+/// writes plain text: it holds the write where a slow disk would.
+#[derive(Debug)]
+struct SlowKeyStore {
+    started: Mutex<Option<mpsc::Sender<()>>>,
+    go: Mutex<mpsc::Receiver<()>>,
 }
 
-impl WriteHook {
-    pub(super) fn run(&self) {
-        if let Some(f) = &self.0 {
-            f();
+impl KeyStore for SlowKeyStore {
+    fn load_key(&self) -> Result<Option<EncryptionKey>, crypto::KeyStoreError> {
+        if let Some(started) = self.started.lock().unwrap().take() {
+            let _ = started.send(());
+            let _ = self.go.lock().unwrap().recv_timeout(LIMIT);
         }
+        Err(crypto::KeyStoreError::unavailable("a slow test key store"))
     }
-}
 
-impl FileCachePersistence {
-    fn with_write_hook(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
-        self.write_hook = WriteHook(Some(Arc::new(f)));
-        self
+    fn store_key(&self, _: &EncryptionKey) -> Result<(), crypto::KeyStoreError> {
+        Err(crypto::KeyStoreError::unavailable("a slow test key store"))
     }
 }
 
@@ -61,7 +60,7 @@ async fn save_token(cache: &TokenCache, secret: &str) -> Result<(), Error> {
             id_token_claims: None,
             home_account_id: None,
             user_assertion_hash: None,
-            now: crate::app::now_unix(),
+            now: crate::clock::now_unix(),
         })
         .await
         .map(|_| ())
@@ -79,7 +78,7 @@ async fn find_token(cache: &TokenCache) -> Result<Option<String>, Error> {
             scopes: &scopes,
             home_account_id: None,
             user_assertion_hash: None,
-            now: crate::app::now_unix(),
+            now: crate::clock::now_unix(),
         })
         .await?;
     Ok(found.map(|t| t.secret.secret().to_owned()))
@@ -343,11 +342,12 @@ async fn a_save_dropped_by_its_caller_keeps_the_lock_until_its_write_is_done() {
     let path = dir.path().join("cache.json");
     let (started_tx, started_rx) = mpsc::channel::<()>();
     let (go_tx, go_rx) = mpsc::channel::<()>();
-    let (started_tx, go_rx) = (Mutex::new(started_tx), Mutex::new(go_rx));
-    let slow = FileCachePersistence::new(&path).with_write_hook(move || {
-        let _ = started_tx.lock().unwrap().send(());
-        let _ = go_rx.lock().unwrap().recv_timeout(LIMIT);
-    });
+    let key_store = SlowKeyStore {
+        started: Mutex::new(Some(started_tx)),
+        go: Mutex::new(go_rx),
+    };
+    let slow = FileCachePersistence::new(&path)
+        .encrypted(Arc::new(key_store), EncryptionFallback::PlainText);
     let cache = TokenCache::with_persistence(Arc::new(slow));
 
     // The caller gives up once the write has started (the save's future is dropped).

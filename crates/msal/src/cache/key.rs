@@ -136,24 +136,28 @@ pub(crate) fn request_bloom(scopes: &[String]) -> Option<u64> {
     (bloom != 0).then_some(bloom)
 }
 
-/// Hashes (with a per-process random seed) the access-token partition `(home_account_id, client_id, realm)`, ASCII
+/// Hashes the access-token partition `(home_account_id, client_id, realm)`, ASCII
 /// case-insensitively and without allocating, so lookups need not lower-case their input.
-#[derive(Clone, Default)]
-pub(crate) struct PartitionHasher {
-    state: RandomState,
-    /// Every partition hashes alike (tests of the collision path).
-    #[cfg(test)]
-    colliding: bool,
+///
+/// `S` seeds the hash: a per-process random seed by default (the only one production uses). It
+/// is a parameter so that the store's tests can hash every partition alike and check that
+/// partitions sharing a hash stay apart.
+#[derive(Clone)]
+pub(crate) struct PartitionHasher<S = RandomState> {
+    state: S,
 }
 
-impl PartitionHasher {
-    /// A hasher under which all partitions collide.
-    #[cfg(test)]
-    pub(crate) fn colliding() -> Self {
-        PartitionHasher {
-            state: RandomState::default(),
-            colliding: true,
-        }
+impl Default for PartitionHasher {
+    /// A hasher with a fresh per-process random seed.
+    fn default() -> Self {
+        PartitionHasher::with_state(RandomState::default())
+    }
+}
+
+impl<S: BuildHasher> PartitionHasher<S> {
+    /// A hasher seeded by `state`.
+    pub(crate) fn with_state(state: S) -> Self {
+        PartitionHasher { state }
     }
 
     /// The partition of `(home_account_id or "", client_id, realm)`.
@@ -168,10 +172,6 @@ impl PartitionHasher {
 
     /// Hashes the first `n` parts.
     fn hash_parts(&self, parts: [&str; 4], n: usize) -> u64 {
-        #[cfg(test)]
-        if self.colliding {
-            return 7;
-        }
         let parts = &parts[..n];
         let mut h = self.state.build_hasher();
         // One write of `len, lowercase bytes` per part: length-prefixed, so no two partitions

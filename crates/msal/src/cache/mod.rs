@@ -32,16 +32,31 @@
 //! ```
 #![forbid(unsafe_code)]
 
+// This file: the `TokenCache` handle, which runs the levels around the in-memory store
+// (reload from and save to a persistence, read through to and write behind a distributed L2).
+// One job per file below it, and none imports this one:
+// - `query`: what the app layer asks and gets back (a response to write, a lookup, a hit);
+// - `index`: the in-memory store, its indexes and lookups;
+// - `write_rules`: what a response writes and replaces, what signing out removes;
+// - `json`: MSAL's JSON, read and written;
+// - `l2_merge`: partitions, write diffs and merges of the distributed L2;
+// - `key`, `schema`: cache keys and the typed view of entries; `distributed`, `persistence`,
+//   `file`, `file_io`, `crypto`, `redis_l2`: the backends.
+
 mod crypto;
 pub mod distributed;
 mod file;
 mod file_io;
+mod index;
+mod json;
 mod key;
+mod l2_merge;
 mod persistence;
+mod query;
 #[cfg(feature = "redis")]
 mod redis_l2;
 mod schema;
-mod store;
+mod write_rules;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,11 +75,12 @@ pub use persistence::{CachePersistence, CacheVersion, LoadOutcome, PersistenceLo
 #[cfg(feature = "redis")]
 pub use redis_l2::RedisCache;
 
+pub(crate) use query::{AccessTokenQuery, CacheWrite, CachedAccessToken, CachedRefreshToken};
+
 use crate::account::Account;
 use crate::error::{Error, codes};
-use crate::secret::{AccessToken, RefreshToken};
-use schema::AtEntry;
-use store::{Store, WriteScope};
+use index::Store;
+use l2_merge::WriteScope;
 
 /// A token cache: cheap to clone (clones share the contents), safe to share between tasks
 /// and threads. Its `Debug` shows entry counts, never a token.
@@ -158,108 +174,6 @@ struct Persisted {
     /// The version last loaded or saved (`None`: load before the next access). The lock also
     /// makes the load, change and save of each write one step, so saves land in order.
     version: tokio::sync::Mutex<Option<CacheVersion>>,
-}
-
-/// What a token response writes to the cache.
-pub(crate) struct CacheWrite<'a> {
-    /// The app's client id.
-    pub client_id: &'a str,
-    /// The cloud instance host (e.g. `login.microsoftonline.com`).
-    pub environment: &'a str,
-    /// The tenant of the tokens.
-    pub realm: &'a str,
-    /// The granted scopes.
-    pub scopes: &'a [String],
-    /// The access token, if the response has one.
-    pub access_token: Option<&'a str>,
-    /// `Bearer`, usually.
-    pub token_type: &'a str,
-    /// Seconds until the access token expires.
-    pub expires_in: u64,
-    /// Seconds until the access token's extended expiry (defaults to `expires_in`).
-    pub ext_expires_in: Option<u64>,
-    /// Seconds until the access token should be refreshed proactively.
-    pub refresh_in: Option<u64>,
-    /// The refresh token, if any.
-    pub refresh_token: Option<&'a str>,
-    /// The response's `foci` (family id), for family refresh tokens.
-    pub family_id: Option<&'a str>,
-    /// The raw id token, if any.
-    pub id_token: Option<&'a str>,
-    /// The id token's claims, if any.
-    pub id_token_claims: Option<&'a serde_json::Value>,
-    /// `<uid>.<utid>` for user tokens; `None` for app tokens.
-    pub home_account_id: Option<&'a str>,
-    /// The hash of the incoming assertion, for on-behalf-of tokens.
-    pub user_assertion_hash: Option<&'a str>,
-    /// The current Unix time in seconds.
-    pub now: i64,
-}
-
-/// What an access-token lookup asks for.
-pub(crate) struct AccessTokenQuery<'a> {
-    /// The app's client id.
-    pub client_id: &'a str,
-    /// The cloud instance host and its aliases.
-    pub environments: &'a [String],
-    /// The tenant.
-    pub realm: &'a str,
-    /// The requested scopes (`offline_access`, `openid`, `profile` are ignored).
-    pub scopes: &'a [String],
-    /// The account; `None` for app tokens.
-    pub home_account_id: Option<&'a str>,
-    /// The hash of the incoming assertion, for on-behalf-of tokens.
-    pub user_assertion_hash: Option<&'a str>,
-    /// The current Unix time in seconds.
-    pub now: i64,
-}
-
-/// A cached access token.
-#[derive(Debug, Clone)]
-pub(crate) struct CachedAccessToken {
-    /// The token.
-    pub secret: AccessToken,
-    /// `Bearer`, usually.
-    pub token_type: String,
-    /// Expiry, Unix seconds.
-    pub expires_on: i64,
-    /// Extended expiry, Unix seconds.
-    pub extended_expires_on: Option<i64>,
-    /// When to refresh proactively, Unix seconds.
-    pub refresh_on: Option<i64>,
-    /// The scopes of the token, as cached.
-    pub scopes: Vec<String>,
-    /// The tenant of the token.
-    pub realm: String,
-    /// The account; `None` for app tokens. Only the tests read it: the app layer already
-    /// knows the account it asked for, so cache hits do not copy it.
-    #[cfg(test)]
-    pub home_account_id: Option<String>,
-}
-
-/// A cached refresh token.
-#[derive(Debug, Clone)]
-pub(crate) struct CachedRefreshToken {
-    /// The token.
-    pub secret: RefreshToken,
-    /// The family (FOCI) id, for family refresh tokens.
-    pub family_id: Option<String>,
-    /// The client id of the app it was issued to.
-    pub client_id: String,
-}
-
-fn cached_access_token(e: &AtEntry) -> CachedAccessToken {
-    CachedAccessToken {
-        secret: e.secret.clone(),
-        token_type: e.token_type().to_owned(),
-        expires_on: e.expires_on,
-        extended_expires_on: e.extended_expires_on,
-        refresh_on: e.refresh_on,
-        scopes: e.scopes().map(str::to_owned).collect(),
-        realm: e.realm().to_owned(),
-        #[cfg(test)]
-        home_account_id: e.home_account_id().map(str::to_owned),
-    }
 }
 
 impl TokenCache {
@@ -446,34 +360,11 @@ impl TokenCache {
             let before = store.partition_snapshot(&scope);
             let result = change(&mut store)?;
             let after = store.partition_snapshot(&scope);
-            let upserts: Vec<(String, String)> = after
-                .fields
-                .iter()
-                .filter(|(k, v)| before.fields.get(*k) != Some(*v))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            let removals: Vec<String> = before
-                .fields
-                .keys()
-                .filter(|k| !after.fields.contains_key(*k))
-                .cloned()
-                .collect();
-            let now = crate::app::now_unix();
-            let ttl = if after.has_user_entries {
-                d.options.refresh_token_ttl
-            } else {
-                // Bounded as lookups are: an entry that claims to live for ever does not keep
-                // its partition for ever.
-                let left = after
-                    .last_expiry
-                    .map_or(0, |t| t.saturating_sub(now).clamp(0, store::MAX_LEFT_SECS));
-                std::time::Duration::from_secs(u64::try_from(left).unwrap_or(0))
-            };
-            let write = PartitionWrite {
-                upserts,
-                removals,
-                ttl,
-            };
+            let write = after.changes_since(
+                &before,
+                d.options.refresh_token_ttl,
+                crate::clock::now_unix(),
+            );
             (result, write)
         };
         if write.upserts.is_empty() && write.removals.is_empty() {
@@ -566,7 +457,12 @@ impl TokenCache {
                 }
                 .partition()
             },
-            || self.store().find_access_token(q).map(cached_access_token),
+            || {
+                self.store()
+                    .find_access_token(q)
+                    .map(query::cached_access_token)
+                    .filter(|t| t.is_for(q.home_account_id))
+            },
         )
         .await
     }
@@ -709,198 +605,6 @@ impl fmt::Debug for TokenCache {
             &self.inner.distributed.as_ref().map(|d| &d.backend),
         )
         .finish()
-    }
-}
-
-/// Support for the `cache` benchmark; not part of the API.
-#[doc(hidden)]
-pub mod bench_support {
-    use std::future::Future;
-    use std::pin::pin;
-    use std::task::{Context, Poll, Waker};
-
-    use super::{AccessTokenQuery, CacheWrite, TokenCache};
-
-    /// Polls a future once: the cache's futures are ready at once without persistence.
-    fn ready<F: Future>(f: F) -> Option<F::Output> {
-        let mut cx = Context::from_waker(Waker::noop());
-        match pin!(f).poll(&mut cx) {
-            Poll::Ready(v) => Some(v),
-            Poll::Pending => None,
-        }
-    }
-
-    /// An in-memory cache of app tokens: `tenants` tenants with `per_tenant` tokens each
-    /// (scope `https://api{j}.example/.default`), and the queries that hit them.
-    pub struct AppTokens {
-        cache: TokenCache,
-        client_id: String,
-        environments: Vec<String>,
-        realms: Vec<String>,
-        scopes: Vec<Vec<String>>,
-        now: i64,
-    }
-
-    impl AppTokens {
-        /// Fills the cache through the regular write path.
-        pub fn new(tenants: usize, per_tenant: usize) -> Self {
-            let now = 1_700_000_000;
-            let client_id = "6a0b2d54-6d1c-4d0e-9a3c-3f0e5a7b9c11".to_owned();
-            let environments = vec!["login.microsoftonline.com".to_owned()];
-            let realms: Vec<String> = (0..tenants)
-                .map(|i| format!("{i:08x}-0000-4000-8000-000000000000"))
-                .collect();
-            let scopes: Vec<Vec<String>> = (0..per_tenant)
-                .map(|j| vec![format!("https://api{j}.example/.default")])
-                .collect();
-            let cache = TokenCache::new();
-            for realm in &realms {
-                for s in &scopes {
-                    let _ = ready(cache.save_response(CacheWrite {
-                        client_id: &client_id,
-                        environment: &environments[0],
-                        realm,
-                        scopes: s,
-                        access_token: Some("eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJ4In0.c2ln"),
-                        token_type: "Bearer",
-                        expires_in: 3600,
-                        ext_expires_in: None,
-                        refresh_in: None,
-                        refresh_token: None,
-                        family_id: None,
-                        id_token: None,
-                        id_token_claims: None,
-                        home_account_id: None,
-                        user_assertion_hash: None,
-                        now,
-                    }));
-                }
-            }
-            AppTokens {
-                cache,
-                client_id,
-                environments,
-                realms,
-                scopes,
-                now,
-            }
-        }
-
-        /// Looks up token `i` (tenant `i / per_tenant`, scope `i % per_tenant`, wrapping)
-        /// through `find_access_token`; `true` on a hit.
-        pub fn hit(&self, i: usize) -> bool {
-            let per_tenant = self.scopes.len().max(1);
-            let (Some(realm), Some(scopes)) = (
-                self.realms.get((i / per_tenant) % self.realms.len().max(1)),
-                self.scopes.get(i % per_tenant),
-            ) else {
-                return false;
-            };
-            let query = AccessTokenQuery {
-                client_id: &self.client_id,
-                environments: &self.environments,
-                realm,
-                scopes,
-                home_account_id: None,
-                user_assertion_hash: None,
-                now: self.now,
-            };
-            matches!(
-                ready(self.cache.find_access_token(&query)),
-                Some(Ok(Some(_)))
-            )
-        }
-
-        /// The number of tokens.
-        pub fn len(&self) -> usize {
-            self.realms.len() * self.scopes.len()
-        }
-
-        /// Whether there are no tokens.
-        pub fn is_empty(&self) -> bool {
-            self.len() == 0
-        }
-    }
-}
-
-/// Support for the `redis_l2_hit` benchmark; not part of the API.
-#[cfg(feature = "redis")]
-#[doc(hidden)]
-pub mod bench_support_redis {
-    use std::sync::Arc;
-
-    use super::{AccessTokenQuery, CacheWrite, DistributedCacheOptions, RedisCache, TokenCache};
-    use crate::error::Error;
-
-    /// One app token in Redis, and lookups that miss L1 and hit it in Redis.
-    pub struct L2Hit {
-        l2: Arc<RedisCache>,
-        client_id: String,
-        environments: Vec<String>,
-        realm: String,
-        scopes: Vec<String>,
-        now: i64,
-    }
-
-    impl L2Hit {
-        /// Writes the token to the Redis at `url` (under the key prefix `bench`).
-        pub async fn new(url: &str) -> Result<Self, Error> {
-            let l2 = Arc::new(RedisCache::new(url)?.key_prefix("bench"));
-            let t = L2Hit {
-                l2,
-                client_id: "6a0b2d54-6d1c-4d0e-9a3c-3f0e5a7b9c11".to_owned(),
-                environments: vec!["login.microsoftonline.com".to_owned()],
-                realm: "00000001-0000-4000-8000-000000000000".to_owned(),
-                scopes: vec!["https://api.example/.default".to_owned()],
-                now: crate::app::now_unix(),
-            };
-            let cache = t.cache(true);
-            cache
-                .save_response(CacheWrite {
-                    client_id: &t.client_id,
-                    environment: &t.environments[0],
-                    realm: &t.realm,
-                    scopes: &t.scopes,
-                    access_token: Some("eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJ4In0.c2ln"),
-                    token_type: "Bearer",
-                    expires_in: 3600,
-                    ext_expires_in: None,
-                    refresh_in: None,
-                    refresh_token: None,
-                    family_id: None,
-                    id_token: None,
-                    id_token_claims: None,
-                    home_account_id: None,
-                    user_assertion_hash: None,
-                    now: t.now,
-                })
-                .await?;
-            Ok(t)
-        }
-
-        fn cache(&self, strict: bool) -> TokenCache {
-            TokenCache::with_distributed(
-                self.l2.clone(),
-                DistributedCacheOptions::new().strict(strict),
-            )
-        }
-
-        /// Looks the token up in a new cache (an empty L1): `true` when Redis had it.
-        pub async fn hit(&self) -> bool {
-            let query = AccessTokenQuery {
-                client_id: &self.client_id,
-                environments: &self.environments,
-                realm: &self.realm,
-                scopes: &self.scopes,
-                home_account_id: None,
-                user_assertion_hash: None,
-                now: self.now,
-            };
-            matches!(
-                self.cache(true).find_access_token(&query).await,
-                Ok(Some(_))
-            )
-        }
     }
 }
 

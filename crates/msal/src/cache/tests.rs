@@ -327,6 +327,30 @@ async fn user_token_is_written_as_msal_python_writes_it() {
 }
 
 #[tokio::test]
+async fn a_cached_token_says_which_account_it_is_for() {
+    let cache = TokenCache::new();
+    let home = home();
+    save(&cache, &Resp::user(&home, TENANT, &["s"], "user")).await;
+    save(&cache, &Resp::app(TENANT, &["s"], "app")).await;
+    let user = cache
+        .find_access_token(&Q::user(&home, TENANT, &["s"]).q())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(user.is_for(Some(&home.to_uppercase())));
+    assert!(!user.is_for(Some("someone-else.tenant")));
+    assert!(!user.is_for(None));
+    let app = cache
+        .find_access_token(&Q::app(TENANT, &["s"]).q())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(app.home_account_id, None);
+    assert!(app.is_for(None) && app.is_for(Some("")));
+    assert!(!app.is_for(Some(&home)));
+}
+
+#[tokio::test]
 async fn five_minute_expiry_rule() {
     let cache = TokenCache::new();
     save(&cache, &Resp::app(TENANT, &["s"], "at")).await;
@@ -1598,7 +1622,7 @@ mod distributed_redis {
     }
 
     fn now() -> i64 {
-        crate::app::now_unix()
+        crate::clock::now_unix()
     }
 
     fn app_now(realm: &str, scopes: &[&str], secret: &str) -> Resp {
@@ -1914,7 +1938,7 @@ mod distributed_redis {
 
 #[test]
 fn bench_support_hits() {
-    let tokens = bench_support::AppTokens::new(3, 4);
+    let tokens = crate::bench_support::AppTokens::new(3, 4);
     assert_eq!(tokens.len(), 12);
     assert!((0..12).all(|i| tokens.hit(i)));
 }
@@ -2029,9 +2053,25 @@ fn futures_are_send() {
     send(&cache.remove_account(&account, CLIENT));
 }
 
+/// Seeds partition hashes so that every partition (and scope) hashes to 7.
+type Colliding = std::hash::BuildHasherDefault<Seven>;
+
+/// A hasher that always finishes with 7.
+#[derive(Default)]
+struct Seven;
+
+impl std::hash::Hasher for Seven {
+    fn finish(&self) -> u64 {
+        7
+    }
+
+    fn write(&mut self, _: &[u8]) {}
+}
+
 #[test]
 fn partitions_sharing_a_hash_stay_apart() {
-    let mut store = store::Store::from_json("", key::PartitionHasher::colliding()).unwrap();
+    let colliding = key::PartitionHasher::with_state(Colliding::default());
+    let mut store = index::Store::from_json("", colliding).unwrap();
     let home = home();
     for r in [
         Resp::app(TENANT, &["s"], "app-t1"),
@@ -2044,7 +2084,7 @@ fn partitions_sharing_a_hash_stay_apart() {
     ] {
         store.save_response(&r.w()).unwrap();
     }
-    let secret = |store: &store::Store, q: &Q| {
+    let secret = |store: &index::Store<Colliding>, q: &Q| {
         store
             .find_access_token(&q.q())
             .map(|e| e.secret.secret().to_owned())

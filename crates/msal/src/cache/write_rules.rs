@@ -1,0 +1,204 @@
+//! MSAL's write rules: what a token response writes and what it replaces (as MSAL Python's
+//! `TokenCache.add` does), and what signing an account out removes.
+
+use std::hash::BuildHasher;
+
+use super::index::{Family, Store};
+use super::key;
+use super::query::CacheWrite;
+use super::schema::{self, AtEntry, Written};
+use crate::account::Account;
+use crate::error::Error;
+
+impl<S: BuildHasher + Clone> Store<S> {
+    /// Removes the account's access tokens and id tokens of this app, its refresh tokens of
+    /// this app and of the app's family, and its account entries, in the account's
+    /// environment. Returns whether anything was removed.
+    pub(crate) fn remove_account(&mut self, account: &Account, client_id: &str) -> bool {
+        let before = self.generation;
+        let envs = std::slice::from_ref(&account.environment);
+        let family = match self.family_of(client_id, envs) {
+            Family::Member(f) => Some(f.to_owned()),
+            Family::Unknown | Family::NotInAny => None,
+        };
+        let home = &account.home_account_id;
+        let same_app = |env: &str, client: &str| {
+            env.eq_ignore_ascii_case(&account.environment) && client.eq_ignore_ascii_case(client_id)
+        };
+        let ats: Vec<String> = self
+            .user_entries(home, |u| &u.ats, &self.ats)
+            .filter(|(_, e)| same_app(e.environment(), e.client_id()))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let rts: Vec<String> = self
+            .user_entries(home, |u| &u.rts, &self.rts)
+            .filter(|(_, e)| {
+                same_app(&e.environment, &e.client_id)
+                    || (e.environment.eq_ignore_ascii_case(&account.environment)
+                        && family.is_some()
+                        && e.family_id == family)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        let idts: Vec<String> = self
+            .user_entries(home, |u| &u.idts, &self.idts)
+            .filter(|(_, e)| same_app(&e.environment, &e.client_id))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let accounts: Vec<String> = self
+            .user_entries(home, |u| &u.accounts, &self.accounts)
+            .filter(|(_, e)| {
+                e.account
+                    .environment
+                    .eq_ignore_ascii_case(&account.environment)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &ats {
+            self.remove_at(k);
+        }
+        for k in &rts {
+            self.remove_rt(k);
+        }
+        for k in &idts {
+            self.remove_idt(k);
+        }
+        for k in &accounts {
+            self.remove_account_entry(k);
+        }
+        self.generation != before
+    }
+
+    /// Writes the entries of a token response, as MSAL Python's `TokenCache.add` does, and
+    /// replaces what they supersede (see [`super::TokenCache`]).
+    pub(crate) fn save_response(&mut self, w: &CacheWrite<'_>) -> Result<Option<Account>, Error> {
+        let home = w.home_account_id.filter(|h| !h.is_empty());
+        let target = key::target(w.scopes);
+        let written = Written {
+            home_account_id: home,
+            environment: w.environment,
+            client_id: w.client_id,
+            realm: w.realm,
+            target: &target,
+            now: w.now,
+        };
+
+        if let Some(secret) = w.access_token {
+            let raw = schema::access_token(
+                &written,
+                secret,
+                w.token_type,
+                w.expires_in,
+                w.ext_expires_in,
+                w.refresh_in,
+                w.user_assertion_hash,
+            );
+            let key = key::access_token(home, w.environment, w.client_id, w.realm, &target);
+            let new = AtEntry::parse(&key, &raw)?;
+            let stale: Vec<String> = self
+                .same_partition(&new)
+                .filter(|e| {
+                    let superseded = e.environment().eq_ignore_ascii_case(new.environment())
+                        && e.user_assertion_hash() == new.user_assertion_hash()
+                        && e.intersects(&new);
+                    superseded || e.expires_on < w.now
+                })
+                .map(|e| e.key.clone())
+                .collect();
+            for k in &stale {
+                self.remove_at(k);
+            }
+            self.insert_at(key, raw)?;
+        }
+
+        let mut account = None;
+        if let Some(home) = home {
+            account = Some(self.save_account(w, home)?);
+
+            if let Some(id_token) = w.id_token {
+                let stale: Vec<String> = self
+                    .user_entries(home, |u| &u.idts, &self.idts)
+                    .filter(|(_, e)| {
+                        e.environment.eq_ignore_ascii_case(w.environment)
+                            && e.client_id.eq_ignore_ascii_case(w.client_id)
+                            && e.realm.eq_ignore_ascii_case(w.realm)
+                    })
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in &stale {
+                    self.remove_idt(k);
+                }
+                let key = key::id_token(home, w.environment, w.client_id, w.realm);
+                self.insert_idt(key, schema::id_token(&written, home, id_token))?;
+            }
+
+            if let Some(refresh_token) = w.refresh_token {
+                let stale: Vec<String> = self
+                    .user_entries(home, |u| &u.rts, &self.rts)
+                    .filter(|(_, e)| {
+                        e.environment.eq_ignore_ascii_case(w.environment)
+                            && e.client_id.eq_ignore_ascii_case(w.client_id)
+                    })
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in &stale {
+                    self.remove_rt(k);
+                }
+                let key = key::refresh_token(home, w.environment, w.client_id, &target);
+                let raw = schema::refresh_token(&written, home, refresh_token, w.family_id);
+                self.insert_rt(key, raw)?;
+            }
+        }
+
+        let stale: Vec<String> = self
+            .app_metadata
+            .entries
+            .iter()
+            .filter(|(_, r)| {
+                r.entry.environment.eq_ignore_ascii_case(w.environment)
+                    && r.entry.client_id.eq_ignore_ascii_case(w.client_id)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &stale {
+            self.app_metadata.entries.remove(k);
+        }
+        let key = key::app_metadata(w.environment, w.client_id);
+        let raw = schema::app_metadata(w.environment, w.client_id, w.family_id);
+        self.insert_app_metadata(key, raw)?;
+
+        Ok(account)
+    }
+
+    /// Writes the account of a user response. Without id token claims an existing account
+    /// is kept as it is (rather than overwritten with fewer details).
+    fn save_account(&mut self, w: &CacheWrite<'_>, home: &str) -> Result<Account, Error> {
+        let account = match w.id_token_claims {
+            Some(claims) => schema::account_from_claims(home, w.environment, w.realm, claims),
+            None => {
+                let envs = [w.environment.to_owned()];
+                if let Some(existing) = self.find_account(home, &envs) {
+                    return Ok(existing.clone());
+                }
+                let uid = home.split_once('.').map_or(home, |(uid, _)| uid);
+                Account::new(home, w.environment, "", uid, w.realm)
+            }
+        };
+        let stale: Vec<String> = self
+            .user_entries(home, |u| &u.accounts, &self.accounts)
+            .filter(|(_, e)| {
+                e.account
+                    .environment
+                    .eq_ignore_ascii_case(&account.environment)
+                    && e.account.realm.eq_ignore_ascii_case(&account.realm)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &stale {
+            self.remove_account_entry(k);
+        }
+        let key = key::account(home, &account.environment, &account.realm);
+        self.insert_account(key, schema::account(&account))?;
+        Ok(account)
+    }
+}
