@@ -12,8 +12,8 @@ use msal::{
 };
 use serde_json::json;
 
+use crate::args::{ConnArgs, Flow, TokenArgs};
 use crate::output::{self, OutputFormat, account_json};
-use crate::{ConnArgs, Flow, TokenArgs};
 
 fn fail(format: OutputFormat, e: &Error) -> ExitCode {
     output::print_error(format, e);
@@ -395,7 +395,7 @@ mod tests {
     use msal::ErrorKind;
 
     use super::*;
-    use crate::{Cli, Command};
+    use crate::args::{Cli, Command};
 
     #[test]
     fn without_the_emulator_its_commands_are_a_client_error() {

@@ -1,0 +1,185 @@
+//! The command line as clap reads it: the commands, their flags and their values (CONTRACT.md).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::output::OutputFormat;
+
+/// Tokens from Microsoft Entra ID and any OpenID Connect provider, with typed errors.
+#[derive(Debug, Parser)]
+#[command(name = "msal", version, about, max_term_width = 100)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Acquire a token with one of the flows.
+    Token(Box<TokenArgs>),
+    /// List or remove the accounts in a token cache.
+    Accounts {
+        #[command(subcommand)]
+        action: AccountsAction,
+    },
+    /// Run the local identity provider (an Entra ID look-alike with fault injection).
+    #[cfg(feature = "emulator")]
+    Emulator(msal_emulator::CliArgs),
+    /// The local identity provider: not in this build (built without the `emulator` feature).
+    #[cfg(not(feature = "emulator"))]
+    Emulator(NotBuiltArgs),
+    /// A guided tour of tokens and error handling, on an embedded emulator; no set-up needed.
+    #[cfg(feature = "emulator")]
+    Demo,
+    /// The guided tour: not in this build (built without the `emulator` feature).
+    #[cfg(not(feature = "emulator"))]
+    Demo,
+    /// Print a JWT's header and claims. It does NOT validate the signature.
+    Decode {
+        /// The JWT.
+        jwt: String,
+    },
+}
+
+/// The arguments of a command that this build leaves out, taken as they come: the command
+/// answers with a clear client error (exit 6), not with a usage error about its flags.
+#[cfg(not(feature = "emulator"))]
+#[derive(Debug, Args)]
+pub(crate) struct NotBuiltArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub(crate) _args: Vec<String>,
+}
+
+/// The flows of `msal token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Flow {
+    /// App token with the app's own credential.
+    ClientCredentials,
+    /// User sign-in on another device with a code.
+    DeviceCode,
+    /// From the cache, else with the refresh token.
+    Silent,
+    /// User sign-in in the browser (auth code + PKCE, loopback redirect).
+    Interactive,
+    /// Resource owner password credentials (managed users only).
+    UsernamePassword,
+    /// A token for a downstream API on behalf of the caller of a web API.
+    OnBehalfOf,
+}
+
+/// Options every command that talks to an identity provider takes.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ConnArgs {
+    /// An Entra-style authority, e.g. https://login.microsoftonline.com/<tenant>.
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "oidc_authority",
+        conflicts_with = "oidc_authority"
+    )]
+    pub(crate) authority: Option<String>,
+    /// Any OpenID Connect issuer (metadata at <issuer>/.well-known/openid-configuration).
+    #[arg(long, value_name = "URL")]
+    pub(crate) oidc_authority: Option<String>,
+    /// The application (client) id.
+    #[arg(long, value_name = "ID")]
+    pub(crate) client_id: String,
+    /// Persistent token cache in MSAL's unified JSON cache schema; without it, memory only.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cache: Option<PathBuf>,
+    /// An extra trust anchor (PEM) for TLS.
+    #[arg(long, value_name = "PEM")]
+    pub(crate) ca_file: Option<PathBuf>,
+    /// Allow http:// authorities, and only on loopback hosts.
+    #[arg(long)]
+    pub(crate) insecure_loopback: bool,
+    /// Trust the authority as given: no instance discovery or authority validation.
+    #[arg(long)]
+    pub(crate) no_instance_discovery: bool,
+    /// Per-HTTP-request timeout in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub(crate) timeout: u64,
+    /// json: exactly one JSON object on stdout; text: for people (the default on a terminal).
+    #[arg(long, value_enum)]
+    pub(crate) output: Option<OutputFormat>,
+    /// Diagnostic log on stderr (never secrets, tokens or assertions).
+    #[arg(long)]
+    pub(crate) verbose: bool,
+}
+
+impl ConnArgs {
+    pub(crate) fn format(&self) -> OutputFormat {
+        self.output.unwrap_or(if std::io::stdout().is_terminal() {
+            OutputFormat::Text
+        } else {
+            OutputFormat::Json
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenArgs {
+    /// The flow.
+    #[arg(value_enum)]
+    pub(crate) flow: Flow,
+    #[command(flatten)]
+    pub(crate) conn: ConnArgs,
+    /// A scope; repeatable; a value holding spaces is split into several scopes.
+    #[arg(long = "scope", value_name = "SCOPE", required = true)]
+    pub(crate) scopes: Vec<String>,
+    /// A claims request (e.g. from a claims challenge); it bypasses cached access tokens.
+    #[arg(long, value_name = "JSON")]
+    pub(crate) claims: Option<String>,
+    /// A client capability (e.g. cp1), sent as xms_cc; repeatable.
+    #[arg(long = "client-capability", value_name = "CAP")]
+    pub(crate) client_capabilities: Vec<String>,
+    /// client-credentials, on-behalf-of: read the client secret from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub(crate) client_secret_env: Option<String>,
+    /// client-credentials, on-behalf-of: a PEM with the private key and the certificate.
+    #[arg(long, value_name = "PEM")]
+    pub(crate) certificate: Option<PathBuf>,
+    /// on-behalf-of: read the incoming assertion from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub(crate) assertion_env: Option<String>,
+    /// silent: the account's home account id or user name.
+    #[arg(long, value_name = "ID_OR_USERNAME")]
+    pub(crate) account: Option<String>,
+    /// silent: skip cached access tokens.
+    #[arg(long)]
+    pub(crate) force_refresh: bool,
+    /// username-password: the user name.
+    #[arg(long, value_name = "U")]
+    pub(crate) username: Option<String>,
+    /// username-password: read the password from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub(crate) password_env: Option<String>,
+    /// interactive: none, login, consent or select_account.
+    #[arg(long, value_name = "PROMPT")]
+    pub(crate) prompt: Option<String>,
+    /// interactive: prefill the user name.
+    #[arg(long, value_name = "U")]
+    pub(crate) login_hint: Option<String>,
+    /// interactive: a loopback redirect URI such as http://localhost or http://127.0.0.1/.
+    #[arg(long, value_name = "URI")]
+    pub(crate) redirect_uri: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AccountsAction {
+    /// List the accounts in the cache.
+    List {
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+    /// Remove an account and its tokens from the cache.
+    Remove {
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// The account's home account id or user name.
+        #[arg(long, value_name = "ACCOUNT")]
+        account: String,
+    },
+}
