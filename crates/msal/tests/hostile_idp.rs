@@ -3,6 +3,8 @@
 //! request each, and executors that are not Tokio.
 
 mod common;
+#[path = "support/entra_discovery.rs"]
+mod entra_discovery;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -351,28 +353,7 @@ async fn a_refused_tenant_name_is_asked_for_once() {
 
 /// Discovery and metadata for `login.microsoftonline.com/t`, the given body elsewhere.
 fn sync_answer(path: &str, other: Vec<u8>) -> HttpResponse {
-    let base = "https://login.microsoftonline.com/t";
-    let body = if path.ends_with("/discovery/instance") {
-        json!({
-            "tenant_discovery_endpoint": format!("{base}/v2.0/.well-known/openid-configuration"),
-            "metadata": [{"preferred_network": "login.microsoftonline.com",
-                          "preferred_cache": "login.microsoftonline.com",
-                          "aliases": ["login.microsoftonline.com"]}],
-        })
-        .to_string()
-        .into_bytes()
-    } else if path.ends_with("openid-configuration") {
-        json!({
-            "issuer": format!("{base}/v2.0"),
-            "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
-            "token_endpoint": format!("{base}/oauth2/v2.0/token"),
-            "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
-        })
-        .to_string()
-        .into_bytes()
-    } else {
-        other
-    };
+    let body = entra_discovery::answer(path).unwrap_or(other);
     HttpResponse::new(StatusCode::OK, HeaderMap::new(), body)
 }
 

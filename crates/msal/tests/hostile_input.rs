@@ -3,6 +3,9 @@
 
 use std::sync::Arc;
 
+#[path = "support/entra_discovery.rs"]
+mod entra_discovery;
+
 use msal::http::{
     BoxFuture, HeaderMap, HttpClient, HttpRequest, HttpResponse, StatusCode, TransportError,
 };
@@ -21,22 +24,8 @@ impl HttpClient for HostileTokenEndpoint {
     fn execute(&self, req: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
         Box::pin(async move {
             let path = req.url.path().to_owned();
-            let base = "https://login.microsoftonline.com";
-            let (status, body) = if path.ends_with("/discovery/instance") {
-                let v = json!({
-                    "tenant_discovery_endpoint": format!("{base}/t/v2.0/.well-known/openid-configuration"),
-                    "metadata": [{"preferred_network": "login.microsoftonline.com",
-                                  "preferred_cache": "login.windows.net",
-                                  "aliases": ["login.microsoftonline.com"]}],
-                });
-                (200, v.to_string().into_bytes())
-            } else if path.ends_with("openid-configuration") {
-                let v = json!({
-                    "issuer": format!("{base}/t/v2.0"),
-                    "authorization_endpoint": format!("{base}/t/oauth2/v2.0/authorize"),
-                    "token_endpoint": format!("{base}/t/oauth2/v2.0/token"),
-                });
-                (200, v.to_string().into_bytes())
+            let (status, body) = if let Some(d) = entra_discovery::answer(&path) {
+                (200, d)
             } else {
                 (self.status, self.body.clone())
             };

@@ -5,6 +5,8 @@
 //! On the wire with the scripted mock IdP; then property tests over any number, in virtual time.
 
 mod common;
+#[path = "support/entra_discovery.rs"]
+mod entra_discovery;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -287,23 +289,8 @@ impl HttpClient for ScriptedIdp {
     fn execute(&self, req: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
         Box::pin(async move {
             let path = req.url.path().to_owned();
-            let base = "https://login.microsoftonline.com";
-            let (status, body) = if path.ends_with("/discovery/instance") {
-                let v = json!({
-                    "tenant_discovery_endpoint": format!("{base}/t/v2.0/.well-known/openid-configuration"),
-                    "metadata": [{"preferred_network": "login.microsoftonline.com",
-                                  "preferred_cache": "login.windows.net",
-                                  "aliases": ["login.microsoftonline.com"]}],
-                });
-                (200, v.to_string())
-            } else if path.ends_with("openid-configuration") {
-                let v = json!({
-                    "issuer": format!("{base}/t/v2.0"),
-                    "authorization_endpoint": format!("{base}/t/oauth2/v2.0/authorize"),
-                    "token_endpoint": format!("{base}/t/oauth2/v2.0/token"),
-                    "device_authorization_endpoint": format!("{base}/t/oauth2/v2.0/devicecode"),
-                });
-                (200, v.to_string())
+            let (status, body) = if let Some(d) = entra_discovery::answer(&path) {
+                (200, String::from_utf8(d).unwrap())
             } else if path.ends_with("/devicecode") {
                 (200, self.device_code.clone())
             } else {
