@@ -13,10 +13,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use super::pipeline::user_scope;
 use super::{AppCore, Completion, TokenRequest, correlation_id, normalize_scopes};
 use crate::authority::Metadata;
 use crate::error::{Error, ErrorKind, OAuthErrorResponse, UiRequiredClassification, codes};
-use crate::oauth::{RESERVED_SCOPES, TokenResponse, decode_jwt_payload, join_scopes};
+use crate::oauth::{TokenResponse, decode_jwt_payload};
 use crate::result::AuthenticationResult;
 
 /// The `prompt` of an authorization request: what the sign-in page must show.
@@ -169,16 +170,6 @@ impl RequestSecrets {
             code_verifier: random_url_safe(32),
         }
     }
-}
-
-/// The scope parameter of a user flow: the app's scopes, then `openid profile offline_access`.
-pub(crate) fn user_scope(scopes: &[String]) -> String {
-    join_scopes(
-        scopes
-            .iter()
-            .map(String::as_str)
-            .chain(RESERVED_SCOPES.iter().copied()),
-    )
 }
 
 /// Everything an authorize URL is made of.

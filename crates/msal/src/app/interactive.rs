@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use super::auth_code::{
     AuthorizeOptions, AuthorizeUrl, CodeRedemption, ExpectedIssuer, RequestSecrets,
-    authorize_option_methods, code_from_redirect, user_scope,
+    authorize_option_methods, code_from_redirect,
 };
 use super::loopback::{Loopback, LoopbackUri, Pages};
+use super::pipeline::user_scope;
 use super::{AppCore, correlation_id};
 use crate::account::Account;
 use crate::error::{Error, codes};

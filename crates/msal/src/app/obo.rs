@@ -7,10 +7,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use super::auth_code::user_scope;
-use super::{
-    AppCore, Completion, TokenRequest, cached_result, correlation_id, looks_like_guid, now_unix,
-};
+use super::pipeline::{cached_result, user_scope};
+use super::{AppCore, Completion, TokenRequest, correlation_id, looks_like_guid, now_unix};
 use crate::cache::AccessTokenQuery;
 use crate::error::{Error, codes};
 use crate::http::throttle::throttle_key;

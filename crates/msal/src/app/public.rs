@@ -7,13 +7,12 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::auth_code::user_scope;
 use super::builder::PublicClientApplicationBuilder;
 use super::interactive::InteractiveRequest;
+use super::pipeline::{cached_result, user_scope};
 use super::ropc::UsernamePasswordRequest;
 use super::{
-    AppCore, Completion, TokenRequest, cached_result, correlation_id, looks_like_guid,
-    normalize_scopes, now_unix,
+    AppCore, Completion, TokenRequest, correlation_id, looks_like_guid, normalize_scopes, now_unix,
 };
 use crate::account::Account;
 use crate::authority::Metadata;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::auth_code::user_scope;
+use super::pipeline::user_scope;
 use super::public::hex_sha256;
 use super::{AppCore, Completion, TokenRequest, correlation_id};
 use crate::authority::AuthorityKind;

@@ -1,0 +1,712 @@
+//! The one pipeline of token requests.
+//!
+//! A flow describes its request ([`Request`]: its name and identity, its claims, its cache
+//! query, its result policy) and gives only the steps that are its own ([`Steps`]: its checks,
+//! how it gets the token answer, its background refresh). [`AppCore::execute`] runs every flow
+//! through the same steps, in this order:
+//!
+//! 1. the correlation id, the caller's or a fresh one, attached to every error at the end;
+//! 2. the flow's own checks, then the scopes;
+//! 3. the claims, merged with the app's client capabilities;
+//! 4. the cache (unless the caller forces a refresh or sends claims), with the retry in
+//!    Microsoft Graph's short-form scopes, and a background refresh of a hit past its
+//!    `refresh_on`;
+//! 5. the authority and its metadata, for the request's tenant;
+//! 6. single-flight: concurrent identical calls share one request;
+//! 7. the token answer: the flow's own steps, whose token request ([`Context::token_request`])
+//!    adds the credential and the claims and is throttled;
+//! 8. completion: the answer is checked, saved in the cache and reported.
+
+use std::sync::Arc;
+
+use super::{
+    AppCore, Completion, Flight, TenantAuthority, TokenRequest, correlation_id, declined_scopes,
+    from_unix, now_unix, unix_after, with_graph_short_forms,
+};
+use crate::account::Account;
+use crate::authority::{Authority, Metadata};
+use crate::cache::{AccessTokenQuery, CacheWrite, CachedAccessToken};
+use crate::error::{Error, codes};
+use crate::http::BoxFuture;
+use crate::http::throttle::throttle_key;
+use crate::oauth::{
+    ClientInfo, RESERVED_SCOPES, TokenResponse, decode_jwt_payload, join_scopes, post_token_request,
+};
+use crate::result::{AuthenticationResult, TokenSource};
+use crate::secret::AccessToken;
+
+/// A background refresh of the same request starts at most this often.
+const BACKGROUND_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The claims of a request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Claims<'a> {
+    /// The caller's claims, if any, to merge with the app's client capabilities.
+    Caller(Option<&'a str>),
+    /// Claims merged already (those an auth code flow was started with).
+    Merged(Option<&'a str>),
+}
+
+/// Where the cached tokens of a request are.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CacheQuery<'a> {
+    /// The tenant the tokens are cached under.
+    pub realm: &'a str,
+    /// The user's home account id; `None` for app tokens.
+    pub home_account_id: Option<&'a str>,
+    /// The account to report with a cached user token; `None`: found by `home_account_id`.
+    pub account: Option<&'a Account>,
+}
+
+/// A token request as a flow describes it; [`AppCore::execute`] runs it.
+#[derive(Debug)]
+pub(crate) struct Request<'a> {
+    /// The flow's name: in logs, and in the request's identity (throttling, single-flight).
+    pub flow: &'static str,
+    /// The caller's correlation id; `None`: a fresh one.
+    pub correlation_id: Option<&'a str>,
+    /// The normalised scopes, or why they are not.
+    pub scopes: &'a Result<Vec<String>, Error>,
+    pub claims: Claims<'a>,
+    /// A per-request tenant instead of the application's.
+    pub tenant: Option<&'a str>,
+    /// Where a cached token may be found; `None`: the request is never served from the cache.
+    pub cache: Option<CacheQuery<'a>>,
+    /// Whether concurrent identical calls share one request to the identity provider.
+    pub single_flight: bool,
+    /// What identifies the request besides the flow, the app, the authority and the scopes
+    /// (the account, a hash of the assertion or password): part of its throttling and
+    /// single-flight keys.
+    pub identity: &'a [&'a str],
+    /// The on-behalf-of partition the tokens are cached in (and looked up in).
+    pub user_assertion_hash: Option<&'a str>,
+    /// Skips cached access tokens.
+    pub force_refresh: bool,
+    /// Accepts an answer that grants fewer scopes than asked for.
+    pub accept_partial: bool,
+    /// A user's tokens (id token, refresh token, account) rather than the app's own.
+    pub user_flow: bool,
+    /// The grant needs the app's credential.
+    pub credential_required: bool,
+    /// A silent request: throttled after a `UiRequired` answer too.
+    pub silent: bool,
+}
+
+impl<'a> Request<'a> {
+    /// A request for a token of the application itself, with the defaults: not cached, not
+    /// shared, the credential required, partial grants accepted.
+    pub(crate) fn app(flow: &'static str, scopes: &'a Result<Vec<String>, Error>) -> Self {
+        Request {
+            flow,
+            correlation_id: None,
+            scopes,
+            claims: Claims::Caller(None),
+            tenant: None,
+            cache: None,
+            single_flight: false,
+            identity: &[],
+            user_assertion_hash: None,
+            force_refresh: false,
+            accept_partial: true,
+            user_flow: false,
+            credential_required: true,
+            silent: false,
+        }
+    }
+
+    /// A request for a user's tokens, with the defaults: not cached, not shared, no
+    /// credential required (one is sent when the app has it), partial grants refused.
+    pub(crate) fn user(flow: &'static str, scopes: &'a Result<Vec<String>, Error>) -> Self {
+        Request {
+            accept_partial: false,
+            user_flow: true,
+            credential_required: false,
+            ..Request::app(flow, scopes)
+        }
+    }
+}
+
+/// The steps of a flow that are its own.
+pub(crate) trait Steps: Sized {
+    /// Checks the flow's own arguments, before anything is looked up or sent.
+    fn check(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// Gets the token answer: the flow's own steps (a device code, a browser sign-in, the
+    /// choice of a refresh token) and its request to the token endpoint.
+    async fn token(self, cx: &Context<'_>) -> Result<TokenResponse, Error>;
+
+    /// The same request past the cache, run in the background when a cached token is past its
+    /// `refresh_on`; `None`: the flow is not refreshed in the background.
+    fn refresh_in_background(
+        &self,
+    ) -> Option<BoxFuture<'static, Result<AuthenticationResult, Error>>> {
+        None
+    }
+}
+
+/// What the steps of a flow have to work with once the request is resolved.
+pub(crate) struct Context<'a> {
+    pub core: &'a AppCore,
+    pub correlation_id: &'a str,
+    /// The scope parameter: the scopes, and for a user's tokens `openid profile offline_access`.
+    pub scope: &'a str,
+    /// The claims, merged with the app's client capabilities.
+    pub claims: Option<&'a str>,
+    /// The authority the request goes to, and its metadata.
+    pub authority: &'a TenantAuthority,
+    req: &'a Request<'a>,
+}
+
+impl Context<'_> {
+    /// The metadata of the authority the request goes to.
+    pub(crate) fn metadata(&self) -> &Metadata {
+        &self.authority.metadata
+    }
+
+    /// The request's throttling key, with `extra` parts (e.g. a hash of the refresh token).
+    pub(crate) fn throttle_key(&self, extra: &[&str]) -> [u8; 32] {
+        request_key(
+            "throttle",
+            self.core,
+            self.req,
+            &self.authority.authority,
+            self.scope,
+            extra,
+        )
+    }
+
+    /// Sends the request to the token endpoint: `grant_type`, `client_id`, the grant's own
+    /// `fields`, `scope` (and `client_info` for a user's tokens), throttled by the request's
+    /// key.
+    pub(crate) async fn token_request(
+        &self,
+        grant_type: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<TokenResponse, Error> {
+        self.token_request_keyed(grant_type, fields, Some(self.throttle_key(&[])))
+            .await
+    }
+
+    /// [`token_request`](Self::token_request) with another throttling key, or none for a
+    /// request that cannot repeat (an authorization code is redeemed once).
+    pub(crate) async fn token_request_keyed(
+        &self,
+        grant_type: &str,
+        fields: &[(&str, &str)],
+        throttle_key: Option<[u8; 32]>,
+    ) -> Result<TokenResponse, Error> {
+        let mut form = Vec::with_capacity(fields.len() + 4);
+        form.extend([
+            ("grant_type", grant_type),
+            ("client_id", &self.core.client_id),
+        ]);
+        form.extend_from_slice(fields);
+        form.push(("scope", self.scope));
+        if self.req.user_flow {
+            form.push(("client_info", "1"));
+        }
+        self.core
+            .token_request(TokenRequest {
+                metadata: self.metadata(),
+                form,
+                claims: self.claims,
+                throttle_key,
+                silent: self.req.silent,
+                credential_required: self.req.credential_required,
+                correlation_id: self.correlation_id,
+            })
+            .await
+    }
+}
+
+/// The scope parameter of a user flow: the app's scopes, then `openid profile offline_access`.
+pub(crate) fn user_scope(scopes: &[String]) -> String {
+    join_scopes(
+        scopes
+            .iter()
+            .map(String::as_str)
+            .chain(RESERVED_SCOPES.iter().copied()),
+    )
+}
+
+fn scope_parameter(req: &Request<'_>, scopes: &[String]) -> String {
+    if req.user_flow {
+        user_scope(scopes)
+    } else {
+        join_scopes(scopes.iter().map(String::as_str))
+    }
+}
+
+/// The identity of a request, hashed: `kind`, the flow, the app, the authority, the scope
+/// parameter, the flow's own identity and `extra`.
+fn request_key(
+    kind: &str,
+    core: &AppCore,
+    req: &Request<'_>,
+    authority: &Authority,
+    scope: &str,
+    extra: &[&str],
+) -> [u8; 32] {
+    let mut parts = Vec::with_capacity(5 + req.identity.len() + extra.len());
+    parts.extend([
+        kind,
+        req.flow,
+        core.client_id.as_str(),
+        authority.url().as_str(),
+        scope,
+    ]);
+    parts.extend_from_slice(req.identity);
+    parts.extend_from_slice(extra);
+    throttle_key(&parts)
+}
+
+/// The single-flight (and background refresh) key of a request. Every option that changes
+/// the result is in it: callers that differ in claims, `force_refresh` or
+/// `allow_partial_scopes` do not share one answer (a forced refresh must not get the answer
+/// of a flight that may come from the cache; a partial grant is a success for one caller and
+/// an error for the other).
+fn flight_key(
+    core: &AppCore,
+    req: &Request<'_>,
+    authority: &Authority,
+    scope: &str,
+    claims: Option<&str>,
+) -> [u8; 32] {
+    request_key(
+        "flight",
+        core,
+        req,
+        authority,
+        scope,
+        &[
+            claims.unwrap_or(""),
+            if req.force_refresh { "force" } else { "" },
+            if req.accept_partial { "partial" } else { "" },
+        ],
+    )
+}
+
+/// A token found in the cache, and what its result reports with it.
+struct Hit {
+    at: CachedAccessToken,
+    account: Option<Account>,
+    id_token_claims: Option<serde_json::Value>,
+}
+
+impl Hit {
+    fn into_result(self, correlation_id: String) -> AuthenticationResult {
+        cached_result(self.at, self.account, self.id_token_claims, correlation_id)
+    }
+}
+
+/// How a request ended: a cache hit (its result is made at the end, with the correlation id
+/// moved into it) or a result.
+enum Outcome {
+    Cached(Hit),
+    Done(AuthenticationResult),
+}
+
+impl AppCore {
+    /// Runs a request through the pipeline (see the module's documentation). Every error
+    /// carries the request's correlation id.
+    pub(crate) async fn execute(
+        &self,
+        req: Request<'_>,
+        steps: impl Steps,
+    ) -> Result<AuthenticationResult, Error> {
+        let cid = correlation_id(req.correlation_id);
+        match self.run(&req, steps, &cid).await {
+            Ok(Outcome::Cached(hit)) => Ok(hit.into_result(cid)),
+            Ok(Outcome::Done(result)) => Ok(result),
+            Err(e) => Err(e.with_correlation_id(cid)),
+        }
+    }
+
+    async fn run<S: Steps>(
+        &self,
+        req: &Request<'_>,
+        mut steps: S,
+        cid: &str,
+    ) -> Result<Outcome, Error> {
+        steps.check()?;
+        let scopes: &[String] = req.scopes.as_ref().map_err(Error::clone)?;
+        let claims = match req.claims {
+            Claims::Caller(c) => self.claims(c)?,
+            Claims::Merged(c) => c.map(str::to_owned),
+        };
+        let use_cache = claims.is_none() && !req.force_refresh;
+        if use_cache && let Some(q) = &req.cache {
+            // A hit needs only the tenant's cache identity, and hashes nothing.
+            let aliases = self.tenant_aliases(req.tenant, cid).await?;
+            let now = now_unix();
+            if let Some(hit) = self.cached(req, q, scopes, &aliases, now).await? {
+                tracing::debug!(correlation_id = %cid, flow = req.flow, "cache hit");
+                if hit.at.refresh_on.is_some_and(|r| r <= now) {
+                    self.refresh_behind(req, &steps, scopes, cid).await?;
+                }
+                return Ok(Outcome::Cached(hit));
+            }
+        }
+        let resolved = self.tenant_authority(req.tenant, cid).await?;
+        let scope = scope_parameter(req, scopes);
+        let cx = Context {
+            core: self,
+            correlation_id: cid,
+            scope: &scope,
+            claims: claims.as_deref(),
+            authority: &resolved,
+            req,
+        };
+        let cx = &cx;
+        let fetch = move || async move {
+            // A flight that finished just before this one began has filled the cache.
+            if use_cache
+                && let Some(q) = &req.cache
+                && let Some(hit) = self
+                    .cached(req, q, scopes, &cx.metadata().aliases, now_unix())
+                    .await?
+            {
+                return Ok(hit.into_result(cid.to_owned()));
+            }
+            let resp = steps.token(cx).await?;
+            self.complete(
+                resp,
+                Completion {
+                    metadata: cx.metadata(),
+                    tenant: cx.authority.authority.tenant(),
+                    requested: scopes,
+                    correlation_id: cid,
+                    user_flow: req.user_flow,
+                    user_assertion_hash: req.user_assertion_hash,
+                    accept_partial: req.accept_partial,
+                },
+            )
+            .await
+        };
+        let result = if req.single_flight {
+            let key = flight_key(self, req, &resolved.authority, &scope, cx.claims);
+            self.single_flight(key, fetch).await
+        } else {
+            fetch().await
+        };
+        result.map(Outcome::Done)
+    }
+
+    /// A cached token for the request, with the account and id token claims of a user's.
+    async fn cached(
+        &self,
+        req: &Request<'_>,
+        q: &CacheQuery<'_>,
+        scopes: &[String],
+        aliases: &[String],
+        now: i64,
+    ) -> Result<Option<Hit>, Error> {
+        let found = self
+            .find_access_token(&AccessTokenQuery {
+                client_id: &self.client_id,
+                environments: aliases,
+                realm: q.realm,
+                scopes,
+                home_account_id: q.home_account_id,
+                user_assertion_hash: req.user_assertion_hash,
+                now,
+            })
+            .await?;
+        let Some(at) = found else {
+            return Ok(None);
+        };
+        let Some(home) = q.home_account_id else {
+            return Ok(Some(Hit {
+                at,
+                account: None,
+                id_token_claims: None,
+            }));
+        };
+        let account = match q.account {
+            Some(a) => Some(a.clone()),
+            None => self.cache.find_account(home, aliases).await?,
+        };
+        let id_token_claims = self
+            .cache
+            .id_token_claims(home, aliases, &self.client_id, &at.realm)
+            .await?;
+        Ok(Some(Hit {
+            at,
+            account,
+            id_token_claims,
+        }))
+    }
+
+    /// Starts a background refresh of a request whose cached token is past `refresh_on`
+    /// (at most one per request every [`BACKGROUND_REFRESH_EVERY`]). The caller is answered
+    /// from the cache meanwhile; if the refresh fails, the cached token stays in use while
+    /// it is valid.
+    async fn refresh_behind(
+        &self,
+        req: &Request<'_>,
+        steps: &impl Steps,
+        scopes: &[String],
+        cid: &str,
+    ) -> Result<(), Error> {
+        let resolved = self.tenant_authority(req.tenant, cid).await?;
+        let scope = scope_parameter(req, scopes);
+        let key = flight_key(self, req, &resolved.authority, &scope, None);
+        if !self.start_background_refresh(key) {
+            return Ok(());
+        }
+        if let Some(job) = steps.refresh_in_background() {
+            let flow = req.flow;
+            // Without a Tokio runtime there is nothing to run it on: the token is still valid,
+            // and a later call past refresh_on tries again.
+            crate::runtime::spawn_detached(async move {
+                if let Err(e) = job.await {
+                    tracing::warn!(flow, error = %e, "background refresh failed; the cached token stays in use");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs `request` once for all concurrent callers with the same `key`: the first caller
+    /// runs it, the others wait for and share its result. If the first caller is dropped
+    /// mid-way, a waiting caller runs it instead.
+    pub(crate) async fn single_flight<F, Fut>(
+        &self,
+        key: [u8; 32],
+        request: F,
+    ) -> Result<AuthenticationResult, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<AuthenticationResult, Error>>,
+    {
+        let flight: Flight = self
+            .inflight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key)
+            .or_default()
+            .clone();
+        let result = flight.get_or_init(request).await.clone();
+        let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        if inflight.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            inflight.remove(&key);
+        }
+        result
+    }
+
+    /// Whether a background refresh of `key` may start now (none started recently).
+    pub(crate) fn start_background_refresh(&self, key: [u8; 32]) -> bool {
+        let now = std::time::Instant::now();
+        let mut refreshing = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+        if refreshing
+            .get(&key)
+            .is_some_and(|t| now.duration_since(*t) < BACKGROUND_REFRESH_EVERY)
+        {
+            return false;
+        }
+        if refreshing.len() >= 1024 {
+            refreshing.retain(|_, t| now.duration_since(*t) < BACKGROUND_REFRESH_EVERY);
+        }
+        refreshing.insert(key, now);
+        true
+    }
+
+    /// A cached access token for the query; the token endpoint answers Graph scopes in their
+    /// short form and the cache keeps what it answered, so a miss is retried with short forms.
+    pub(crate) async fn find_access_token(
+        &self,
+        q: &AccessTokenQuery<'_>,
+    ) -> Result<Option<CachedAccessToken>, Error> {
+        if let Some(hit) = self.cache.find_access_token(q).await? {
+            return Ok(Some(hit));
+        }
+        match with_graph_short_forms(q.scopes) {
+            Some(short) => {
+                let q2 = AccessTokenQuery {
+                    scopes: &short,
+                    ..*q
+                };
+                self.cache.find_access_token(&q2).await
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Sends a token request: fails fast while the same request is throttled, adds the
+    /// client's credential (when it has one) and the claims, and opens or clears the
+    /// request's throttling window with the answer.
+    pub(crate) async fn token_request(&self, r: TokenRequest<'_>) -> Result<TokenResponse, Error> {
+        if let Some(key) = &r.throttle_key {
+            self.throttle.check(key)?;
+        }
+        let token_endpoint = &r.metadata.token_endpoint;
+        let credential = match &self.credential {
+            Some(c) => Some(c.fields(&self.client_id, token_endpoint.as_str()).await?),
+            None if r.credential_required => {
+                return Err(Error::client(
+                    codes::MISSING_CREDENTIAL,
+                    "the application has no credential",
+                ));
+            }
+            None => None,
+        };
+        let mut form = r.form;
+        if let Some(f) = &credential {
+            form.extend(f.pairs());
+        }
+        if let Some(c) = r.claims {
+            form.push(("claims", c));
+        }
+        let answer = post_token_request(
+            self.http.as_ref(),
+            &self.retry,
+            token_endpoint,
+            &form,
+            r.correlation_id,
+        )
+        .await;
+        if let Some(key) = r.throttle_key {
+            match &answer {
+                Ok(_) => self.throttle.clear(&key),
+                Err(e) => self.throttle.record(key, e, self.public, r.silent),
+            }
+        }
+        answer
+    }
+
+    /// Saves a token answer in the cache and reports it.
+    pub(crate) async fn complete(
+        &self,
+        mut resp: TokenResponse,
+        c: Completion<'_>,
+    ) -> Result<AuthenticationResult, Error> {
+        let now = now_unix();
+        // `parse_token_response` refuses answers without lifetimes; this is its twin check.
+        let lifetimes = resp.lifetimes().ok_or_else(|| {
+            Error::service(
+                codes::INVALID_TOKEN_RESPONSE,
+                "the token endpoint answered an access token that is already expired",
+            )
+            .with_correlation_id(c.correlation_id)
+        })?;
+        let granted = resp
+            .granted_scopes()
+            .unwrap_or_else(|| c.requested.to_vec());
+        let id_claims = match resp.id_token.as_deref() {
+            Some(t) if c.user_flow => Some(decode_jwt_payload(t)?),
+            _ => None,
+        };
+        let client_info = match resp.client_info.as_deref() {
+            Some(ci) if c.user_flow => Some(ClientInfo::decode(ci)?),
+            _ => None,
+        };
+        let home_account_id = client_info
+            .as_ref()
+            .map(ClientInfo::home_account_id)
+            .or_else(|| {
+                // Without client_info (ADFS, generic OIDC), MSAL keys the account by `sub`.
+                id_claims
+                    .as_ref()
+                    .and_then(|c| c.get("sub"))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            });
+        let realm = id_claims
+            .as_ref()
+            .and_then(|c| c.get("tid"))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .or_else(|| client_info.as_ref().map(|ci| ci.utid.clone()))
+            .unwrap_or_else(|| c.tenant.to_owned());
+        // Wiped if the cache write fails before it reaches the result.
+        let mut access_token =
+            zeroize::Zeroizing::new(resp.access_token.take().unwrap_or_default());
+        let token_type = resp.token_type.take().unwrap_or_else(|| "Bearer".into());
+        let account = self
+            .cache
+            .save_response(CacheWrite {
+                client_id: &self.client_id,
+                environment: &c.metadata.environment,
+                realm: &realm,
+                scopes: &granted,
+                access_token: Some(&access_token),
+                token_type: &token_type,
+                expires_in: lifetimes.expires_in,
+                ext_expires_in: lifetimes.ext_expires_in,
+                refresh_in: lifetimes.refresh_in,
+                refresh_token: if c.user_flow {
+                    resp.refresh_token.as_deref()
+                } else {
+                    None
+                },
+                family_id: resp.foci.as_deref(),
+                id_token: if c.user_flow {
+                    resp.id_token.as_deref()
+                } else {
+                    None
+                },
+                id_token_claims: id_claims.as_ref(),
+                home_account_id: if c.user_flow {
+                    home_account_id.as_deref()
+                } else {
+                    None
+                },
+                user_assertion_hash: c.user_assertion_hash,
+                now,
+            })
+            .await?;
+        let declined = declined_scopes(c.requested, &granted);
+        let result = AuthenticationResult {
+            access_token: AccessToken::new(std::mem::take(&mut *access_token)),
+            token_type,
+            expires_on: unix_after(now, lifetimes.expires_in),
+            extended_expires_on: lifetimes.ext_expires_in.map(|s| unix_after(now, s)),
+            refresh_on: lifetimes.refresh_in.map(|s| unix_after(now, s)),
+            scopes: granted.clone(),
+            declined_scopes: declined.clone(),
+            source: TokenSource::IdentityProvider,
+            tenant_id: Some(realm).filter(|r| !r.is_empty()),
+            correlation_id: c.correlation_id.to_owned(),
+            account,
+            id_token_claims: id_claims,
+        };
+        if !declined.is_empty() && !c.accept_partial {
+            return Err(Error::service(
+                codes::DECLINED_SCOPES,
+                format!(
+                    "the identity provider declined some of the requested scopes: {}; the tokens for the granted scopes are cached",
+                    declined.join(" ")
+                ),
+            )
+            .with_correlation_id(c.correlation_id)
+            .with_scopes(granted, declined)
+            .with_partial_result(result));
+        }
+        Ok(result)
+    }
+}
+
+/// A result served from the cache.
+pub(crate) fn cached_result(
+    at: CachedAccessToken,
+    account: Option<Account>,
+    id_token_claims: Option<serde_json::Value>,
+    correlation_id: String,
+) -> AuthenticationResult {
+    AuthenticationResult {
+        access_token: at.secret,
+        token_type: at.token_type,
+        expires_on: from_unix(at.expires_on),
+        extended_expires_on: at.extended_expires_on.map(from_unix),
+        refresh_on: at.refresh_on.map(from_unix),
+        scopes: at.scopes,
+        declined_scopes: Vec::new(),
+        source: TokenSource::Cache,
+        tenant_id: Some(at.realm).filter(|r| !r.is_empty()),
+        correlation_id,
+        account,
+        id_token_claims,
+    }
+}
