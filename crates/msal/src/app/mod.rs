@@ -319,7 +319,10 @@ impl AppCore {
         if let Some(t) = self.tenants_read().get(tenant_key(tenant, correlation_id)?) {
             return Ok(t.aliases.clone());
         }
-        Ok(self.tenant_entry(tenant, correlation_id).await?.aliases)
+        // Boxed: the state of a metadata lookup is not carried by every cache hit's future.
+        Ok(Box::pin(self.tenant_entry(tenant, correlation_id))
+            .await?
+            .aliases)
     }
 
     fn tenants_read(

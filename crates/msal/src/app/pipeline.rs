@@ -24,7 +24,7 @@ use super::{
     from_unix, now_unix, unix_after, with_graph_short_forms,
 };
 use crate::account::Account;
-use crate::authority::{Authority, Metadata};
+use crate::authority::Metadata;
 use crate::cache::{AccessTokenQuery, CacheWrite, CachedAccessToken};
 use crate::error::{Error, codes};
 use crate::http::BoxFuture;
@@ -171,7 +171,7 @@ impl Context<'_> {
             "throttle",
             self.core,
             self.req,
-            &self.authority.authority,
+            self.authority.authority.url().as_str(),
             self.scope,
             extra,
         )
@@ -239,24 +239,19 @@ fn scope_parameter(req: &Request<'_>, scopes: &[String]) -> String {
     }
 }
 
-/// The identity of a request, hashed: `kind`, the flow, the app, the authority, the scope
+/// The identity of a request, hashed: `kind`, the flow, the app, the authority (its URL, or
+/// the tenant as named, which stands for it), the scope
 /// parameter, the flow's own identity and `extra`.
 fn request_key(
     kind: &str,
     core: &AppCore,
     req: &Request<'_>,
-    authority: &Authority,
+    authority: &str,
     scope: &str,
     extra: &[&str],
 ) -> [u8; 32] {
     let mut parts = Vec::with_capacity(5 + req.identity.len() + extra.len());
-    parts.extend([
-        kind,
-        req.flow,
-        core.client_id.as_str(),
-        authority.url().as_str(),
-        scope,
-    ]);
+    parts.extend([kind, req.flow, core.client_id.as_str(), authority, scope]);
     parts.extend_from_slice(req.identity);
     parts.extend_from_slice(extra);
     throttle_key(&parts)
@@ -270,7 +265,7 @@ fn request_key(
 fn flight_key(
     core: &AppCore,
     req: &Request<'_>,
-    authority: &Authority,
+    authority: &str,
     scope: &str,
     claims: Option<&str>,
 ) -> [u8; 32] {
@@ -296,16 +291,17 @@ struct Hit {
 }
 
 impl Hit {
+    fn app(at: CachedAccessToken) -> Self {
+        Hit {
+            at,
+            account: None,
+            id_token_claims: None,
+        }
+    }
+
     fn into_result(self, correlation_id: String) -> AuthenticationResult {
         cached_result(self.at, self.account, self.id_token_claims, correlation_id)
     }
-}
-
-/// How a request ended: a cache hit (its result is made at the end, with the correlation id
-/// moved into it) or a result.
-enum Outcome {
-    Cached(Hit),
-    Done(AuthenticationResult),
 }
 
 impl AppCore {
@@ -314,48 +310,75 @@ impl AppCore {
     pub(crate) async fn execute(
         &self,
         req: Request<'_>,
-        steps: impl Steps,
+        mut steps: impl Steps,
     ) -> Result<AuthenticationResult, Error> {
         let cid = correlation_id(req.correlation_id);
-        match self.run(&req, steps, &cid).await {
-            Ok(Outcome::Cached(hit)) => Ok(hit.into_result(cid)),
-            Ok(Outcome::Done(result)) => Ok(result),
-            Err(e) => Err(e.with_correlation_id(cid)),
+        // `?` that puts the correlation id on the error. One function rather than a nested
+        // one mapping all errors: every level of futures is moved on every call, hits included.
+        macro_rules! attempt {
+            ($e:expr) => {
+                match $e {
+                    Ok(v) => v,
+                    Err(e) => return Err(Error::with_correlation_id(e, cid)),
+                }
+            };
         }
-    }
-
-    async fn run<S: Steps>(
-        &self,
-        req: &Request<'_>,
-        mut steps: S,
-        cid: &str,
-    ) -> Result<Outcome, Error> {
-        steps.check()?;
-        let scopes: &[String] = req.scopes.as_ref().map_err(Error::clone)?;
+        attempt!(steps.check());
+        let scopes: &[String] = attempt!(req.scopes.as_ref().map_err(Error::clone));
         let claims = match req.claims {
-            Claims::Caller(c) => self.claims(c)?,
+            Claims::Caller(c) => attempt!(self.claims(c)),
             Claims::Merged(c) => c.map(str::to_owned),
         };
         let use_cache = claims.is_none() && !req.force_refresh;
         if use_cache && let Some(q) = &req.cache {
             // A hit needs only the tenant's cache identity, and hashes nothing.
-            let aliases = self.tenant_aliases(req.tenant, cid).await?;
+            let aliases = attempt!(self.tenant_aliases(req.tenant, &cid).await);
             let now = now_unix();
-            if let Some(hit) = self.cached(req, q, scopes, &aliases, now).await? {
+            // The steps of `cached`, written out: each level of futures on this path is one
+            // more move of its state on every call.
+            let query = self.access_token_query(&req, q, scopes, &aliases, now);
+            let mut found = attempt!(self.cache.find_access_token(&query).await);
+            if found.is_none() {
+                found = attempt!(self.find_in_short_forms(&query).await);
+            }
+            if let Some(at) = found {
                 tracing::debug!(correlation_id = %cid, flow = req.flow, "cache hit");
-                if hit.at.refresh_on.is_some_and(|r| r <= now) {
-                    self.refresh_behind(req, &steps, scopes, cid).await?;
+                if at.refresh_on.is_some_and(|r| r <= now) {
+                    self.refresh_behind(&req, &steps, scopes);
                 }
-                return Ok(Outcome::Cached(hit));
+                let hit = match q.home_account_id {
+                    None => Hit::app(at),
+                    Some(home) => attempt!(self.user_hit(at, home, q.account, &aliases).await),
+                };
+                return Ok(hit.into_result(cid));
             }
         }
+        // Boxed, so that the state of a request to the identity provider (far larger than a
+        // cache lookup's) is not carried, and moved, by every call served from the cache.
+        let fetch = self.fetch(&req, steps, scopes, claims.as_deref(), use_cache, &cid);
+        Box::pin(fetch)
+            .await
+            .map_err(|e| e.with_correlation_id(&cid))
+    }
+
+    /// The request to the identity provider: its authority, single-flight, the flow's steps
+    /// and completion.
+    async fn fetch<S: Steps>(
+        &self,
+        req: &Request<'_>,
+        steps: S,
+        scopes: &[String],
+        claims: Option<&str>,
+        use_cache: bool,
+        cid: &str,
+    ) -> Result<AuthenticationResult, Error> {
         let resolved = self.tenant_authority(req.tenant, cid).await?;
         let scope = scope_parameter(req, scopes);
         let cx = Context {
             core: self,
             correlation_id: cid,
             scope: &scope,
-            claims: claims.as_deref(),
+            claims,
             authority: &resolved,
             req,
         };
@@ -385,16 +408,16 @@ impl AppCore {
             )
             .await
         };
-        let result = if req.single_flight {
-            let key = flight_key(self, req, &resolved.authority, &scope, cx.claims);
+        if req.single_flight {
+            let key = flight_key(self, req, resolved.authority.url().as_str(), &scope, claims);
             self.single_flight(key, fetch).await
         } else {
             fetch().await
-        };
-        result.map(Outcome::Done)
+        }
     }
 
     /// A cached token for the request, with the account and id token claims of a user's.
+    /// [`execute`](Self::execute) has the same steps written out, for the hit path.
     async fn cached(
         &self,
         req: &Request<'_>,
@@ -403,28 +426,63 @@ impl AppCore {
         aliases: &[String],
         now: i64,
     ) -> Result<Option<Hit>, Error> {
-        let found = self
-            .find_access_token(&AccessTokenQuery {
-                client_id: &self.client_id,
-                environments: aliases,
-                realm: q.realm,
-                scopes,
-                home_account_id: q.home_account_id,
-                user_assertion_hash: req.user_assertion_hash,
-                now,
-            })
-            .await?;
-        let Some(at) = found else {
+        let query = self.access_token_query(req, q, scopes, aliases, now);
+        let mut found = self.cache.find_access_token(&query).await?;
+        if found.is_none() {
+            found = self.find_in_short_forms(&query).await?;
+        }
+        Ok(match (found, q.home_account_id) {
+            (None, _) => None,
+            (Some(at), None) => Some(Hit::app(at)),
+            (Some(at), Some(home)) => Some(self.user_hit(at, home, q.account, aliases).await?),
+        })
+    }
+
+    fn access_token_query<'q>(
+        &'q self,
+        req: &Request<'q>,
+        q: &CacheQuery<'q>,
+        scopes: &'q [String],
+        aliases: &'q [String],
+        now: i64,
+    ) -> AccessTokenQuery<'q> {
+        AccessTokenQuery {
+            client_id: &self.client_id,
+            environments: aliases,
+            realm: q.realm,
+            scopes,
+            home_account_id: q.home_account_id,
+            user_assertion_hash: req.user_assertion_hash,
+            now,
+        }
+    }
+
+    /// After a miss: the token endpoint answers Graph scopes in their short form and the
+    /// cache keeps what it answered, so the query is retried with short forms.
+    async fn find_in_short_forms(
+        &self,
+        query: &AccessTokenQuery<'_>,
+    ) -> Result<Option<CachedAccessToken>, Error> {
+        let Some(short) = with_graph_short_forms(query.scopes) else {
             return Ok(None);
         };
-        let Some(home) = q.home_account_id else {
-            return Ok(Some(Hit {
-                at,
-                account: None,
-                id_token_claims: None,
-            }));
+        let query = AccessTokenQuery {
+            scopes: &short,
+            ..*query
         };
-        let account = match q.account {
+        self.cache.find_access_token(&query).await
+    }
+
+    /// A cached user token with its account (the one given, else the cached one) and the
+    /// claims of its id token.
+    async fn user_hit(
+        &self,
+        at: CachedAccessToken,
+        home: &str,
+        account: Option<&Account>,
+        aliases: &[String],
+    ) -> Result<Hit, Error> {
+        let account = match account {
             Some(a) => Some(a.clone()),
             None => self.cache.find_account(home, aliases).await?,
         };
@@ -432,29 +490,23 @@ impl AppCore {
             .cache
             .id_token_claims(home, aliases, &self.client_id, &at.realm)
             .await?;
-        Ok(Some(Hit {
+        Ok(Hit {
             at,
             account,
             id_token_claims,
-        }))
+        })
     }
 
     /// Starts a background refresh of a request whose cached token is past `refresh_on`
     /// (at most one per request every [`BACKGROUND_REFRESH_EVERY`]). The caller is answered
     /// from the cache meanwhile; if the refresh fails, the cached token stays in use while
     /// it is valid.
-    async fn refresh_behind(
-        &self,
-        req: &Request<'_>,
-        steps: &impl Steps,
-        scopes: &[String],
-        cid: &str,
-    ) -> Result<(), Error> {
-        let resolved = self.tenant_authority(req.tenant, cid).await?;
+    fn refresh_behind(&self, req: &Request<'_>, steps: &impl Steps, scopes: &[String]) {
+        // Keyed by the tenant as named, which stands for its authority: no lookup needed.
         let scope = scope_parameter(req, scopes);
-        let key = flight_key(self, req, &resolved.authority, &scope, None);
-        if !self.start_background_refresh(key) {
-            return Ok(());
+        let tenant = req.tenant.unwrap_or("/");
+        if !self.start_background_refresh(flight_key(self, req, tenant, &scope, None)) {
+            return;
         }
         if let Some(job) = steps.refresh_in_background() {
             let flow = req.flow;
@@ -466,7 +518,6 @@ impl AppCore {
                 }
             });
         }
-        Ok(())
     }
 
     /// Runs `request` once for all concurrent callers with the same `key`: the first caller
