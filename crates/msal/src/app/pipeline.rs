@@ -564,27 +564,6 @@ impl AppCore {
         true
     }
 
-    /// A cached access token for the query; the token endpoint answers Graph scopes in their
-    /// short form and the cache keeps what it answered, so a miss is retried with short forms.
-    pub(crate) async fn find_access_token(
-        &self,
-        q: &AccessTokenQuery<'_>,
-    ) -> Result<Option<CachedAccessToken>, Error> {
-        if let Some(hit) = self.cache.find_access_token(q).await? {
-            return Ok(Some(hit));
-        }
-        match with_graph_short_forms(q.scopes) {
-            Some(short) => {
-                let q2 = AccessTokenQuery {
-                    scopes: &short,
-                    ..*q
-                };
-                self.cache.find_access_token(&q2).await
-            }
-            None => Ok(None),
-        }
-    }
-
     /// Sends a token request: fails fast while the same request is throttled, adds the
     /// client's credential (when it has one) and the claims, and opens or clears the
     /// request's throttling window with the answer.
