@@ -536,3 +536,22 @@ async fn graph_scopes_answered_in_their_short_form_are_found_in_the_cache() {
     assert_eq!(again.access_token.secret(), "at-1");
     assert_eq!(idp.token_requests().len(), 1);
 }
+
+#[tokio::test]
+async fn client_capabilities_alone_do_not_bypass_the_cache() {
+    let idp = MockIdp::start().await;
+    idp.push_token(app_token("at-1", SCOPE));
+    let app = ConfidentialClientApplication::builder("daemon-app")
+        .authority(idp.authority())
+        .allow_insecure_loopback(true)
+        .client_secret("s")
+        .client_capabilities(["cp1"])
+        .build()
+        .unwrap();
+    let r = app.acquire_token_for_client([SCOPE]).send().await.unwrap();
+    assert_eq!(r.source, TokenSource::IdentityProvider);
+    let again = app.acquire_token_for_client([SCOPE]).send().await.unwrap();
+    assert_eq!(again.source, TokenSource::Cache);
+    assert_eq!(again.access_token.secret(), "at-1");
+    assert_eq!(idp.token_requests().len(), 1);
+}

@@ -47,6 +47,16 @@ pub(crate) enum Claims<'a> {
     Merged(Option<&'a str>),
 }
 
+impl Claims<'_> {
+    /// Whether the claims ask for a fresh token: any that the caller sent.
+    fn skip_cache(self) -> bool {
+        match self {
+            Claims::Caller(c) => c.is_some_and(|c| !c.trim().is_empty()),
+            Claims::Merged(c) => c.is_some(),
+        }
+    }
+}
+
 /// Where the cached tokens of a request are.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CacheQuery<'a> {
@@ -329,7 +339,10 @@ impl AppCore {
             Claims::Caller(c) => attempt!(self.claims(c)),
             Claims::Merged(c) => c.map(str::to_owned),
         };
-        let use_cache = claims.is_none() && !req.force_refresh;
+        // The caller's claims (a claims challenge) skip the cache; the app's client
+        // capabilities alone do not: they go with every request, and the tokens cached were
+        // issued with them.
+        let use_cache = !req.force_refresh && !req.claims.skip_cache();
         if use_cache && let Some(q) = &req.cache {
             // A hit needs only the tenant's cache identity, and hashes nothing.
             let aliases = attempt!(self.tenant_aliases(req.tenant, &cid).await);
