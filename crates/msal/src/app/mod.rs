@@ -50,6 +50,7 @@ mod auth_code;
 mod builder;
 mod confidential;
 mod credential;
+mod exchange;
 mod interactive;
 mod loopback;
 mod obo;
