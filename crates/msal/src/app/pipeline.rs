@@ -7,10 +7,10 @@
 //!
 //! 1. the correlation id, the caller's or a fresh one, attached to every error at the end;
 //! 2. the flow's own checks, then the scopes;
-//! 3. the claims, merged with the app's client capabilities;
-//! 4. the cache (unless the caller forces a refresh or sends claims), with the retry in
+//! 3. the cache (unless the caller forces a refresh or sends claims), with the retry in
 //!    Microsoft Graph's short-form scopes, and a background refresh of a hit past its
 //!    `refresh_on`;
+//! 4. the claims, merged with the app's client capabilities;
 //! 5. the authority and its metadata, for the request's tenant;
 //! 6. single-flight: concurrent identical calls share one request;
 //! 7. the token answer: the flow's own steps, whose token request ([`Context::token_request`])
@@ -335,13 +335,9 @@ impl AppCore {
         }
         attempt!(steps.check());
         let scopes: &[String] = attempt!(req.scopes.as_ref().map_err(Error::clone));
-        let claims = match req.claims {
-            Claims::Caller(c) => attempt!(self.claims(c)),
-            Claims::Merged(c) => c.map(str::to_owned),
-        };
         // The caller's claims (a claims challenge) skip the cache; the app's client
         // capabilities alone do not: they go with every request, and the tokens cached were
-        // issued with them.
+        // issued with them (so they are merged in below, off the hit path).
         let use_cache = !req.force_refresh && !req.claims.skip_cache();
         if use_cache && let Some(q) = &req.cache {
             // A hit needs only the tenant's cache identity, and hashes nothing.
@@ -366,6 +362,10 @@ impl AppCore {
                 return Ok(hit.into_result(cid));
             }
         }
+        let claims = match req.claims {
+            Claims::Caller(c) => attempt!(self.claims(c)),
+            Claims::Merged(c) => c.map(str::to_owned),
+        };
         // Boxed, so that the state of a request to the identity provider (far larger than a
         // cache lookup's) is not carried, and moved, by every call served from the cache.
         let fetch = self.fetch(&req, steps, scopes, claims.as_deref(), use_cache, &cid);
