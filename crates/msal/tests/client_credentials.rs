@@ -515,3 +515,43 @@ async fn a_tenant_per_request_is_asked_and_cached_as_that_tenant() {
     }
     assert_eq!(idp.token_requests().len(), 3, "no request for a bad tenant");
 }
+
+#[tokio::test]
+async fn graph_scopes_answered_in_their_short_form_are_found_in_the_cache() {
+    // Entra answers `https://graph.microsoft.com/X` as `X`, and the cache keeps what it
+    // answered: the lookup is retried in the short form, as for user tokens.
+    let idp = MockIdp::start().await;
+    idp.push_token(app_token("at-1", "Application.Read.All"));
+    let app = ConfidentialClientApplication::builder("daemon-app")
+        .authority(idp.authority())
+        .allow_insecure_loopback(true)
+        .client_secret("s")
+        .build()
+        .unwrap();
+    let scope = "https://graph.microsoft.com/Application.Read.All";
+    let r = app.acquire_token_for_client([scope]).send().await.unwrap();
+    assert_eq!(r.source, TokenSource::IdentityProvider);
+    let again = app.acquire_token_for_client([scope]).send().await.unwrap();
+    assert_eq!(again.source, TokenSource::Cache);
+    assert_eq!(again.access_token.secret(), "at-1");
+    assert_eq!(idp.token_requests().len(), 1);
+}
+
+#[tokio::test]
+async fn client_capabilities_alone_do_not_bypass_the_cache() {
+    let idp = MockIdp::start().await;
+    idp.push_token(app_token("at-1", SCOPE));
+    let app = ConfidentialClientApplication::builder("daemon-app")
+        .authority(idp.authority())
+        .allow_insecure_loopback(true)
+        .client_secret("s")
+        .client_capabilities(["cp1"])
+        .build()
+        .unwrap();
+    let r = app.acquire_token_for_client([SCOPE]).send().await.unwrap();
+    assert_eq!(r.source, TokenSource::IdentityProvider);
+    let again = app.acquire_token_for_client([SCOPE]).send().await.unwrap();
+    assert_eq!(again.source, TokenSource::Cache);
+    assert_eq!(again.access_token.secret(), "at-1");
+    assert_eq!(idp.token_requests().len(), 1);
+}

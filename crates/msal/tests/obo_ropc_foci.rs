@@ -511,3 +511,38 @@ async fn a_family_member_tries_the_family_token_first_then_its_own_on_client_mis
         ]
     );
 }
+
+#[tokio::test]
+async fn concurrent_identical_on_behalf_of_calls_share_one_request() {
+    let idp = MockIdp::start().await;
+    let app = web_api(&idp);
+    let assertion = incoming(7);
+    // Slow, so that every call is under way before the answer comes.
+    idp.push_token(
+        user_token("obo-at", "obo-rt", GRANTED).delayed(std::time::Duration::from_millis(300)),
+    );
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let app = app.clone();
+            let assertion = assertion.clone();
+            tokio::spawn(async move {
+                app.acquire_token_on_behalf_of(["User.Read"], assertion.as_str())
+                    .send()
+                    .await
+            })
+        })
+        .collect();
+    for call in calls {
+        let r = tokio::time::timeout(std::time::Duration::from_secs(10), call)
+            .await
+            .expect("the call finishes")
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.access_token.secret(), "obo-at");
+    }
+    assert_eq!(
+        idp.token_requests().len(),
+        1,
+        "one request reached the identity provider"
+    );
+}

@@ -13,10 +13,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::{AppCore, Completion, TokenRequest, correlation_id, normalize_scopes};
+use super::pipeline::{Claims, Context, Request, Steps, user_scope};
+use super::{AppCore, correlation_id, normalize_scopes};
 use crate::authority::Metadata;
 use crate::error::{Error, ErrorKind, OAuthErrorResponse, UiRequiredClassification, codes};
-use crate::oauth::{RESERVED_SCOPES, TokenResponse, decode_jwt_payload, join_scopes};
+use crate::oauth::{TokenResponse, decode_jwt_payload};
 use crate::result::AuthenticationResult;
 
 /// The `prompt` of an authorization request: what the sign-in page must show.
@@ -169,16 +170,6 @@ impl RequestSecrets {
             code_verifier: random_url_safe(32),
         }
     }
-}
-
-/// The scope parameter of a user flow: the app's scopes, then `openid profile offline_access`.
-pub(crate) fn user_scope(scopes: &[String]) -> String {
-    join_scopes(
-        scopes
-            .iter()
-            .map(String::as_str)
-            .chain(RESERVED_SCOPES.iter().copied()),
-    )
 }
 
 /// Everything an authorize URL is made of.
@@ -353,19 +344,14 @@ impl<'a> ExpectedIssuer<'a> {
 }
 
 /// Refuses a redirect whose `state` is missing or not `expected` (`state_mismatch`).
-pub(crate) fn check_state(
-    params: &[(String, String)],
-    expected: &str,
-    correlation_id: &str,
-) -> Result<(), Error> {
+pub(crate) fn check_state(params: &[(String, String)], expected: &str) -> Result<(), Error> {
     if state_matches(params, expected) {
         return Ok(());
     }
     Err(Error::client(
         codes::STATE_MISMATCH,
         "the redirect's `state` is missing or is not the one this request sent; the answer was refused",
-    )
-    .with_correlation_id(correlation_id))
+    ))
 }
 
 /// Checks a redirect's `iss` against the authority's issuer (RFC 9207 section 2.4): a
@@ -409,7 +395,7 @@ pub(crate) fn code_from_redirect(
     prompt_none: bool,
     correlation_id: &str,
 ) -> Result<String, Error> {
-    check_state(params, expected_state, correlation_id)?;
+    check_state(params, expected_state).map_err(|e| e.with_correlation_id(correlation_id))?;
     check_issuer(params, expected_issuer, correlation_id)?;
     if param(params, "error").is_some() {
         return Err(redirect_error(params, prompt_none, correlation_id));
@@ -442,62 +428,29 @@ fn check_nonce(resp: &TokenResponse, nonce: &str, correlation_id: &str) -> Resul
     }
 }
 
-/// What a code redemption needs.
-pub(crate) struct CodeRedemption<'a> {
-    pub metadata: &'a Metadata,
-    pub code: &'a str,
-    pub redirect_uri: &'a str,
-    pub code_verifier: &'a str,
-    pub nonce: &'a str,
-    pub scopes: &'a [String],
-    pub claims: Option<&'a str>,
-    pub correlation_id: &'a str,
-    pub accept_partial: bool,
-}
-
-impl AppCore {
-    /// Redeems an authorization code at the token endpoint, checks the id token's nonce and
-    /// saves the answer.
-    pub(crate) async fn redeem_code(
-        &self,
-        r: CodeRedemption<'_>,
-    ) -> Result<AuthenticationResult, Error> {
-        let scope = user_scope(r.scopes);
-        tracing::debug!(correlation_id = %r.correlation_id, "auth code: redeeming the authorization code");
-        let resp = self
-            .token_request(TokenRequest {
-                metadata: r.metadata,
-                form: vec![
-                    ("grant_type", "authorization_code"),
-                    ("client_id", &self.client_id),
-                    ("code", r.code),
-                    ("redirect_uri", r.redirect_uri),
-                    ("code_verifier", r.code_verifier),
-                    ("scope", &scope),
-                    ("client_info", "1"),
-                ],
-                claims: r.claims,
-                throttle_key: None,
-                silent: false,
-                credential_required: false,
-                correlation_id: r.correlation_id,
-            })
-            .await?;
-        check_nonce(&resp, r.nonce, r.correlation_id)?;
-        self.complete(
-            resp,
-            Completion {
-                metadata: r.metadata,
-                tenant: self.authority.tenant(),
-                requested: r.scopes,
-                correlation_id: r.correlation_id,
-                user_flow: true,
-                user_assertion_hash: None,
-                accept_partial: r.accept_partial,
-            },
+/// Redeems an authorization code at the token endpoint and checks the id token's nonce.
+pub(crate) async fn redeem_code(
+    cx: &Context<'_>,
+    code: &str,
+    redirect_uri: &str,
+    code_verifier: &str,
+    nonce: &str,
+) -> Result<TokenResponse, Error> {
+    tracing::debug!(correlation_id = %cx.correlation_id, "auth code: redeeming the authorization code");
+    // Not throttled: a code is redeemed once, the request cannot repeat.
+    let resp = cx
+        .token_request_keyed(
+            "authorization_code",
+            &[
+                ("code", code),
+                ("redirect_uri", redirect_uri),
+                ("code_verifier", code_verifier),
+            ],
+            None,
         )
-        .await
-    }
+        .await?;
+    check_nonce(&resp, nonce, cx.correlation_id)?;
+    Ok(resp)
 }
 
 // ----- the web-app flow of confidential clients ---------------------------------------------
@@ -634,36 +587,44 @@ impl AuthCodeFlowRequest {
 
     /// Checks the redirect (its `state`, an `error` in it) and redeems the code.
     pub async fn send(self) -> Result<AuthenticationResult, Error> {
-        let core = &self.core;
-        let flow = &self.flow;
-        let cid = correlation_id(self.correlation_id.as_deref());
-        let prompt_none = flow.prompt.as_deref() == Some("none");
+        let scopes = normalize_scopes(&self.flow.scopes);
+        // The flow's claims were merged with the app's capabilities when it started.
+        let claims = match self.claims.as_deref() {
+            Some(c) => Claims::Caller(Some(c)),
+            None => Claims::Merged(self.flow.claims.as_deref()),
+        };
+        let req = Request {
+            correlation_id: self.correlation_id.as_deref(),
+            claims,
+            accept_partial: self.accept_partial,
+            ..Request::user("authorization_code", &scopes)
+        };
+        self.core.execute(req, &self).await
+    }
+}
+
+impl Steps for &AuthCodeFlowRequest {
+    fn check(&mut self) -> Result<(), Error> {
         // A wrong `state` is refused before anything else, the network included.
-        check_state(&self.params, &flow.state, &cid)?;
-        let metadata = core.metadata(&cid).await?;
+        check_state(&self.params, &self.flow.state)
+    }
+
+    async fn token(self, cx: &Context<'_>) -> Result<TokenResponse, Error> {
+        let flow = &self.flow;
         let code = code_from_redirect(
             &self.params,
             &flow.state,
-            ExpectedIssuer::of(&metadata),
-            prompt_none,
-            &cid,
+            ExpectedIssuer::of(cx.metadata()),
+            flow.prompt.as_deref() == Some("none"),
+            cx.correlation_id,
         )?;
-        let claims = match self.claims.as_deref() {
-            Some(c) => core.claims(Some(c))?,
-            None => flow.claims.clone(),
-        };
-        let scopes = normalize_scopes(&flow.scopes).map_err(|e| e.with_correlation_id(&cid))?;
-        core.redeem_code(CodeRedemption {
-            metadata: &metadata,
-            code: &code,
-            redirect_uri: &flow.redirect_uri,
-            code_verifier: &flow.code_verifier,
-            nonce: &flow.nonce,
-            scopes: &scopes,
-            claims: claims.as_deref(),
-            correlation_id: &cid,
-            accept_partial: self.accept_partial,
-        })
+        redeem_code(
+            cx,
+            &code,
+            &flow.redirect_uri,
+            &flow.code_verifier,
+            &flow.nonce,
+        )
         .await
     }
 }

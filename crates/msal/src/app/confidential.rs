@@ -6,15 +6,13 @@ use super::SilentRequest;
 use super::auth_code::{AuthCodeFlow, AuthCodeFlowRequest, InitiateAuthCodeFlowRequest};
 use super::builder::ConfidentialClientApplicationBuilder;
 use super::obo::OnBehalfOfRequest;
+use super::pipeline::{CacheQuery, Claims, Context, Request, Steps};
 use super::ropc::UsernamePasswordRequest;
-use super::{
-    AppCore, Completion, TokenRequest, cached_result, correlation_id, normalize_scopes, now_unix,
-};
-use crate::authority::Authority;
-use crate::cache::{AccessTokenQuery, TokenCache};
+use super::{AppCore, normalize_scopes};
+use crate::cache::TokenCache;
 use crate::error::Error;
-use crate::http::throttle::throttle_key;
-use crate::oauth::join_scopes;
+use crate::http::BoxFuture;
+use crate::oauth::TokenResponse;
 use crate::result::AuthenticationResult;
 use crate::secret::{Assertion, Password};
 
@@ -215,132 +213,48 @@ impl ClientCredentialsRequest {
         self
     }
 
-    /// The request as a boxed `Send` future (for the background refresh it spawns of itself).
-    fn boxed(self) -> crate::http::BoxFuture<'static, Result<AuthenticationResult, Error>> {
-        Box::pin(self.send())
-    }
-
     /// Gets the token.
     pub async fn send(self) -> Result<AuthenticationResult, Error> {
-        let core = &self.core;
-        let cid = correlation_id(self.correlation_id.as_deref());
-        let scopes = self.scopes.map_err(|e| e.with_correlation_id(&cid))?;
-        let claims = core.claims(self.claims.as_deref())?;
-        let tenant = self.tenant.as_deref();
-        // A hit needs only the tenant's cache identity: its realm (the tenant as named, which
-        // `for_tenant` keeps) and the environments of the host.
-        let aliases = core.tenant_aliases(tenant, &cid).await?;
-        let realm = tenant.unwrap_or(core.authority.tenant());
-        let use_cache = claims.is_none() && !self.force_refresh;
-        // The request's identity, for throttling, single-flight and background refresh: only
-        // needed off the cache-hit path, so a hit hashes nothing.
-        let scope = || join_scopes(scopes.iter().map(String::as_str));
-        let request_key = |authority: &Authority, scope: &str| {
-            throttle_key(&[
-                "client_credentials",
-                &core.client_id,
-                authority.url().as_str(),
-                scope,
-            ])
+        // App tokens are cached under the tenant as named (which `for_tenant` keeps).
+        let realm = self
+            .tenant
+            .as_deref()
+            .unwrap_or(self.core.authority.tenant());
+        let req = Request {
+            correlation_id: self.correlation_id.as_deref(),
+            claims: Claims::Caller(self.claims.as_deref()),
+            tenant: self.tenant.as_deref(),
+            cache: Some(CacheQuery {
+                realm,
+                home_account_id: None,
+                account: None,
+            }),
+            single_flight: true,
+            force_refresh: self.force_refresh,
+            ..Request::app("client_credentials", &self.scopes)
         };
-        let lookup = || async {
-            core.cache
-                .find_access_token(&AccessTokenQuery {
-                    client_id: &core.client_id,
-                    environments: &aliases,
-                    realm,
-                    scopes: &scopes,
-                    home_account_id: None,
-                    user_assertion_hash: None,
-                    now: now_unix(),
-                })
-                .await
+        self.core.execute(req, &self).await
+    }
+}
+
+impl Steps for &ClientCredentialsRequest {
+    async fn token(self, cx: &Context<'_>) -> Result<TokenResponse, Error> {
+        tracing::debug!(correlation_id = %cx.correlation_id, scope = %cx.scope, "client credentials: requesting a token");
+        cx.token_request("client_credentials", &[]).await
+    }
+
+    fn refresh_in_background(
+        &self,
+    ) -> Option<BoxFuture<'static, Result<AuthenticationResult, Error>>> {
+        let again = ClientCredentialsRequest {
+            core: self.core.clone(),
+            scopes: self.scopes.clone(),
+            claims: None,
+            force_refresh: true,
+            correlation_id: None,
+            tenant: self.tenant.clone(),
         };
-        if use_cache && let Some(at) = lookup().await? {
-            tracing::debug!(correlation_id = %cid, "client credentials: cache hit");
-            let result = cached_result(at, None, None, cid);
-            let due = result
-                .refresh_on
-                .is_some_and(|r| r.unix_timestamp() <= now_unix());
-            if due
-                && core.start_background_refresh(request_key(
-                    &core
-                        .tenant_authority(tenant, &result.correlation_id)
-                        .await?
-                        .authority,
-                    &scope(),
-                ))
-            {
-                // Past refresh_on: answer now, refresh behind the caller's back; on failure the
-                // cached token stays in use while it is valid.
-                let again = ClientCredentialsRequest {
-                    core: core.clone(),
-                    scopes: Ok(scopes.clone()),
-                    claims: None,
-                    force_refresh: true,
-                    correlation_id: None,
-                    tenant: self.tenant.clone(),
-                };
-                // Without a Tokio runtime there is nothing to run it on: the token is returned,
-                // a later call past refresh_on tries again; the token is still valid meanwhile.
-                crate::runtime::spawn_detached(async move {
-                    if let Err(e) = again.boxed().await {
-                        tracing::warn!(error = %e, "background refresh of an app token failed; the cached token stays in use");
-                    }
-                });
-            }
-            return Ok(result);
-        }
-        let resolved = core.tenant_authority(tenant, &cid).await?;
-        let (authority, metadata) = (&resolved.authority, &resolved.metadata);
-        let scope = scope();
-        let key = request_key(authority, &scope);
-        // Every option that changes the result is in the flight's identity: a forced refresh
-        // must not be served the answer of a flight that may come from the cache.
-        let flight_key = throttle_key(&[
-            "flight:client_credentials",
-            &core.client_id,
-            authority.url().as_str(),
-            &scope,
-            claims.as_deref().unwrap_or(""),
-            if self.force_refresh { "force" } else { "" },
-        ]);
-        core.single_flight(flight_key, || async {
-            // A flight that finished just before this one began has filled the cache.
-            if use_cache && let Some(at) = lookup().await? {
-                return Ok(cached_result(at, None, None, cid.clone()));
-            }
-            tracing::debug!(correlation_id = %cid, %scope, "client credentials: requesting a token");
-            let resp = core
-                .token_request(TokenRequest {
-                    metadata,
-                    form: vec![
-                        ("grant_type", "client_credentials"),
-                        ("client_id", &core.client_id),
-                        ("scope", &scope),
-                    ],
-                    claims: claims.as_deref(),
-                    throttle_key: Some(key),
-                    silent: false,
-                    credential_required: true,
-                    correlation_id: &cid,
-                })
-                .await?;
-            core.complete(
-                resp,
-                Completion {
-                    metadata,
-                    tenant: authority.tenant(),
-                    requested: &scopes,
-                    correlation_id: &cid,
-                    user_flow: false,
-                    user_assertion_hash: None,
-                    accept_partial: true,
-                },
-            )
-            .await
-        })
-        .await
+        Some(Box::pin(again.send()))
     }
 }
 

@@ -8,14 +8,16 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::AppCore;
 use super::auth_code::{
-    AuthorizeOptions, AuthorizeUrl, CodeRedemption, ExpectedIssuer, RequestSecrets,
-    authorize_option_methods, code_from_redirect, user_scope,
+    AuthorizeOptions, AuthorizeUrl, ExpectedIssuer, RequestSecrets, authorize_option_methods,
+    code_from_redirect, redeem_code,
 };
 use super::loopback::{Loopback, LoopbackUri, Pages};
-use super::{AppCore, correlation_id};
+use super::pipeline::{Claims, Context, Request, Steps};
 use crate::account::Account;
 use crate::error::{Error, codes};
+use crate::oauth::TokenResponse;
 use crate::result::AuthenticationResult;
 
 /// The redirect URI of an interactive sign-in unless told otherwise: the loopback address on
@@ -317,32 +319,70 @@ impl InteractiveRequest {
     /// It needs a Tokio runtime (its loopback listener is a Tokio socket and task): outside
     /// one it fails at once with a `Client` error `no_async_runtime`.
     pub async fn send(self) -> Result<AuthenticationResult, Error> {
-        let core = &self.core;
-        let cid = correlation_id(self.correlation_id.as_deref());
-        crate::runtime::require_tokio("an interactive sign-in (its loopback listener)")
-            .map_err(|e| e.with_correlation_id(&cid))?;
-        let scopes = self.scopes.map_err(|e| e.with_correlation_id(&cid))?;
-        let claims = core.claims(self.claims.as_deref())?;
-        let uri = LoopbackUri::parse(self.redirect_uri.as_deref().unwrap_or(DEFAULT_REDIRECT_URI))
-            .map_err(|e| e.with_correlation_id(&cid))?;
-        let metadata = core.metadata(&cid).await?;
-        let loopback = Loopback::bind(&uri)
-            .await
-            .map_err(|e| e.with_correlation_id(&cid))?;
+        let InteractiveRequest {
+            core,
+            scopes,
+            claims,
+            auth,
+            redirect_uri,
+            browser,
+            timeout,
+            pages,
+            accept_partial,
+            correlation_id,
+            cancel,
+        } = self;
+        let req = Request {
+            correlation_id: correlation_id.as_deref(),
+            claims: Claims::Caller(claims.as_deref()),
+            accept_partial,
+            ..Request::user("interactive", &scopes)
+        };
+        let uri = LoopbackUri::parse(redirect_uri.as_deref().unwrap_or(DEFAULT_REDIRECT_URI));
+        let sign_in = BrowserSignIn {
+            auth,
+            uri,
+            browser,
+            timeout,
+            pages,
+            cancel,
+        };
+        core.execute(req, sign_in).await
+    }
+}
+
+/// The interactive flow's own steps: the loopback listener, the browser, the redirect.
+struct BrowserSignIn {
+    auth: AuthorizeOptions,
+    uri: Result<LoopbackUri, Error>,
+    browser: Browser,
+    timeout: Duration,
+    pages: Pages,
+    cancel: Option<CancelFuture>,
+}
+
+impl Steps for BrowserSignIn {
+    fn check(&mut self) -> Result<(), Error> {
+        crate::runtime::require_tokio("an interactive sign-in (its loopback listener)")?;
+        self.uri.as_ref().map(drop).map_err(Error::clone)
+    }
+
+    async fn token(self, cx: &Context<'_>) -> Result<TokenResponse, Error> {
+        let cid = cx.correlation_id;
+        let metadata = cx.metadata();
+        let loopback = Loopback::bind(&self.uri?).await?;
         let redirect_uri = loopback.redirect_uri().to_owned();
         let secrets = RequestSecrets::new();
-        let scope = user_scope(&scopes);
         let url = AuthorizeUrl {
             endpoint: &metadata.authorization_endpoint,
-            client_id: &core.client_id,
+            client_id: &cx.core.client_id,
             redirect_uri: &redirect_uri,
-            scope: &scope,
+            scope: cx.scope,
             secrets: &secrets,
-            claims: claims.as_deref(),
+            claims: cx.claims,
             options: &self.auth,
         }
-        .build()
-        .map_err(|e| e.with_correlation_id(&cid))?;
+        .build()?;
         // The listener answers while the browser (or a callback that blocks) does its part.
         let mut waiter = AbortOnDrop(tokio::spawn(loopback.wait(
             self.pages,
@@ -350,9 +390,7 @@ impl InteractiveRequest {
             (metadata.issuer.clone(), metadata.authorization_response_iss),
         )));
         tracing::info!(correlation_id = %cid, %redirect_uri, "interactive: opening the sign-in page");
-        self.browser
-            .open(url.as_str())
-            .map_err(|e| e.with_correlation_id(&cid))?;
+        self.browser.open(url.as_str())?;
         let cancel = self
             .cancel
             .unwrap_or_else(|| Box::pin(std::future::pending()));
@@ -360,7 +398,6 @@ impl InteractiveRequest {
             r = &mut waiter.0 => r.map_err(|e| {
                 Error::client(codes::LOOPBACK_UNAVAILABLE, "the loopback listener stopped")
                     .with_source(e)
-                    .with_correlation_id(&cid)
             })?,
             () = tokio::time::sleep(self.timeout) => {
                 return Err(Error::cancelled(
@@ -369,12 +406,10 @@ impl InteractiveRequest {
                         "the sign-in was not finished within {} s (the browser may have been closed)",
                         self.timeout.as_secs()
                     ),
-                )
-                .with_correlation_id(&cid));
+                ));
             }
             () = cancel => {
-                return Err(Error::cancelled(codes::CANCELLED, "the interactive sign-in was cancelled by the caller")
-                    .with_correlation_id(&cid));
+                return Err(Error::cancelled(codes::CANCELLED, "the interactive sign-in was cancelled by the caller"));
             }
         };
         drop(waiter);
@@ -382,21 +417,17 @@ impl InteractiveRequest {
         let code = code_from_redirect(
             &params,
             &secrets.state,
-            ExpectedIssuer::of(&metadata),
+            ExpectedIssuer::of(metadata),
             prompt_none,
-            &cid,
+            cid,
         )?;
-        core.redeem_code(CodeRedemption {
-            metadata: &metadata,
-            code: &code,
-            redirect_uri: &redirect_uri,
-            code_verifier: &secrets.code_verifier,
-            nonce: &secrets.nonce,
-            scopes: &scopes,
-            claims: claims.as_deref(),
-            correlation_id: &cid,
-            accept_partial: self.accept_partial,
-        })
+        redeem_code(
+            cx,
+            &code,
+            &redirect_uri,
+            &secrets.code_verifier,
+            &secrets.nonce,
+        )
         .await
     }
 }

@@ -50,9 +50,11 @@ mod auth_code;
 mod builder;
 mod confidential;
 mod credential;
+mod exchange;
 mod interactive;
 mod loopback;
 mod obo;
+mod pipeline;
 mod public;
 mod ropc;
 
@@ -72,17 +74,13 @@ pub use obo::{OnBehalfOfRequest, user_assertion_hash};
 pub use public::{DeviceCodeRequest, PublicClientApplication, SilentRequest};
 pub use ropc::UsernamePasswordRequest;
 
-use crate::account::Account;
 use crate::authority::{Authority, AuthorityResolver, Metadata};
-use crate::cache::{CacheWrite, TokenCache};
+use crate::cache::TokenCache;
 use crate::error::{Error, codes};
 use crate::http::throttle::ThrottleStore;
 use crate::http::{HttpClient, RetryPolicy};
-use crate::oauth::{
-    ClientInfo, RESERVED_SCOPES, TokenResponse, decode_jwt_payload, post_token_request,
-};
-use crate::result::{AuthenticationResult, TokenSource};
-use crate::secret::AccessToken;
+use crate::oauth::RESERVED_SCOPES;
+use crate::result::AuthenticationResult;
 
 /// What every application holds.
 #[derive(Debug)]
@@ -115,9 +113,6 @@ pub(crate) type Flight = Arc<tokio::sync::OnceCell<Result<AuthenticationResult, 
 /// The most per-request tenants remembered in [`AppCore::tenants`]; past it, arbitrary ones
 /// are evicted (they are resolved again, from the resolver's own bounded cache, when asked for).
 pub(crate) const MAX_TENANTS: usize = 4096;
-
-/// A background refresh of the same request starts at most this often.
-const BACKGROUND_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// An authority for one tenant with its metadata.
 #[derive(Debug)]
@@ -284,71 +279,6 @@ pub(crate) fn declined_scopes(requested: &[String], granted: &[String]) -> Vec<S
 }
 
 impl AppCore {
-    /// Runs `request` once for all concurrent callers with the same `key`: the first caller
-    /// runs it, the others wait for and share its result. If the first caller is dropped
-    /// mid-way, a waiting caller runs it instead.
-    pub(crate) async fn single_flight<F, Fut>(
-        &self,
-        key: [u8; 32],
-        request: F,
-    ) -> Result<AuthenticationResult, Error>
-    where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<AuthenticationResult, Error>>,
-    {
-        let flight: Flight = self
-            .inflight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(key)
-            .or_default()
-            .clone();
-        let result = flight.get_or_init(request).await.clone();
-        let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        if inflight.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-            inflight.remove(&key);
-        }
-        result
-    }
-
-    /// Whether a background refresh of `key` may start now (none started recently).
-    pub(crate) fn start_background_refresh(&self, key: [u8; 32]) -> bool {
-        let now = std::time::Instant::now();
-        let mut refreshing = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
-        if refreshing
-            .get(&key)
-            .is_some_and(|t| now.duration_since(*t) < BACKGROUND_REFRESH_EVERY)
-        {
-            return false;
-        }
-        if refreshing.len() >= 1024 {
-            refreshing.retain(|_, t| now.duration_since(*t) < BACKGROUND_REFRESH_EVERY);
-        }
-        refreshing.insert(key, now);
-        true
-    }
-
-    /// A cached access token for the query; the token endpoint answers Graph scopes in their
-    /// short form and the cache keeps what it answered, so a miss is retried with short forms.
-    pub(crate) async fn find_access_token(
-        &self,
-        q: &crate::cache::AccessTokenQuery<'_>,
-    ) -> Result<Option<crate::cache::CachedAccessToken>, Error> {
-        if let Some(hit) = self.cache.find_access_token(q).await? {
-            return Ok(Some(hit));
-        }
-        match with_graph_short_forms(q.scopes) {
-            Some(short) => {
-                let q2 = crate::cache::AccessTokenQuery {
-                    scopes: &short,
-                    ..*q
-                };
-                self.cache.find_access_token(&q2).await
-            }
-            None => Ok(None),
-        }
-    }
-
     /// The authority's metadata (fetched once, then from memory).
     pub(crate) async fn metadata(&self, correlation_id: &str) -> Result<Arc<Metadata>, Error> {
         self.metadata_for(&self.authority, correlation_id).await
@@ -376,7 +306,10 @@ impl AppCore {
         if let Some(t) = self.tenants_read().get(tenant_key(tenant, correlation_id)?) {
             return Ok(t.aliases.clone());
         }
-        Ok(self.tenant_entry(tenant, correlation_id).await?.aliases)
+        // Boxed: the state of a metadata lookup is not carried by every cache hit's future.
+        Ok(Box::pin(self.tenant_entry(tenant, correlation_id))
+            .await?
+            .aliases)
     }
 
     fn tenants_read(
@@ -443,182 +376,6 @@ impl AppCore {
     /// The merged claims of a request and the app's client capabilities.
     pub(crate) fn claims(&self, claims: Option<&str>) -> Result<Option<String>, Error> {
         crate::claims::merge_claims(claims, &self.client_capabilities)
-    }
-
-    /// Sends a token request: fails fast while the same request is throttled, adds the
-    /// client's credential (when it has one) and the claims, and opens or clears the
-    /// request's throttling window with the answer.
-    pub(crate) async fn token_request(&self, r: TokenRequest<'_>) -> Result<TokenResponse, Error> {
-        if let Some(key) = &r.throttle_key {
-            self.throttle.check(key)?;
-        }
-        let token_endpoint = &r.metadata.token_endpoint;
-        let credential = match &self.credential {
-            Some(c) => Some(c.fields(&self.client_id, token_endpoint.as_str()).await?),
-            None if r.credential_required => {
-                return Err(Error::client(
-                    codes::MISSING_CREDENTIAL,
-                    "the application has no credential",
-                ));
-            }
-            None => None,
-        };
-        let mut form = r.form;
-        if let Some(f) = &credential {
-            form.extend(f.pairs());
-        }
-        if let Some(c) = r.claims {
-            form.push(("claims", c));
-        }
-        let answer = post_token_request(
-            self.http.as_ref(),
-            &self.retry,
-            token_endpoint,
-            &form,
-            r.correlation_id,
-        )
-        .await;
-        if let Some(key) = r.throttle_key {
-            match &answer {
-                Ok(_) => self.throttle.clear(&key),
-                Err(e) => self.throttle.record(key, e, self.public, r.silent),
-            }
-        }
-        answer
-    }
-
-    /// Saves a token answer in the cache and reports it.
-    pub(crate) async fn complete(
-        &self,
-        mut resp: TokenResponse,
-        c: Completion<'_>,
-    ) -> Result<AuthenticationResult, Error> {
-        let now = now_unix();
-        // `parse_token_response` refuses answers without lifetimes; this is its twin check.
-        let lifetimes = resp.lifetimes().ok_or_else(|| {
-            Error::service(
-                codes::INVALID_TOKEN_RESPONSE,
-                "the token endpoint answered an access token that is already expired",
-            )
-            .with_correlation_id(c.correlation_id)
-        })?;
-        let granted = resp
-            .granted_scopes()
-            .unwrap_or_else(|| c.requested.to_vec());
-        let id_claims = match resp.id_token.as_deref() {
-            Some(t) if c.user_flow => Some(decode_jwt_payload(t)?),
-            _ => None,
-        };
-        let client_info = match resp.client_info.as_deref() {
-            Some(ci) if c.user_flow => Some(ClientInfo::decode(ci)?),
-            _ => None,
-        };
-        let home_account_id = client_info
-            .as_ref()
-            .map(ClientInfo::home_account_id)
-            .or_else(|| {
-                // Without client_info (ADFS, generic OIDC), MSAL keys the account by `sub`.
-                id_claims
-                    .as_ref()
-                    .and_then(|c| c.get("sub"))
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
-            });
-        let realm = id_claims
-            .as_ref()
-            .and_then(|c| c.get("tid"))
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-            .or_else(|| client_info.as_ref().map(|ci| ci.utid.clone()))
-            .unwrap_or_else(|| c.tenant.to_owned());
-        // Wiped if the cache write fails before it reaches the result.
-        let mut access_token =
-            zeroize::Zeroizing::new(resp.access_token.take().unwrap_or_default());
-        let token_type = resp.token_type.take().unwrap_or_else(|| "Bearer".into());
-        let account = self
-            .cache
-            .save_response(CacheWrite {
-                client_id: &self.client_id,
-                environment: &c.metadata.environment,
-                realm: &realm,
-                scopes: &granted,
-                access_token: Some(&access_token),
-                token_type: &token_type,
-                expires_in: lifetimes.expires_in,
-                ext_expires_in: lifetimes.ext_expires_in,
-                refresh_in: lifetimes.refresh_in,
-                refresh_token: if c.user_flow {
-                    resp.refresh_token.as_deref()
-                } else {
-                    None
-                },
-                family_id: resp.foci.as_deref(),
-                id_token: if c.user_flow {
-                    resp.id_token.as_deref()
-                } else {
-                    None
-                },
-                id_token_claims: id_claims.as_ref(),
-                home_account_id: if c.user_flow {
-                    home_account_id.as_deref()
-                } else {
-                    None
-                },
-                user_assertion_hash: c.user_assertion_hash,
-                now,
-            })
-            .await?;
-        let declined = declined_scopes(c.requested, &granted);
-        let result = AuthenticationResult {
-            access_token: AccessToken::new(std::mem::take(&mut *access_token)),
-            token_type,
-            expires_on: unix_after(now, lifetimes.expires_in),
-            extended_expires_on: lifetimes.ext_expires_in.map(|s| unix_after(now, s)),
-            refresh_on: lifetimes.refresh_in.map(|s| unix_after(now, s)),
-            scopes: granted.clone(),
-            declined_scopes: declined.clone(),
-            source: TokenSource::IdentityProvider,
-            tenant_id: Some(realm).filter(|r| !r.is_empty()),
-            correlation_id: c.correlation_id.to_owned(),
-            account,
-            id_token_claims: id_claims,
-        };
-        if !declined.is_empty() && !c.accept_partial {
-            return Err(Error::service(
-                codes::DECLINED_SCOPES,
-                format!(
-                    "the identity provider declined some of the requested scopes: {}; the tokens for the granted scopes are cached",
-                    declined.join(" ")
-                ),
-            )
-            .with_correlation_id(c.correlation_id)
-            .with_scopes(granted, declined)
-            .with_partial_result(result));
-        }
-        Ok(result)
-    }
-}
-
-/// A result served from the cache.
-pub(crate) fn cached_result(
-    at: crate::cache::CachedAccessToken,
-    account: Option<Account>,
-    id_token_claims: Option<serde_json::Value>,
-    correlation_id: String,
-) -> AuthenticationResult {
-    AuthenticationResult {
-        access_token: at.secret,
-        token_type: at.token_type,
-        expires_on: from_unix(at.expires_on),
-        extended_expires_on: at.extended_expires_on.map(from_unix),
-        refresh_on: at.refresh_on.map(from_unix),
-        scopes: at.scopes,
-        declined_scopes: Vec::new(),
-        source: TokenSource::Cache,
-        tenant_id: Some(at.realm).filter(|r| !r.is_empty()),
-        correlation_id,
-        account,
-        id_token_claims,
     }
 }
 

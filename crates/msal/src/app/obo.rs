@@ -7,14 +7,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use super::auth_code::user_scope;
-use super::{
-    AppCore, Completion, TokenRequest, cached_result, correlation_id, looks_like_guid, now_unix,
-};
-use crate::cache::AccessTokenQuery;
+use super::pipeline::{CacheQuery, Claims, Context, Request, Steps};
+use super::{AppCore, looks_like_guid};
 use crate::error::{Error, codes};
-use crate::http::throttle::throttle_key;
-use crate::oauth::{JWT_BEARER_GRANT, decode_jwt_payload};
+use crate::http::BoxFuture;
+use crate::oauth::{JWT_BEARER_GRANT, TokenResponse, decode_jwt_payload};
 use crate::result::AuthenticationResult;
 use crate::secret::Assertion;
 
@@ -56,89 +53,73 @@ impl OnBehalfOfRequest {
     /// is there, else from the identity provider.
     pub async fn send(self) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
-        let cid = correlation_id(self.correlation_id.as_deref());
-        let scopes = self.scopes.map_err(|e| e.with_correlation_id(&cid))?;
         let assertion = self.assertion.secret().trim();
-        if assertion.is_empty() {
-            return Err(Error::client(
-                codes::INVALID_ARGUMENT,
-                "the incoming assertion of an on-behalf-of request is empty",
-            )
-            .with_correlation_id(&cid));
-        }
-        let claims = core.claims(self.claims.as_deref())?;
-        let metadata = core.metadata(&cid).await?;
         let hash = user_assertion_hash(assertion);
-        if claims.is_none()
-            && !self.force_refresh
-            && let Some((home, tid)) = assertion_user(assertion)
-        {
-            let realm = if looks_like_guid(core.authority.tenant()) {
+        // The user's tokens are found by the assertion's user; without one (not an Entra
+        // token), each call asks the identity provider.
+        let user = assertion_user(assertion);
+        let cache = user.as_ref().map(|(home, tid)| CacheQuery {
+            realm: if looks_like_guid(core.authority.tenant()) {
                 core.authority.tenant()
             } else {
                 tid.as_str()
-            };
-            let hit = core
-                .find_access_token(&AccessTokenQuery {
-                    client_id: &core.client_id,
-                    environments: &metadata.aliases,
-                    realm,
-                    scopes: &scopes,
-                    home_account_id: Some(&home),
-                    user_assertion_hash: Some(&hash),
-                    now: now_unix(),
-                })
-                .await?;
-            if let Some(at) = hit {
-                tracing::debug!(correlation_id = %cid, "on-behalf-of: cache hit");
-                let account = core.cache.find_account(&home, &metadata.aliases).await?;
-                let id_claims = core
-                    .cache
-                    .id_token_claims(&home, &metadata.aliases, &core.client_id, &at.realm)
-                    .await?;
-                return Ok(cached_result(at, account, id_claims, cid));
-            }
-        }
-        let scope = user_scope(&scopes);
-        let key = throttle_key(&[
-            "on_behalf_of",
-            &core.client_id,
-            core.authority.url().as_str(),
-            &scope,
-            &hash,
-        ]);
-        tracing::debug!(correlation_id = %cid, %scope, "on-behalf-of: requesting a token");
-        let resp = core
-            .token_request(TokenRequest {
-                metadata: &metadata,
-                form: vec![
-                    ("grant_type", JWT_BEARER_GRANT),
-                    ("client_id", &core.client_id),
-                    ("assertion", assertion),
-                    ("requested_token_use", "on_behalf_of"),
-                    ("scope", &scope),
-                    ("client_info", "1"),
-                ],
-                claims: claims.as_deref(),
-                throttle_key: Some(key),
-                silent: false,
-                credential_required: true,
-                correlation_id: &cid,
-            })
-            .await?;
-        core.complete(
-            resp,
-            Completion {
-                metadata: &metadata,
-                tenant: core.authority.tenant(),
-                requested: &scopes,
-                correlation_id: &cid,
-                user_flow: true,
-                user_assertion_hash: Some(&hash),
-                accept_partial: self.accept_partial,
             },
+            home_account_id: Some(home.as_str()),
+            account: None,
+        });
+        let identity = [hash.as_str()];
+        let req = Request {
+            correlation_id: self.correlation_id.as_deref(),
+            claims: Claims::Caller(self.claims.as_deref()),
+            cache,
+            single_flight: true,
+            identity: &identity,
+            user_assertion_hash: Some(&hash),
+            force_refresh: self.force_refresh,
+            accept_partial: self.accept_partial,
+            credential_required: true,
+            ..Request::user("on_behalf_of", &self.scopes)
+        };
+        core.execute(req, &self).await
+    }
+}
+
+impl Steps for &OnBehalfOfRequest {
+    fn check(&mut self) -> Result<(), Error> {
+        if self.assertion.secret().trim().is_empty() {
+            return Err(Error::client(
+                codes::INVALID_ARGUMENT,
+                "the incoming assertion of an on-behalf-of request is empty",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn token(self, cx: &Context<'_>) -> Result<TokenResponse, Error> {
+        tracing::debug!(correlation_id = %cx.correlation_id, scope = %cx.scope, "on-behalf-of: requesting a token");
+        cx.token_request(
+            JWT_BEARER_GRANT,
+            &[
+                ("assertion", self.assertion.secret().trim()),
+                ("requested_token_use", "on_behalf_of"),
+            ],
         )
         .await
+    }
+
+    fn refresh_in_background(
+        &self,
+    ) -> Option<BoxFuture<'static, Result<AuthenticationResult, Error>>> {
+        let again = OnBehalfOfRequest {
+            core: self.core.clone(),
+            scopes: self.scopes.clone(),
+            assertion: self.assertion.clone(),
+            claims: None,
+            force_refresh: true,
+            accept_partial: self.accept_partial,
+            correlation_id: None,
+        };
+        Some(Box::pin(again.send()))
     }
 }
 

@@ -5,20 +5,16 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use super::auth_code::user_scope;
 use super::builder::PublicClientApplicationBuilder;
 use super::interactive::InteractiveRequest;
+use super::pipeline::{CacheQuery, Claims, Context, Request, Steps};
 use super::ropc::UsernamePasswordRequest;
-use super::{
-    AppCore, Completion, TokenRequest, cached_result, correlation_id, looks_like_guid,
-    normalize_scopes, now_unix,
-};
+use super::{AppCore, correlation_id, looks_like_guid, normalize_scopes};
 use crate::account::Account;
-use crate::authority::Metadata;
-use crate::cache::{AccessTokenQuery, CachedRefreshToken, TokenCache};
+use crate::cache::{CachedRefreshToken, TokenCache};
 use crate::error::{Error, UiRequiredClassification, codes};
 use crate::hash::hex_sha256;
-use crate::http::throttle::throttle_key;
+use crate::http::BoxFuture;
 use crate::oauth::device_code::{self, DeviceCodeInfo};
 use crate::oauth::{DEVICE_CODE_GRANT, TokenResponse};
 use crate::result::AuthenticationResult;
@@ -214,65 +210,78 @@ impl DeviceCodeRequest {
 
     /// Runs the flow until the user signed in, declined, or the code expired.
     pub async fn send(self) -> Result<AuthenticationResult, Error> {
-        let core = &self.core;
-        let cid = correlation_id(self.correlation_id.as_deref());
-        let scopes = self.scopes.map_err(|e| e.with_correlation_id(&cid))?;
-        let claims = core.claims(self.claims.as_deref())?;
-        let metadata = core.metadata(&cid).await?;
-        let endpoint = metadata
+        let DeviceCodeRequest {
+            core,
+            scopes,
+            claims,
+            on_code,
+            cancel,
+            correlation_id,
+            accept_partial,
+        } = self;
+        let req = Request {
+            correlation_id: correlation_id.as_deref(),
+            claims: Claims::Caller(claims.as_deref()),
+            accept_partial,
+            ..Request::user("device_code", &scopes)
+        };
+        core.execute(req, DeviceCodePolling { on_code, cancel })
+            .await
+    }
+}
+
+/// The device code flow's own steps: the code, the user's part, the polling.
+struct DeviceCodePolling {
+    on_code: Option<CodeCallback>,
+    cancel: Option<CancelFuture>,
+}
+
+impl Steps for DeviceCodePolling {
+    async fn token(self, cx: &Context<'_>) -> Result<TokenResponse, Error> {
+        let core = cx.core;
+        let cid = cx.correlation_id;
+        let endpoint = cx
+            .metadata()
             .device_authorization_endpoint
-            .clone()
+            .as_ref()
             .ok_or_else(|| {
                 Error::client(
                     codes::NOT_SUPPORTED,
                     "the authority has no device authorization endpoint",
                 )
             })?;
-        let scope = user_scope(&scopes);
-        let mut form: Vec<(&str, &str)> = vec![("client_id", &core.client_id), ("scope", &scope)];
-        if let Some(c) = claims.as_deref() {
+        let mut form: Vec<(&str, &str)> = vec![("client_id", &core.client_id), ("scope", cx.scope)];
+        if let Some(c) = cx.claims {
             form.push(("claims", c));
         }
-        let info =
-            device_code::request_code(core.http.as_ref(), &core.retry, &endpoint, &form, &cid)
-                .await?;
+        let info = device_code::request_code(core.http.as_ref(), &core.retry, endpoint, &form, cid)
+            .await?;
         tracing::info!(correlation_id = %cid, verification_uri = %info.verification_uri, "device code issued; waiting for the user");
         if let Some(cb) = &self.on_code {
             cb(&info);
         }
+        // Polled until the user is done: no credential, no throttling (the polling follows the
+        // server's interval and `slow_down`).
         let mut poll_form: Vec<(&str, &str)> = vec![
             ("grant_type", DEVICE_CODE_GRANT),
             ("client_id", &core.client_id),
             ("device_code", &info.device_code),
             ("client_info", "1"),
         ];
-        if let Some(c) = claims.as_deref() {
+        if let Some(c) = cx.claims {
             poll_form.push(("claims", c));
         }
         let cancel = self
             .cancel
             .unwrap_or_else(|| Box::pin(std::future::pending()));
-        let resp = device_code::poll(
+        device_code::poll(
             core.http.as_ref(),
             &core.retry,
-            &metadata.token_endpoint,
+            &cx.metadata().token_endpoint,
             &poll_form,
             &info,
-            &cid,
+            cid,
             cancel,
-        )
-        .await?;
-        core.complete(
-            resp,
-            Completion {
-                metadata: &metadata,
-                tenant: core.authority.tenant(),
-                requested: &scopes,
-                correlation_id: &cid,
-                user_flow: true,
-                user_assertion_hash: None,
-                accept_partial: self.accept_partial,
-            },
         )
         .await
     }
@@ -313,112 +322,56 @@ impl SilentRequest {
     /// Gets the token.
     pub async fn send(self) -> Result<AuthenticationResult, Error> {
         let core = &self.core;
-        let cid = correlation_id(self.correlation_id.as_deref());
-        let scopes = self.scopes.map_err(|e| e.with_correlation_id(&cid))?;
-        let claims = core.claims(self.claims.as_deref())?;
-        let metadata = core.metadata(&cid).await?;
         let account = &self.account;
-        let silent_failed = |what: &str| {
-            Error::ui_required(
-                codes::NO_TOKENS_FOUND,
-                UiRequiredClassification::AcquireTokenSilentFailed,
-                format!("{what}; sign the user in interactively"),
-            )
-            .with_correlation_id(&cid)
-        };
-        if account.home_account_id.is_empty() {
-            return Err(silent_failed("no account was given"));
-        }
+        let home = account.home_account_id.as_str();
         // A tenanted authority names the realm; `common` and friends use the account's home.
         let realm = if core.authority.is_tenantless() || !looks_like_guid(core.authority.tenant()) {
             account.realm.as_str()
         } else {
             core.authority.tenant()
         };
-        let use_cache = claims.is_none() && !self.force_refresh;
-        let lookup = || async {
-            let hit = core
-                .find_access_token(&AccessTokenQuery {
-                    client_id: &core.client_id,
-                    environments: &metadata.aliases,
-                    realm,
-                    scopes: &scopes,
-                    home_account_id: Some(&account.home_account_id),
-                    user_assertion_hash: None,
-                    now: now_unix(),
-                })
-                .await?;
-            let Some(at) = hit else {
-                return Ok::<_, Error>(None);
-            };
-            let id_claims = core
-                .cache
-                .id_token_claims(
-                    &account.home_account_id,
-                    &metadata.aliases,
-                    &core.client_id,
-                    &at.realm,
-                )
-                .await?;
-            Ok(Some(cached_result(
-                at,
-                Some(account.clone()),
-                id_claims,
-                cid.clone(),
-            )))
+        let identity = [home];
+        let req = Request {
+            correlation_id: self.correlation_id.as_deref(),
+            claims: Claims::Caller(self.claims.as_deref()),
+            cache: Some(CacheQuery {
+                realm,
+                home_account_id: Some(home),
+                account: Some(account),
+            }),
+            single_flight: true,
+            identity: &identity,
+            force_refresh: self.force_refresh,
+            accept_partial: self.accept_partial,
+            silent: true,
+            ..Request::user("silent", &self.scopes)
         };
-        // The request's identity, for single-flight and background refresh: only needed off
-        // the cache-hit path, so a hit hashes nothing. Every option that changes the result is
-        // in it: callers that differ in `force_refresh` or `allow_partial_scopes` do not share
-        // one answer (a partial grant is a success for one and an error for the other).
-        let (force_refresh, accept_partial) = (self.force_refresh, self.accept_partial);
-        let request_key = |scope: &str| {
-            throttle_key(&[
-                "flight:silent",
-                &core.client_id,
-                core.authority.url().as_str(),
-                scope,
-                &account.home_account_id,
-                claims.as_deref().unwrap_or(""),
-                if force_refresh { "force" } else { "" },
-                if accept_partial { "partial" } else { "" },
-            ])
-        };
-        if use_cache && let Some(result) = lookup().await? {
-            if result
-                .refresh_on
-                .is_some_and(|r| r.unix_timestamp() <= now_unix())
-                && core.start_background_refresh(request_key(&user_scope(&scopes)))
-            {
-                // Past refresh_on: answer now, refresh behind the caller's back; on failure the
-                // cached token stays in use while it is valid.
-                let again = SilentRequest {
-                    core: core.clone(),
-                    scopes: Ok(scopes.clone()),
-                    account: account.clone(),
-                    claims: None,
-                    force_refresh: true,
-                    accept_partial: self.accept_partial,
-                    correlation_id: None,
-                };
-                // Without a Tokio runtime there is nothing to run it on: the token is still
-                // valid, and a later call past refresh_on tries again.
-                crate::runtime::spawn_detached(async move {
-                    if let Err(e) = again.boxed().await {
-                        tracing::warn!(error = %e, "background refresh of a user token failed; the cached token stays in use");
-                    }
-                });
-            }
-            return Ok(result);
+        core.execute(req, &self).await
+    }
+}
+
+/// The `UiRequired` error of a silent request that only the user can help.
+fn silent_failed(what: &str) -> Error {
+    Error::ui_required(
+        codes::NO_TOKENS_FOUND,
+        UiRequiredClassification::AcquireTokenSilentFailed,
+        format!("{what}; sign the user in interactively"),
+    )
+}
+
+impl Steps for &SilentRequest {
+    fn check(&mut self) -> Result<(), Error> {
+        if self.account.home_account_id.is_empty() {
+            return Err(silent_failed("no account was given"));
         }
-        let scope = user_scope(&scopes);
-        core.single_flight(request_key(&scope), || async {
-        // A flight that finished just before this one began has filled the cache.
-        if use_cache && let Some(result) = lookup().await? {
-            return Ok(result);
-        }
-        let aliases = &metadata.aliases;
-        let home = account.home_account_id.as_str();
+        Ok(())
+    }
+
+    /// Redeems a refresh token of the account: the family's or the app's own, in MSAL's order.
+    async fn token(self, cx: &Context<'_>) -> Result<TokenResponse, Error> {
+        let core = cx.core;
+        let aliases = &cx.metadata().aliases;
+        let home = self.account.home_account_id.as_str();
         let own = core
             .cache
             .find_refresh_token(home, aliases, &core.client_id, false)
@@ -439,11 +392,11 @@ impl SilentRequest {
             }
             _ => None,
         };
-        let mut result = None;
+        let cid = cx.correlation_id;
         if let Some(frt) = &family_first {
             tracing::debug!(correlation_id = %cid, family_id = ?frt.family_id, "silent: trying the family refresh token");
-            match refresh(core, home, &metadata, frt, &scope, claims.as_deref(), &cid).await {
-                Ok(resp) => result = Some(Ok(resp)),
+            match refresh(cx, frt).await {
+                Ok(resp) => return Ok(resp),
                 Err(e) if own.is_some() => {
                     tracing::debug!(correlation_id = %cid, error = %e, "silent: the family refresh token failed; using the app's own");
                 }
@@ -452,78 +405,38 @@ impl SilentRequest {
                         "this app is not in the family of the cached family refresh token (client_mismatch) and has no refresh token of its own",
                     ));
                 }
-                Err(e) => result = Some(Err(e)),
+                Err(e) => return Err(e),
             }
         }
-        let result = match (result, &own) {
-            (Some(r), _) => r,
-            (None, Some(rt)) => {
-                refresh(core, home, &metadata, rt, &scope, claims.as_deref(), &cid).await
-            }
-            (None, None) => {
-                return Err(silent_failed(
-                    "no refresh token for this account in the cache",
-                ));
-            }
-        };
-        let resp = result?;
-        core.complete(
-            resp,
-            Completion {
-                metadata: &metadata,
-                tenant: core.authority.tenant(),
-                requested: &scopes,
-                correlation_id: &cid,
-                user_flow: true,
-                user_assertion_hash: None,
-                accept_partial,
-            },
-        )
-        .await
-        })
-        .await
+        match &own {
+            Some(rt) => refresh(cx, rt).await,
+            None => Err(silent_failed(
+                "no refresh token for this account in the cache",
+            )),
+        }
     }
 
-    /// The request as a boxed `Send` future (for the background refresh it spawns of itself).
-    fn boxed(self) -> crate::http::BoxFuture<'static, Result<AuthenticationResult, Error>> {
-        Box::pin(self.send())
+    fn refresh_in_background(
+        &self,
+    ) -> Option<BoxFuture<'static, Result<AuthenticationResult, Error>>> {
+        let again = SilentRequest {
+            core: self.core.clone(),
+            scopes: self.scopes.clone(),
+            account: self.account.clone(),
+            claims: None,
+            force_refresh: true,
+            accept_partial: self.accept_partial,
+            correlation_id: None,
+        };
+        Some(Box::pin(again.send()))
     }
 }
 
-/// Redeems one refresh token of the account `home`, with client-side throttling.
-async fn refresh(
-    core: &AppCore,
-    home: &str,
-    metadata: &Metadata,
-    rt: &CachedRefreshToken,
-    scope: &str,
-    claims: Option<&str>,
-    cid: &str,
-) -> Result<TokenResponse, Error> {
-    let rt_hash = hex_sha256(rt.secret.secret());
-    let key = throttle_key(&[
-        "silent",
-        &core.client_id,
-        core.authority.url().as_str(),
-        scope,
-        home,
-        &rt_hash,
-    ]);
-    tracing::debug!(correlation_id = %cid, "silent: redeeming the refresh token");
-    core.token_request(TokenRequest {
-        metadata,
-        form: vec![
-            ("grant_type", "refresh_token"),
-            ("client_id", &core.client_id),
-            ("refresh_token", rt.secret.secret()),
-            ("scope", scope),
-            ("client_info", "1"),
-        ],
-        claims,
-        throttle_key: Some(key),
-        silent: true,
-        credential_required: false,
-        correlation_id: cid,
-    })
-    .await
+/// Redeems one refresh token, throttled by the request and the token.
+async fn refresh(cx: &Context<'_>, rt: &CachedRefreshToken) -> Result<TokenResponse, Error> {
+    let secret = rt.secret.secret();
+    let key = cx.throttle_key(&[&hex_sha256(secret)]);
+    tracing::debug!(correlation_id = %cx.correlation_id, "silent: redeeming the refresh token");
+    cx.token_request_keyed("refresh_token", &[("refresh_token", secret)], Some(key))
+        .await
 }

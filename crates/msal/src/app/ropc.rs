@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::auth_code::user_scope;
-use super::{AppCore, Completion, TokenRequest, correlation_id};
+use super::AppCore;
+use super::pipeline::{Claims, Context, Request, Steps};
 use crate::authority::AuthorityKind;
 use crate::error::{Error, codes};
 use crate::hash::hex_sha256;
-use crate::http::throttle::throttle_key;
 use crate::http::{HttpRequest, send_with_retry};
+use crate::oauth::TokenResponse;
 use crate::result::AuthenticationResult;
 use crate::secret::Password;
 
@@ -48,61 +48,43 @@ impl UsernamePasswordRequest {
     /// a federated user is a `Client` error `federated_user_not_supported` without sending the
     /// password anywhere. When the lookup fails, the user is taken to be a cloud user.
     pub async fn send(self) -> Result<AuthenticationResult, Error> {
-        let core = &self.core;
-        let cid = correlation_id(self.correlation_id.as_deref());
-        let scopes = self.scopes.map_err(|e| e.with_correlation_id(&cid))?;
+        // Never served from the cache: the password is checked each time.
+        let username = self.username.trim().to_ascii_lowercase();
+        let password_hash = hex_sha256(self.password.secret());
+        let identity = [username.as_str(), password_hash.as_str()];
+        let req = Request {
+            correlation_id: self.correlation_id.as_deref(),
+            claims: Claims::Caller(self.claims.as_deref()),
+            identity: &identity,
+            accept_partial: self.accept_partial,
+            ..Request::user("username_password", &self.scopes)
+        };
+        self.core.execute(req, &self).await
+    }
+}
+
+impl Steps for &UsernamePasswordRequest {
+    fn check(&mut self) -> Result<(), Error> {
+        if self.username.trim().is_empty() {
+            return Err(Error::client(
+                codes::INVALID_ARGUMENT,
+                "the username is empty",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn token(self, cx: &Context<'_>) -> Result<TokenResponse, Error> {
         let username = self.username.trim();
-        if username.is_empty() {
-            return Err(
-                Error::client(codes::INVALID_ARGUMENT, "the username is empty")
-                    .with_correlation_id(&cid),
-            );
+        if cx.core.authority.kind() == AuthorityKind::Aad {
+            cx.core
+                .check_not_federated(username, cx.correlation_id)
+                .await?;
         }
-        let claims = core.claims(self.claims.as_deref())?;
-        let metadata = core.metadata(&cid).await?;
-        if core.authority.kind() == AuthorityKind::Aad {
-            core.check_not_federated(username, &cid).await?;
-        }
-        let scope = user_scope(&scopes);
-        let password = self.password.secret();
-        let key = throttle_key(&[
-            "username_password",
-            &core.client_id,
-            core.authority.url().as_str(),
-            &scope,
-            &username.to_ascii_lowercase(),
-            &hex_sha256(password),
-        ]);
-        tracing::debug!(correlation_id = %cid, %scope, "username/password: requesting a token");
-        let resp = core
-            .token_request(TokenRequest {
-                metadata: &metadata,
-                form: vec![
-                    ("grant_type", "password"),
-                    ("client_id", &core.client_id),
-                    ("username", username),
-                    ("password", password),
-                    ("scope", &scope),
-                    ("client_info", "1"),
-                ],
-                claims: claims.as_deref(),
-                throttle_key: Some(key),
-                silent: false,
-                credential_required: false,
-                correlation_id: &cid,
-            })
-            .await?;
-        core.complete(
-            resp,
-            Completion {
-                metadata: &metadata,
-                tenant: core.authority.tenant(),
-                requested: &scopes,
-                correlation_id: &cid,
-                user_flow: true,
-                user_assertion_hash: None,
-                accept_partial: self.accept_partial,
-            },
+        tracing::debug!(correlation_id = %cx.correlation_id, scope = %cx.scope, "username/password: requesting a token");
+        cx.token_request(
+            "password",
+            &[("username", username), ("password", self.password.secret())],
         )
         .await
     }

@@ -1,0 +1,188 @@
+//! The exchange with the token endpoint, the last steps of the pipeline: sending a token
+//! request (throttled, with the client's credential and the claims) and saving its answer.
+
+use super::{AppCore, Completion, TokenRequest, declined_scopes, from_unix, now_unix, unix_after};
+use crate::account::Account;
+use crate::cache::{CacheWrite, CachedAccessToken};
+use crate::error::{Error, codes};
+use crate::oauth::{ClientInfo, TokenResponse, decode_jwt_payload, post_token_request};
+use crate::result::{AuthenticationResult, TokenSource};
+use crate::secret::AccessToken;
+
+impl AppCore {
+    /// Sends a token request: fails fast while the same request is throttled, adds the
+    /// client's credential (when it has one) and the claims, and opens or clears the
+    /// request's throttling window with the answer.
+    pub(crate) async fn token_request(&self, r: TokenRequest<'_>) -> Result<TokenResponse, Error> {
+        if let Some(key) = &r.throttle_key {
+            self.throttle.check(key)?;
+        }
+        let token_endpoint = &r.metadata.token_endpoint;
+        let credential = match &self.credential {
+            Some(c) => Some(c.fields(&self.client_id, token_endpoint.as_str()).await?),
+            None if r.credential_required => {
+                return Err(Error::client(
+                    codes::MISSING_CREDENTIAL,
+                    "the application has no credential",
+                ));
+            }
+            None => None,
+        };
+        let mut form = r.form;
+        if let Some(f) = &credential {
+            form.extend(f.pairs());
+        }
+        if let Some(c) = r.claims {
+            form.push(("claims", c));
+        }
+        let answer = post_token_request(
+            self.http.as_ref(),
+            &self.retry,
+            token_endpoint,
+            &form,
+            r.correlation_id,
+        )
+        .await;
+        if let Some(key) = r.throttle_key {
+            match &answer {
+                Ok(_) => self.throttle.clear(&key),
+                Err(e) => self.throttle.record(key, e, self.public, r.silent),
+            }
+        }
+        answer
+    }
+
+    /// Saves a token answer in the cache and reports it.
+    pub(crate) async fn complete(
+        &self,
+        mut resp: TokenResponse,
+        c: Completion<'_>,
+    ) -> Result<AuthenticationResult, Error> {
+        let now = now_unix();
+        // `parse_token_response` refuses answers without lifetimes; this is its twin check.
+        let lifetimes = resp.lifetimes().ok_or_else(|| {
+            Error::service(
+                codes::INVALID_TOKEN_RESPONSE,
+                "the token endpoint answered an access token that is already expired",
+            )
+            .with_correlation_id(c.correlation_id)
+        })?;
+        let granted = resp
+            .granted_scopes()
+            .unwrap_or_else(|| c.requested.to_vec());
+        let id_claims = match resp.id_token.as_deref() {
+            Some(t) if c.user_flow => Some(decode_jwt_payload(t)?),
+            _ => None,
+        };
+        let client_info = match resp.client_info.as_deref() {
+            Some(ci) if c.user_flow => Some(ClientInfo::decode(ci)?),
+            _ => None,
+        };
+        let home_account_id = client_info
+            .as_ref()
+            .map(ClientInfo::home_account_id)
+            .or_else(|| {
+                // Without client_info (ADFS, generic OIDC), MSAL keys the account by `sub`.
+                id_claims
+                    .as_ref()
+                    .and_then(|c| c.get("sub"))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            });
+        let realm = id_claims
+            .as_ref()
+            .and_then(|c| c.get("tid"))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .or_else(|| client_info.as_ref().map(|ci| ci.utid.clone()))
+            .unwrap_or_else(|| c.tenant.to_owned());
+        // Wiped if the cache write fails before it reaches the result.
+        let mut access_token =
+            zeroize::Zeroizing::new(resp.access_token.take().unwrap_or_default());
+        let token_type = resp.token_type.take().unwrap_or_else(|| "Bearer".into());
+        let account = self
+            .cache
+            .save_response(CacheWrite {
+                client_id: &self.client_id,
+                environment: &c.metadata.environment,
+                realm: &realm,
+                scopes: &granted,
+                access_token: Some(&access_token),
+                token_type: &token_type,
+                expires_in: lifetimes.expires_in,
+                ext_expires_in: lifetimes.ext_expires_in,
+                refresh_in: lifetimes.refresh_in,
+                refresh_token: if c.user_flow {
+                    resp.refresh_token.as_deref()
+                } else {
+                    None
+                },
+                family_id: resp.foci.as_deref(),
+                id_token: if c.user_flow {
+                    resp.id_token.as_deref()
+                } else {
+                    None
+                },
+                id_token_claims: id_claims.as_ref(),
+                home_account_id: if c.user_flow {
+                    home_account_id.as_deref()
+                } else {
+                    None
+                },
+                user_assertion_hash: c.user_assertion_hash,
+                now,
+            })
+            .await?;
+        let declined = declined_scopes(c.requested, &granted);
+        let result = AuthenticationResult {
+            access_token: AccessToken::new(std::mem::take(&mut *access_token)),
+            token_type,
+            expires_on: unix_after(now, lifetimes.expires_in),
+            extended_expires_on: lifetimes.ext_expires_in.map(|s| unix_after(now, s)),
+            refresh_on: lifetimes.refresh_in.map(|s| unix_after(now, s)),
+            scopes: granted.clone(),
+            declined_scopes: declined.clone(),
+            source: TokenSource::IdentityProvider,
+            tenant_id: Some(realm).filter(|r| !r.is_empty()),
+            correlation_id: c.correlation_id.to_owned(),
+            account,
+            id_token_claims: id_claims,
+        };
+        if !declined.is_empty() && !c.accept_partial {
+            return Err(Error::service(
+                codes::DECLINED_SCOPES,
+                format!(
+                    "the identity provider declined some of the requested scopes: {}; the tokens for the granted scopes are cached",
+                    declined.join(" ")
+                ),
+            )
+            .with_correlation_id(c.correlation_id)
+            .with_scopes(granted, declined)
+            .with_partial_result(result));
+        }
+        Ok(result)
+    }
+}
+
+/// A result served from the cache.
+pub(crate) fn cached_result(
+    at: CachedAccessToken,
+    account: Option<Account>,
+    id_token_claims: Option<serde_json::Value>,
+    correlation_id: String,
+) -> AuthenticationResult {
+    AuthenticationResult {
+        access_token: at.secret,
+        token_type: at.token_type,
+        expires_on: from_unix(at.expires_on),
+        extended_expires_on: at.extended_expires_on.map(from_unix),
+        refresh_on: at.refresh_on.map(from_unix),
+        scopes: at.scopes,
+        declined_scopes: Vec::new(),
+        source: TokenSource::Cache,
+        tenant_id: Some(at.realm).filter(|r| !r.is_empty()),
+        correlation_id,
+        account,
+        id_token_claims,
+    }
+}

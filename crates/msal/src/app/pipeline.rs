@@ -1,0 +1,579 @@
+//! The one pipeline of token requests.
+//!
+//! A flow describes its request ([`Request`]: its name and identity, its claims, its cache
+//! query, its result policy) and gives only the steps that are its own ([`Steps`]: its checks,
+//! how it gets the token answer, its background refresh). [`AppCore::execute`] runs every flow
+//! through the same steps, in this order:
+//!
+//! 1. the correlation id, the caller's or a fresh one, attached to every error at the end;
+//! 2. the flow's own checks, then the scopes;
+//! 3. the cache (unless the caller forces a refresh or sends claims), with the retry in
+//!    Microsoft Graph's short-form scopes, and a background refresh of a hit past its
+//!    `refresh_on`;
+//! 4. the claims, merged with the app's client capabilities;
+//! 5. the authority and its metadata, for the request's tenant;
+//! 6. single-flight: concurrent identical calls share one request;
+//! 7. the token answer: the flow's own steps, whose token request ([`Context::token_request`])
+//!    adds the credential and the claims and is throttled;
+//! 8. completion: the answer is checked, saved in the cache and reported.
+//!
+//! The exchange with the token endpoint (steps 7 and 8) is in `exchange.rs`.
+
+use std::sync::Arc;
+
+use super::exchange::cached_result;
+use super::{
+    AppCore, Completion, Flight, TenantAuthority, TokenRequest, correlation_id, now_unix,
+    with_graph_short_forms,
+};
+use crate::account::Account;
+use crate::authority::Metadata;
+use crate::cache::{AccessTokenQuery, CachedAccessToken};
+use crate::error::Error;
+use crate::http::BoxFuture;
+use crate::http::throttle::throttle_key;
+use crate::oauth::{RESERVED_SCOPES, TokenResponse, join_scopes};
+use crate::result::AuthenticationResult;
+
+/// A background refresh of the same request starts at most this often.
+const BACKGROUND_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The claims of a request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Claims<'a> {
+    /// The caller's claims, if any, to merge with the app's client capabilities.
+    Caller(Option<&'a str>),
+    /// Claims merged already (those an auth code flow was started with).
+    Merged(Option<&'a str>),
+}
+
+impl Claims<'_> {
+    /// Whether the claims ask for a fresh token: any that the caller sent.
+    fn skip_cache(self) -> bool {
+        match self {
+            Claims::Caller(c) => c.is_some_and(|c| !c.trim().is_empty()),
+            Claims::Merged(c) => c.is_some(),
+        }
+    }
+}
+
+/// Where the cached tokens of a request are.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CacheQuery<'a> {
+    /// The tenant the tokens are cached under.
+    pub realm: &'a str,
+    /// The user's home account id; `None` for app tokens.
+    pub home_account_id: Option<&'a str>,
+    /// The account to report with a cached user token; `None`: found by `home_account_id`.
+    pub account: Option<&'a Account>,
+}
+
+/// A token request as a flow describes it; [`AppCore::execute`] runs it.
+#[derive(Debug)]
+pub(crate) struct Request<'a> {
+    /// The flow's name: in logs, and in the request's identity (throttling, single-flight).
+    pub flow: &'static str,
+    /// The caller's correlation id; `None`: a fresh one.
+    pub correlation_id: Option<&'a str>,
+    /// The normalised scopes, or why they are not.
+    pub scopes: &'a Result<Vec<String>, Error>,
+    pub claims: Claims<'a>,
+    /// A per-request tenant instead of the application's.
+    pub tenant: Option<&'a str>,
+    /// Where a cached token may be found; `None`: the request is never served from the cache.
+    pub cache: Option<CacheQuery<'a>>,
+    /// Whether concurrent identical calls share one request to the identity provider.
+    pub single_flight: bool,
+    /// What identifies the request besides the flow, the app, the authority and the scopes
+    /// (the account, a hash of the assertion or password): part of its throttling and
+    /// single-flight keys.
+    pub identity: &'a [&'a str],
+    /// The on-behalf-of partition the tokens are cached in (and looked up in).
+    pub user_assertion_hash: Option<&'a str>,
+    /// Skips cached access tokens.
+    pub force_refresh: bool,
+    /// Accepts an answer that grants fewer scopes than asked for.
+    pub accept_partial: bool,
+    /// A user's tokens (id token, refresh token, account) rather than the app's own.
+    pub user_flow: bool,
+    /// The grant needs the app's credential.
+    pub credential_required: bool,
+    /// A silent request: throttled after a `UiRequired` answer too.
+    pub silent: bool,
+}
+
+impl<'a> Request<'a> {
+    /// A request for a token of the application itself, with the defaults: not cached, not
+    /// shared, the credential required, partial grants accepted.
+    pub(crate) fn app(flow: &'static str, scopes: &'a Result<Vec<String>, Error>) -> Self {
+        Request {
+            flow,
+            correlation_id: None,
+            scopes,
+            claims: Claims::Caller(None),
+            tenant: None,
+            cache: None,
+            single_flight: false,
+            identity: &[],
+            user_assertion_hash: None,
+            force_refresh: false,
+            accept_partial: true,
+            user_flow: false,
+            credential_required: true,
+            silent: false,
+        }
+    }
+
+    /// A request for a user's tokens, with the defaults: not cached, not shared, no
+    /// credential required (one is sent when the app has it), partial grants refused.
+    pub(crate) fn user(flow: &'static str, scopes: &'a Result<Vec<String>, Error>) -> Self {
+        Request {
+            accept_partial: false,
+            user_flow: true,
+            credential_required: false,
+            ..Request::app(flow, scopes)
+        }
+    }
+}
+
+/// The steps of a flow that are its own.
+pub(crate) trait Steps: Sized {
+    /// Checks the flow's own arguments, before anything is looked up or sent.
+    fn check(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// Gets the token answer: the flow's own steps (a device code, a browser sign-in, the
+    /// choice of a refresh token) and its request to the token endpoint.
+    async fn token(self, cx: &Context<'_>) -> Result<TokenResponse, Error>;
+
+    /// The same request past the cache, run in the background when a cached token is past its
+    /// `refresh_on`; `None`: the flow is not refreshed in the background.
+    fn refresh_in_background(
+        &self,
+    ) -> Option<BoxFuture<'static, Result<AuthenticationResult, Error>>> {
+        None
+    }
+}
+
+/// What the steps of a flow have to work with once the request is resolved.
+pub(crate) struct Context<'a> {
+    pub core: &'a AppCore,
+    pub correlation_id: &'a str,
+    /// The scope parameter: the scopes, and for a user's tokens `openid profile offline_access`.
+    pub scope: &'a str,
+    /// The claims, merged with the app's client capabilities.
+    pub claims: Option<&'a str>,
+    /// The authority the request goes to, and its metadata.
+    pub authority: &'a TenantAuthority,
+    req: &'a Request<'a>,
+}
+
+impl Context<'_> {
+    /// The metadata of the authority the request goes to.
+    pub(crate) fn metadata(&self) -> &Metadata {
+        &self.authority.metadata
+    }
+
+    /// The request's throttling key, with `extra` parts (e.g. a hash of the refresh token).
+    pub(crate) fn throttle_key(&self, extra: &[&str]) -> [u8; 32] {
+        request_key(
+            "throttle",
+            self.core,
+            self.req,
+            self.authority.authority.url().as_str(),
+            self.scope,
+            extra,
+        )
+    }
+
+    /// Sends the request to the token endpoint: `grant_type`, `client_id`, the grant's own
+    /// `fields`, `scope` (and `client_info` for a user's tokens), throttled by the request's
+    /// key.
+    pub(crate) async fn token_request(
+        &self,
+        grant_type: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<TokenResponse, Error> {
+        self.token_request_keyed(grant_type, fields, Some(self.throttle_key(&[])))
+            .await
+    }
+
+    /// [`token_request`](Self::token_request) with another throttling key, or none for a
+    /// request that cannot repeat (an authorization code is redeemed once).
+    pub(crate) async fn token_request_keyed(
+        &self,
+        grant_type: &str,
+        fields: &[(&str, &str)],
+        throttle_key: Option<[u8; 32]>,
+    ) -> Result<TokenResponse, Error> {
+        let mut form = Vec::with_capacity(fields.len() + 4);
+        form.extend([
+            ("grant_type", grant_type),
+            ("client_id", &self.core.client_id),
+        ]);
+        form.extend_from_slice(fields);
+        form.push(("scope", self.scope));
+        if self.req.user_flow {
+            form.push(("client_info", "1"));
+        }
+        self.core
+            .token_request(TokenRequest {
+                metadata: self.metadata(),
+                form,
+                claims: self.claims,
+                throttle_key,
+                silent: self.req.silent,
+                credential_required: self.req.credential_required,
+                correlation_id: self.correlation_id,
+            })
+            .await
+    }
+}
+
+/// The scope parameter of a user flow: the app's scopes, then `openid profile offline_access`.
+pub(crate) fn user_scope(scopes: &[String]) -> String {
+    join_scopes(
+        scopes
+            .iter()
+            .map(String::as_str)
+            .chain(RESERVED_SCOPES.iter().copied()),
+    )
+}
+
+fn scope_parameter(req: &Request<'_>, scopes: &[String]) -> String {
+    if req.user_flow {
+        user_scope(scopes)
+    } else {
+        join_scopes(scopes.iter().map(String::as_str))
+    }
+}
+
+/// The identity of a request, hashed: `kind`, the flow, the app, the authority (its URL, or
+/// the tenant as named, which stands for it), the scope
+/// parameter, the flow's own identity and `extra`.
+fn request_key(
+    kind: &str,
+    core: &AppCore,
+    req: &Request<'_>,
+    authority: &str,
+    scope: &str,
+    extra: &[&str],
+) -> [u8; 32] {
+    let mut parts = Vec::with_capacity(5 + req.identity.len() + extra.len());
+    parts.extend([kind, req.flow, core.client_id.as_str(), authority, scope]);
+    parts.extend_from_slice(req.identity);
+    parts.extend_from_slice(extra);
+    throttle_key(&parts)
+}
+
+/// The single-flight (and background refresh) key of a request. Every option that changes
+/// the result is in it: callers that differ in claims, `force_refresh` or
+/// `allow_partial_scopes` do not share one answer (a forced refresh must not get the answer
+/// of a flight that may come from the cache; a partial grant is a success for one caller and
+/// an error for the other).
+fn flight_key(
+    core: &AppCore,
+    req: &Request<'_>,
+    authority: &str,
+    scope: &str,
+    claims: Option<&str>,
+) -> [u8; 32] {
+    request_key(
+        "flight",
+        core,
+        req,
+        authority,
+        scope,
+        &[
+            claims.unwrap_or(""),
+            if req.force_refresh { "force" } else { "" },
+            if req.accept_partial { "partial" } else { "" },
+        ],
+    )
+}
+
+/// A token found in the cache, and what its result reports with it.
+struct Hit {
+    at: CachedAccessToken,
+    account: Option<Account>,
+    id_token_claims: Option<serde_json::Value>,
+}
+
+impl Hit {
+    fn app(at: CachedAccessToken) -> Self {
+        Hit {
+            at,
+            account: None,
+            id_token_claims: None,
+        }
+    }
+
+    fn into_result(self, correlation_id: String) -> AuthenticationResult {
+        cached_result(self.at, self.account, self.id_token_claims, correlation_id)
+    }
+}
+
+impl AppCore {
+    /// Runs a request through the pipeline (see the module's documentation). Every error
+    /// carries the request's correlation id.
+    pub(crate) async fn execute(
+        &self,
+        req: Request<'_>,
+        mut steps: impl Steps,
+    ) -> Result<AuthenticationResult, Error> {
+        let cid = correlation_id(req.correlation_id);
+        // `?` that puts the correlation id on the error. One function rather than a nested
+        // one mapping all errors: every level of futures is moved on every call, hits included.
+        macro_rules! attempt {
+            ($e:expr) => {
+                match $e {
+                    Ok(v) => v,
+                    Err(e) => return Err(Error::with_correlation_id(e, cid)),
+                }
+            };
+        }
+        attempt!(steps.check());
+        let scopes: &[String] = attempt!(req.scopes.as_ref().map_err(Error::clone));
+        // The caller's claims (a claims challenge) skip the cache; the app's client
+        // capabilities alone do not: they go with every request, and the tokens cached were
+        // issued with them (so they are merged in below, off the hit path).
+        let use_cache = !req.force_refresh && !req.claims.skip_cache();
+        if use_cache && let Some(q) = &req.cache {
+            // A hit needs only the tenant's cache identity, and hashes nothing.
+            let aliases = attempt!(self.tenant_aliases(req.tenant, &cid).await);
+            let now = now_unix();
+            // The steps of `cached`, written out: each level of futures on this path is one
+            // more move of its state on every call.
+            let query = self.access_token_query(&req, q, scopes, &aliases, now);
+            let mut found = attempt!(self.cache.find_access_token(&query).await);
+            if found.is_none() {
+                found = attempt!(self.find_in_short_forms(&query).await);
+            }
+            if let Some(at) = found {
+                tracing::debug!(correlation_id = %cid, flow = req.flow, "cache hit");
+                if at.refresh_on.is_some_and(|r| r <= now) {
+                    self.refresh_behind(&req, &steps, scopes);
+                }
+                let hit = match q.home_account_id {
+                    None => Hit::app(at),
+                    Some(home) => attempt!(self.user_hit(at, home, q.account, &aliases).await),
+                };
+                return Ok(hit.into_result(cid));
+            }
+        }
+        let claims = match req.claims {
+            Claims::Caller(c) => attempt!(self.claims(c)),
+            Claims::Merged(c) => c.map(str::to_owned),
+        };
+        // Boxed, so that the state of a request to the identity provider (far larger than a
+        // cache lookup's) is not carried, and moved, by every call served from the cache.
+        let fetch = self.fetch(&req, steps, scopes, claims.as_deref(), use_cache, &cid);
+        Box::pin(fetch)
+            .await
+            .map_err(|e| e.with_correlation_id(&cid))
+    }
+
+    /// The request to the identity provider: its authority, single-flight, the flow's steps
+    /// and completion.
+    async fn fetch<S: Steps>(
+        &self,
+        req: &Request<'_>,
+        steps: S,
+        scopes: &[String],
+        claims: Option<&str>,
+        use_cache: bool,
+        cid: &str,
+    ) -> Result<AuthenticationResult, Error> {
+        let resolved = self.tenant_authority(req.tenant, cid).await?;
+        let scope = scope_parameter(req, scopes);
+        let cx = Context {
+            core: self,
+            correlation_id: cid,
+            scope: &scope,
+            claims,
+            authority: &resolved,
+            req,
+        };
+        let cx = &cx;
+        let fetch = move || async move {
+            // A flight that finished just before this one began has filled the cache.
+            if use_cache
+                && let Some(q) = &req.cache
+                && let Some(hit) = self
+                    .cached(req, q, scopes, &cx.metadata().aliases, now_unix())
+                    .await?
+            {
+                return Ok(hit.into_result(cid.to_owned()));
+            }
+            let resp = steps.token(cx).await?;
+            self.complete(
+                resp,
+                Completion {
+                    metadata: cx.metadata(),
+                    tenant: cx.authority.authority.tenant(),
+                    requested: scopes,
+                    correlation_id: cid,
+                    user_flow: req.user_flow,
+                    user_assertion_hash: req.user_assertion_hash,
+                    accept_partial: req.accept_partial,
+                },
+            )
+            .await
+        };
+        if req.single_flight {
+            let key = flight_key(self, req, resolved.authority.url().as_str(), &scope, claims);
+            self.single_flight(key, fetch).await
+        } else {
+            fetch().await
+        }
+    }
+
+    /// A cached token for the request, with the account and id token claims of a user's.
+    /// [`execute`](Self::execute) has the same steps written out, for the hit path.
+    async fn cached(
+        &self,
+        req: &Request<'_>,
+        q: &CacheQuery<'_>,
+        scopes: &[String],
+        aliases: &[String],
+        now: i64,
+    ) -> Result<Option<Hit>, Error> {
+        let query = self.access_token_query(req, q, scopes, aliases, now);
+        let mut found = self.cache.find_access_token(&query).await?;
+        if found.is_none() {
+            found = self.find_in_short_forms(&query).await?;
+        }
+        Ok(match (found, q.home_account_id) {
+            (None, _) => None,
+            (Some(at), None) => Some(Hit::app(at)),
+            (Some(at), Some(home)) => Some(self.user_hit(at, home, q.account, aliases).await?),
+        })
+    }
+
+    fn access_token_query<'q>(
+        &'q self,
+        req: &Request<'q>,
+        q: &CacheQuery<'q>,
+        scopes: &'q [String],
+        aliases: &'q [String],
+        now: i64,
+    ) -> AccessTokenQuery<'q> {
+        AccessTokenQuery {
+            client_id: &self.client_id,
+            environments: aliases,
+            realm: q.realm,
+            scopes,
+            home_account_id: q.home_account_id,
+            user_assertion_hash: req.user_assertion_hash,
+            now,
+        }
+    }
+
+    /// After a miss: the token endpoint answers Graph scopes in their short form and the
+    /// cache keeps what it answered, so the query is retried with short forms.
+    async fn find_in_short_forms(
+        &self,
+        query: &AccessTokenQuery<'_>,
+    ) -> Result<Option<CachedAccessToken>, Error> {
+        let Some(short) = with_graph_short_forms(query.scopes) else {
+            return Ok(None);
+        };
+        let query = AccessTokenQuery {
+            scopes: &short,
+            ..*query
+        };
+        self.cache.find_access_token(&query).await
+    }
+
+    /// A cached user token with its account (the one given, else the cached one) and the
+    /// claims of its id token.
+    async fn user_hit(
+        &self,
+        at: CachedAccessToken,
+        home: &str,
+        account: Option<&Account>,
+        aliases: &[String],
+    ) -> Result<Hit, Error> {
+        let account = match account {
+            Some(a) => Some(a.clone()),
+            None => self.cache.find_account(home, aliases).await?,
+        };
+        let id_token_claims = self
+            .cache
+            .id_token_claims(home, aliases, &self.client_id, &at.realm)
+            .await?;
+        Ok(Hit {
+            at,
+            account,
+            id_token_claims,
+        })
+    }
+
+    /// Starts a background refresh of a request whose cached token is past `refresh_on`
+    /// (at most one per request every [`BACKGROUND_REFRESH_EVERY`]). The caller is answered
+    /// from the cache meanwhile; if the refresh fails, the cached token stays in use while
+    /// it is valid.
+    fn refresh_behind(&self, req: &Request<'_>, steps: &impl Steps, scopes: &[String]) {
+        // Keyed by the tenant as named, which stands for its authority: no lookup needed.
+        let scope = scope_parameter(req, scopes);
+        let tenant = req.tenant.unwrap_or("/");
+        if !self.start_background_refresh(flight_key(self, req, tenant, &scope, None)) {
+            return;
+        }
+        if let Some(job) = steps.refresh_in_background() {
+            let flow = req.flow;
+            // Without a Tokio runtime there is nothing to run it on: the token is still valid,
+            // and a later call past refresh_on tries again.
+            crate::runtime::spawn_detached(async move {
+                if let Err(e) = job.await {
+                    tracing::warn!(flow, error = %e, "background refresh failed; the cached token stays in use");
+                }
+            });
+        }
+    }
+
+    /// Runs `request` once for all concurrent callers with the same `key`: the first caller
+    /// runs it, the others wait for and share its result. If the first caller is dropped
+    /// mid-way, a waiting caller runs it instead.
+    pub(crate) async fn single_flight<F, Fut>(
+        &self,
+        key: [u8; 32],
+        request: F,
+    ) -> Result<AuthenticationResult, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<AuthenticationResult, Error>>,
+    {
+        let flight: Flight = self
+            .inflight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key)
+            .or_default()
+            .clone();
+        let result = flight.get_or_init(request).await.clone();
+        let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        if inflight.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            inflight.remove(&key);
+        }
+        result
+    }
+
+    /// Whether a background refresh of `key` may start now (none started recently).
+    pub(crate) fn start_background_refresh(&self, key: [u8; 32]) -> bool {
+        let now = std::time::Instant::now();
+        let mut refreshing = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+        if refreshing
+            .get(&key)
+            .is_some_and(|t| now.duration_since(*t) < BACKGROUND_REFRESH_EVERY)
+        {
+            return false;
+        }
+        if refreshing.len() >= 1024 {
+            refreshing.retain(|_, t| now.duration_since(*t) < BACKGROUND_REFRESH_EVERY);
+        }
+        refreshing.insert(key, now);
+        true
+    }
+}
