@@ -269,3 +269,19 @@ impl ConfidentialClientApplicationBuilder {
         })
     }
 }
+
+// The apps' `builder()` live here, beside the builders, so that the apps' modules need not
+// import this one (which imports them).
+impl ConfidentialClientApplication {
+    /// A builder for the application with this client id.
+    pub fn builder(client_id: &str) -> ConfidentialClientApplicationBuilder {
+        ConfidentialClientApplicationBuilder::new(client_id)
+    }
+}
+
+impl PublicClientApplication {
+    /// A builder for the application with this client id.
+    pub fn builder(client_id: &str) -> PublicClientApplicationBuilder {
+        PublicClientApplicationBuilder::new(client_id)
+    }
+}

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use super::SilentRequest;
 use super::auth_code::{AuthCodeFlow, AuthCodeFlowRequest, InitiateAuthCodeFlowRequest};
-use super::builder::ConfidentialClientApplicationBuilder;
 use super::obo::OnBehalfOfRequest;
 use super::pipeline::{CacheQuery, Claims, Context, Request, Steps};
 use super::ropc::UsernamePasswordRequest;
@@ -38,11 +37,6 @@ pub struct ConfidentialClientApplication {
 }
 
 impl ConfidentialClientApplication {
-    /// A builder for the application with this client id.
-    pub fn builder(client_id: &str) -> ConfidentialClientApplicationBuilder {
-        ConfidentialClientApplicationBuilder::new(client_id)
-    }
-
     /// The application's client id.
     pub fn client_id(&self) -> &str {
         &self.core.client_id

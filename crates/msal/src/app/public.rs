@@ -5,7 +5,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use super::builder::PublicClientApplicationBuilder;
 use super::interactive::InteractiveRequest;
 use super::pipeline::{CacheQuery, Claims, Context, Request, Steps};
 use super::ropc::UsernamePasswordRequest;
@@ -55,11 +54,6 @@ type CodeCallback = Box<dyn Fn(&DeviceCodeInfo) + Send + Sync>;
 type CancelFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 impl PublicClientApplication {
-    /// A builder for the application with this client id.
-    pub fn builder(client_id: &str) -> PublicClientApplicationBuilder {
-        PublicClientApplicationBuilder::new(client_id)
-    }
-
     /// The application's client id.
     pub fn client_id(&self) -> &str {
         &self.core.client_id
