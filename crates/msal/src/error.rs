@@ -49,6 +49,9 @@ pub mod codes {
     pub const INSECURE_AUTHORITY: &str = "insecure_authority";
     /// The application has no usable credential (secret, certificate or assertion).
     pub const MISSING_CREDENTIAL: &str = "missing_client_credential";
+    /// A federated token file (workload identity) that is missing, unreadable, empty, too
+    /// large or not one token.
+    pub const INVALID_ASSERTION_FILE: &str = "invalid_client_assertion_file";
     /// The certificate or private key cannot be read or used.
     pub const INVALID_CERTIFICATE: &str = "invalid_certificate";
     /// No scopes were requested.

@@ -28,7 +28,7 @@ pub mod secret;
 pub use account::Account;
 pub use app::{
     AuthCodeFlow, Browser, ClientCredential, ConfidentialClientApplication,
-    ConfidentialClientApplicationBuilder, Prompt, PublicClientApplication,
+    ConfidentialClientApplicationBuilder, FederatedTokenFile, Prompt, PublicClientApplication,
     PublicClientApplicationBuilder,
 };
 pub use authority::{Authority, AuthorityKind};

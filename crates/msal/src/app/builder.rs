@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::credential::{AssertionContext, ClientCredential};
+use super::token_file::FederatedTokenFile;
 use super::{AppCore, ConfidentialClientApplication, PublicClientApplication};
 use crate::authority::{Authority, AuthorityOptions, AuthorityResolver};
 use crate::cache::TokenCache;
@@ -262,6 +263,14 @@ impl ConfidentialClientApplicationBuilder {
         self
     }
 
+    /// Authenticates with the federated token in a file (workload identity federation), read
+    /// again whenever the file changes, as Kubernetes rotates it.
+    pub fn client_assertion_file(mut self, path: impl Into<PathBuf>) -> Self {
+        let file = FederatedTokenFile::new(path);
+        self.cfg.credential = Some(ClientCredential::AssertionFile(Arc::new(file)));
+        self
+    }
+
     /// Builds the application, or returns the first configuration error.
     pub fn build(self) -> Result<ConfidentialClientApplication, Error> {
         Ok(ConfidentialClientApplication {
@@ -276,6 +285,69 @@ impl ConfidentialClientApplication {
     /// A builder for the application with this client id.
     pub fn builder(client_id: &str) -> ConfidentialClientApplicationBuilder {
         ConfidentialClientApplicationBuilder::new(client_id)
+    }
+
+    /// A builder for workload identity federation as AKS sets it up, from the process's
+    /// environment: `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_FEDERATED_TOKEN_FILE` and
+    /// `AZURE_AUTHORITY_HOST` (default `https://login.microsoftonline.com/`). A missing variable
+    /// is reported by `build()`.
+    pub fn workload_identity() -> ConfidentialClientApplicationBuilder {
+        Self::workload_identity_from(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
+    }
+
+    /// [`workload_identity`](Self::workload_identity) from these variables instead of the
+    /// process's environment.
+    pub fn workload_identity_from<I, K, V>(vars: I) -> ConfidentialClientApplicationBuilder
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: Into<String>,
+    {
+        let mut client_id = None;
+        let mut tenant = None;
+        let mut file = None;
+        let mut host = None;
+        for (k, v) in vars {
+            let slot = match k.as_ref() {
+                "AZURE_CLIENT_ID" => &mut client_id,
+                "AZURE_TENANT_ID" => &mut tenant,
+                "AZURE_FEDERATED_TOKEN_FILE" => &mut file,
+                "AZURE_AUTHORITY_HOST" => &mut host,
+                _ => continue,
+            };
+            *slot = Some(v.into()).filter(|v: &String| !v.trim().is_empty());
+        }
+        let mut b = ConfidentialClientApplicationBuilder::new(client_id.as_deref().unwrap_or(""));
+        let missing = [
+            ("AZURE_CLIENT_ID", client_id.is_none()),
+            ("AZURE_TENANT_ID", tenant.is_none()),
+            ("AZURE_FEDERATED_TOKEN_FILE", file.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, missing)| missing.then_some(name))
+        .collect::<Vec<_>>();
+        if !missing.is_empty() {
+            // Before the empty client id's own error, which says less.
+            b.cfg.error = Some(Error::client(
+                codes::INVALID_CONFIGURATION,
+                format!(
+                    "workload identity needs the environment variable(s) {}",
+                    missing.join(", ")
+                ),
+            ));
+            return b;
+        }
+        let host = host.unwrap_or_else(|| "https://login.microsoftonline.com/".to_owned());
+        let authority = format!(
+            "{}/{}",
+            host.trim_end_matches('/'),
+            tenant.unwrap_or_default().trim()
+        );
+        b.authority(authority)
+            .client_assertion_file(file.unwrap_or_default())
     }
 }
 

@@ -42,6 +42,11 @@ impl ConfidentialClientApplication {
         &self.core.client_id
     }
 
+    /// The application's authority.
+    pub fn authority(&self) -> &crate::Authority {
+        &self.core.authority
+    }
+
     /// The application's token cache.
     pub fn token_cache(&self) -> &TokenCache {
         &self.core.cache

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
+use super::token_file::FederatedTokenFile;
 use crate::error::Error;
 use crate::http::BoxFuture;
 use crate::oauth::JWT_BEARER_ASSERTION;
@@ -36,6 +37,8 @@ pub enum ClientCredential {
     Certificate(ClientCertificate),
     /// A caller-supplied assertion.
     Assertion(AssertionProvider),
+    /// A federated token file (workload identity federation), read again when it changes.
+    AssertionFile(Arc<FederatedTokenFile>),
 }
 
 impl fmt::Debug for ClientCredential {
@@ -44,6 +47,9 @@ impl fmt::Debug for ClientCredential {
             ClientCredential::Secret(s) => f.debug_tuple("Secret").field(s).finish(),
             ClientCredential::Certificate(c) => f.debug_tuple("Certificate").field(c).finish(),
             ClientCredential::Assertion(_) => f.write_str("Assertion(<callback>)"),
+            ClientCredential::AssertionFile(file) => {
+                f.debug_tuple("AssertionFile").field(file).finish()
+            }
         }
     }
 }
@@ -80,6 +86,7 @@ impl ClientCredential {
                 })
                 .await?
             }
+            ClientCredential::AssertionFile(file) => file.assertion()?,
         };
         Ok(CredentialFields(vec![
             (

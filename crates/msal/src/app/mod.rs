@@ -57,6 +57,7 @@ mod obo;
 mod pipeline;
 mod public;
 mod ropc;
+mod token_file;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,6 +74,7 @@ pub use interactive::{
 pub use obo::{OnBehalfOfRequest, user_assertion_hash};
 pub use public::{DeviceCodeRequest, PublicClientApplication, SilentRequest};
 pub use ropc::UsernamePasswordRequest;
+pub use token_file::{FederatedTokenFile, MAX_TOKEN_FILE_SIZE};
 
 use crate::authority::{Authority, AuthorityResolver, Metadata};
 use crate::cache::TokenCache;

@@ -59,6 +59,11 @@ impl PublicClientApplication {
         &self.core.client_id
     }
 
+    /// The application's authority.
+    pub fn authority(&self) -> &crate::Authority {
+        &self.core.authority
+    }
+
     /// The application's token cache.
     pub fn token_cache(&self) -> &TokenCache {
         &self.core.cache
