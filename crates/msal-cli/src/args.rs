@@ -67,25 +67,23 @@ pub(crate) enum Flow {
     UsernamePassword,
     /// A token for a downstream API on behalf of the caller of a web API.
     OnBehalfOf,
+    /// The platform's managed identity (Azure VM, App Service, Functions, Arc, ...).
+    ManagedIdentity,
 }
 
 /// Options every command that talks to an identity provider takes.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ConnArgs {
     /// An Entra-style authority, e.g. https://login.microsoftonline.com/<tenant>.
-    #[arg(
-        long,
-        value_name = "URL",
-        required_unless_present = "oidc_authority",
-        conflicts_with = "oidc_authority"
-    )]
+    // Required by every command but `token managed-identity`: checked by `Cli::check`.
+    #[arg(long, value_name = "URL", conflicts_with = "oidc_authority")]
     pub(crate) authority: Option<String>,
     /// Any OpenID Connect issuer (metadata at <issuer>/.well-known/openid-configuration).
     #[arg(long, value_name = "URL")]
     pub(crate) oidc_authority: Option<String>,
-    /// The application (client) id.
+    /// The application (client) id; managed-identity: a user-assigned identity's client id.
     #[arg(long, value_name = "ID")]
-    pub(crate) client_id: String,
+    pub(crate) client_id: Option<String>,
     /// Persistent token cache in MSAL's unified JSON cache schema; without it, memory only.
     #[arg(long, value_name = "FILE")]
     pub(crate) cache: Option<PathBuf>,
@@ -165,6 +163,75 @@ pub(crate) struct TokenArgs {
     /// interactive: a loopback redirect URI such as http://localhost or http://127.0.0.1/.
     #[arg(long, value_name = "URI")]
     pub(crate) redirect_uri: Option<String>,
+    /// managed-identity: a user-assigned identity's object (principal) id.
+    #[arg(long, value_name = "ID", conflicts_with = "resource_id")]
+    pub(crate) object_id: Option<String>,
+    /// managed-identity: a user-assigned identity's Azure resource id.
+    #[arg(long, value_name = "ID")]
+    pub(crate) resource_id: Option<String>,
+}
+
+impl Cli {
+    /// Reads the command line; a usage error (exit 2) for what clap's declarations cannot say:
+    /// `--authority` and `--client-id` are required except by `token managed-identity`, which
+    /// takes no authority and at most one user-assigned identity selector.
+    pub(crate) fn parse_checked() -> Self {
+        let cli = Cli::parse();
+        if let Err(e) = cli.check() {
+            e.exit();
+        }
+        cli
+    }
+
+    fn check(&self) -> Result<(), clap::Error> {
+        use clap::CommandFactory;
+        use clap::error::ErrorKind;
+        let usage = |kind, msg: &str| Err(Cli::command().error(kind, msg));
+        let conn = match &self.command {
+            Command::Token(t) if t.flow == Flow::ManagedIdentity => {
+                if t.conn.authority.is_some() || t.conn.oidc_authority.is_some() {
+                    return usage(
+                        ErrorKind::ArgumentConflict,
+                        "managed-identity takes no authority: the source is detected from the environment",
+                    );
+                }
+                let selectors = [&t.conn.client_id, &t.object_id, &t.resource_id];
+                if selectors.iter().filter(|s| s.is_some()).count() > 1 {
+                    return usage(
+                        ErrorKind::ArgumentConflict,
+                        "give at most one of --client-id, --object-id and --resource-id",
+                    );
+                }
+                return Ok(());
+            }
+            Command::Token(t) => {
+                if t.object_id.is_some() || t.resource_id.is_some() {
+                    return usage(
+                        ErrorKind::ArgumentConflict,
+                        "--object-id and --resource-id are for the managed-identity flow",
+                    );
+                }
+                &t.conn
+            }
+            Command::Accounts {
+                action: AccountsAction::List { conn } | AccountsAction::Remove { conn, .. },
+            } => conn,
+            _ => return Ok(()),
+        };
+        if conn.authority.is_none() && conn.oidc_authority.is_none() {
+            return usage(
+                ErrorKind::MissingRequiredArgument,
+                "the following required arguments were not provided:\n  --authority <URL>",
+            );
+        }
+        if conn.client_id.is_none() {
+            return usage(
+                ErrorKind::MissingRequiredArgument,
+                "the following required arguments were not provided:\n  --client-id <ID>",
+            );
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -53,7 +53,7 @@ macro_rules! configure {
 
 fn public_app(conn: &ConnArgs, caps: &[String]) -> Result<PublicClientApplication, Error> {
     configure!(
-        PublicClientApplication::builder(&conn.client_id),
+        PublicClientApplication::builder(conn.client_id.as_deref().unwrap_or_default()),
         conn,
         caps.to_vec()
     )
@@ -72,7 +72,7 @@ fn env_secret(var: &str, what: &str) -> Result<String, Error> {
 
 fn confidential_app(args: &TokenArgs) -> Result<ConfidentialClientApplication, Error> {
     let b = configure!(
-        ConfidentialClientApplication::builder(&args.conn.client_id),
+        ConfidentialClientApplication::builder(args.conn.client_id.as_deref().unwrap_or_default()),
         &args.conn,
         args.client_capabilities.clone()
     );
@@ -105,6 +105,10 @@ pub async fn token(args: TokenArgs) -> ExitCode {
         Flow::Interactive => interactive(&args, format).await,
         Flow::UsernamePassword => username_password(&args).await,
         Flow::OnBehalfOf => on_behalf_of(&args).await,
+        Flow::ManagedIdentity => Err(Error::client(
+            codes::NOT_SUPPORTED,
+            "the managed-identity flow is not built yet",
+        )),
     };
     match result {
         Ok(r) => {

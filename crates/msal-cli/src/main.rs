@@ -11,8 +11,6 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use args::{AccountsAction, Cli, Command};
 
 fn init_logging(verbose: bool) {
@@ -26,7 +24,7 @@ fn init_logging(verbose: bool) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
