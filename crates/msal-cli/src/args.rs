@@ -250,3 +250,118 @@ pub(crate) enum AccountsAction {
         account: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+
+    fn check(args: &[&str]) -> Result<(), ErrorKind> {
+        let cli = Cli::try_parse_from(std::iter::once("msal").chain(args.iter().copied()))
+            .map_err(|e| e.kind())?;
+        cli.check().map_err(|e| e.kind())
+    }
+
+    #[test]
+    fn managed_identity_takes_no_authority_and_one_selector_at_most() {
+        assert_eq!(
+            check(&["token", "managed-identity", "--scope", "r/.default"]),
+            Ok(())
+        );
+        for sel in ["--client-id", "--object-id", "--resource-id"] {
+            let args = [
+                "token",
+                "managed-identity",
+                "--scope",
+                "r/.default",
+                sel,
+                "x",
+            ];
+            assert_eq!(check(&args), Ok(()), "{sel}");
+        }
+        let two = [
+            "token",
+            "managed-identity",
+            "--scope",
+            "s",
+            "--client-id",
+            "a",
+            "--object-id",
+            "b",
+        ];
+        assert_eq!(check(&two), Err(ErrorKind::ArgumentConflict));
+        let authority = [
+            "token",
+            "managed-identity",
+            "--scope",
+            "s",
+            "--authority",
+            "https://a/t",
+        ];
+        assert_eq!(check(&authority), Err(ErrorKind::ArgumentConflict));
+    }
+
+    #[test]
+    fn other_flows_and_accounts_still_need_an_authority_and_a_client_id() {
+        let no_authority = [
+            "token",
+            "client-credentials",
+            "--scope",
+            "s",
+            "--client-id",
+            "c",
+        ];
+        assert_eq!(
+            check(&no_authority),
+            Err(ErrorKind::MissingRequiredArgument)
+        );
+        let no_client = [
+            "token",
+            "device-code",
+            "--scope",
+            "s",
+            "--authority",
+            "https://a/t",
+        ];
+        assert_eq!(check(&no_client), Err(ErrorKind::MissingRequiredArgument));
+        let oidc = [
+            "token",
+            "device-code",
+            "--scope",
+            "s",
+            "--oidc-authority",
+            "https://i",
+            "--client-id",
+            "c",
+        ];
+        assert_eq!(check(&oidc), Ok(()));
+        let selector = [
+            "token",
+            "client-credentials",
+            "--scope",
+            "s",
+            "--authority",
+            "https://a/t",
+            "--client-id",
+            "c",
+            "--object-id",
+            "o",
+        ];
+        assert_eq!(check(&selector), Err(ErrorKind::ArgumentConflict));
+        assert_eq!(
+            check(&["accounts", "list", "--client-id", "c"]),
+            Err(ErrorKind::MissingRequiredArgument)
+        );
+        assert_eq!(
+            check(&[
+                "accounts",
+                "list",
+                "--authority",
+                "https://a/t",
+                "--client-id",
+                "c"
+            ]),
+            Ok(())
+        );
+    }
+}
