@@ -129,7 +129,12 @@ async fn imds_system_assigned_exact_request_then_the_cache() {
     // Cached as MSAL caches managed identity tokens.
     let cache = app.token_cache().serialize();
     let v: serde_json::Value = serde_json::from_str(&cache).unwrap();
-    let at = v["AccessToken"].as_object().unwrap().values().next().unwrap();
+    let at = v["AccessToken"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
     assert_eq!(at["client_id"], "system_assigned_managed_identity");
     assert_eq!(at["realm"], "managed_identity");
     assert_eq!(at["environment"], "login.microsoftonline.com");
@@ -145,9 +150,13 @@ async fn force_refresh_skips_the_cache() {
     bounded(app.acquire_token_for_client(SCOPE).send())
         .await
         .unwrap();
-    let r = bounded(app.acquire_token_for_client(SCOPE).force_refresh(true).send())
-        .await
-        .unwrap();
+    let r = bounded(
+        app.acquire_token_for_client(SCOPE)
+            .force_refresh(true)
+            .send(),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.access_token.secret(), "two");
     assert_eq!(idp.requests().len(), 2);
 }
@@ -157,7 +166,10 @@ async fn each_user_assigned_selector_on_each_source_that_takes_one() {
     let ids = [
         (ManagedIdentityId::ClientId("cid-ua".into()), 0),
         (ManagedIdentityId::ObjectId("oid-ua".into()), 1),
-        (ManagedIdentityId::ResourceId("/subscriptions/s/rg/ua".into()), 2),
+        (
+            ManagedIdentityId::ResourceId("/subscriptions/s/rg/ua".into()),
+            2,
+        ),
     ];
     // The parameter names per source: IMDS, App Service, Arc.
     let names = [
@@ -387,7 +399,11 @@ fn the_source_is_detected_in_msals_order() {
         (&[], true, AzureArc),
         (&[("IDENTITY_ENDPOINT", e)], false, Imds),
         (&[("AZURE_POD_IDENTITY_AUTHORITY_HOST", e)], false, Imds),
-        (&[("IDENTITY_ENDPOINT", e), ("IDENTITY_HEADER", "")], false, Imds),
+        (
+            &[("IDENTITY_ENDPOINT", e), ("IDENTITY_HEADER", "")],
+            false,
+            Imds,
+        ),
     ];
     for (env, arc_agent, want) in cases {
         let mut b = ManagedIdentityApplication::builder(ManagedIdentityId::SystemAssigned)
@@ -583,7 +599,10 @@ async fn one_scope_only() {
     )
     .await
     .unwrap_err();
-    assert_eq!((e.kind(), e.code()), (ErrorKind::Client, "invalid_argument"));
+    assert_eq!(
+        (e.kind(), e.code()),
+        (ErrorKind::Client, "invalid_argument")
+    );
     assert!(idp.requests().is_empty());
 }
 
@@ -602,9 +621,13 @@ async fn claims_skip_the_cache_and_name_the_token_to_refresh_where_supported() {
         .await
         .unwrap();
     let claims = r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#;
-    let r = bounded(app.acquire_token_for_client(SCOPE).with_claims(claims).send())
-        .await
-        .unwrap();
+    let r = bounded(
+        app.acquire_token_for_client(SCOPE)
+            .with_claims(claims)
+            .send(),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.access_token.secret(), "at-new");
     let reqs = idp.requests();
     assert_eq!(reqs.len(), 2);
@@ -645,9 +668,13 @@ async fn claims_skip_the_cache_and_name_the_token_to_refresh_where_supported() {
     bounded(imds.acquire_token_for_client(SCOPE).send())
         .await
         .unwrap();
-    bounded(imds.acquire_token_for_client(SCOPE).with_claims(claims).send())
-        .await
-        .unwrap();
+    bounded(
+        imds.acquire_token_for_client(SCOPE)
+            .with_claims(claims)
+            .send(),
+    )
+    .await
+    .unwrap();
     let reqs = idp.requests();
     assert_eq!(reqs.len(), 2);
     assert_eq!(

@@ -50,13 +50,20 @@ fn realm(resp: &HttpResponse) -> Result<&str, Error> {
 
 /// Reads the key file that the challenge names, once it is found to be a `.key` file of at
 /// most [`MAX_KEY_FILE_SIZE`] bytes directly in `directory`.
-pub(crate) fn read_key(resp: &HttpResponse, directory: &Path) -> Result<ManagedIdentitySecret, Error> {
+pub(crate) fn read_key(
+    resp: &HttpResponse,
+    directory: &Path,
+) -> Result<ManagedIdentitySecret, Error> {
     let named = Path::new(realm(resp)?);
     let is_key = |p: &Path| p.extension().is_some_and(|e| e == "key");
     if !is_key(named) {
         return Err(refused("the file it names does not end in .key"));
     }
-    if !named.is_absolute() || named.components().any(|c| matches!(c, Component::ParentDir)) {
+    if !named.is_absolute()
+        || named
+            .components()
+            .any(|c| matches!(c, Component::ParentDir))
+    {
         return Err(refused(
             "the file it names is not an absolute path without `..`",
         ));

@@ -309,9 +309,8 @@ fn core(
     let base = format!("https://{ENVIRONMENT}/{REALM}");
     let authority = Authority::parse(&base, &AuthorityOptions::default())?;
     let url = |p: &str| {
-        url::Url::parse(&format!("{base}/{p}")).map_err(|e| {
-            Error::client(codes::INVALID_CONFIGURATION, format!("{e}"))
-        })
+        url::Url::parse(&format!("{base}/{p}"))
+            .map_err(|e| Error::client(codes::INVALID_CONFIGURATION, format!("{e}")))
     };
     let aliases: Arc<[String]> = Arc::new([ENVIRONMENT.to_owned()]);
     let metadata = Arc::new(Metadata {
@@ -330,8 +329,7 @@ fn core(
             metadata,
         }),
     };
-    let mut tenants: HashMap<String, TenantEntry, foldhash::fast::RandomState> =
-        HashMap::default();
+    let mut tenants: HashMap<String, TenantEntry, foldhash::fast::RandomState> = HashMap::default();
     // "/" is the key of the app's own tenant, the only one a managed identity request has.
     tenants.insert("/".to_owned(), own);
     Ok(AppCore {

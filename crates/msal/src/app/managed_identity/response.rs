@@ -119,14 +119,21 @@ fn check_echo(w: &Wire, id: &ManagedIdentityId) -> Result<(), Error> {
         ManagedIdentityId::ObjectId(o) => (o, &w.object_id, "object_id"),
         ManagedIdentityId::ResourceId(r) => (r, &w.msi_res_id, "msi_res_id"),
     };
-    if echoed.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(asked)) {
+    if echoed
+        .as_deref()
+        .is_some_and(|e| e.eq_ignore_ascii_case(asked))
+    {
         return Ok(());
     }
     Err(Error::client(
         codes::USER_ASSIGNED_MANAGED_IDENTITY_NOT_SUPPORTED,
         format!(
             "the Azure Arc agent answered without echoing the user-assigned identity asked for ({name} {}): it may be an agent that answers for the system-assigned identity only; the token was refused",
-            if echoed.is_some() { "differs" } else { "missing" }
+            if echoed.is_some() {
+                "differs"
+            } else {
+                "missing"
+            }
         ),
     ))
 }
@@ -177,7 +184,10 @@ pub(crate) fn error(
             }
             m
         }
-        None => format!("a body that is not an error answer ({} bytes)", resp.body.len()),
+        None => format!(
+            "a body that is not an error answer ({} bytes)",
+            resp.body.len()
+        ),
     };
     Error::unparsable_response(
         status,

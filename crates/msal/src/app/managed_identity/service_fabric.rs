@@ -81,10 +81,7 @@ impl ServerCertVerifier for Thumbprint {
 
 /// A SHA-1 thumbprint in hex (40 digits, any case; spaces and colons allowed between them).
 fn parse_thumbprint(text: &str) -> Result<[u8; 20], Error> {
-    let digits: Vec<u8> = text
-        .bytes()
-        .filter(|b| !matches!(b, b' ' | b':'))
-        .collect();
+    let digits: Vec<u8> = text.bytes().filter(|b| !matches!(b, b' ' | b':')).collect();
     let bad = || {
         Error::client(
             codes::INVALID_CONFIGURATION,
@@ -142,7 +139,13 @@ mod tests {
             parse_thumbprint(t).unwrap(),
             parse_thumbprint(&t.to_lowercase()).unwrap()
         );
-        for bad in ["", "ab", &"g".repeat(40), &"a".repeat(41), "é".repeat(20).as_str()] {
+        for bad in [
+            "",
+            "ab",
+            &"g".repeat(40),
+            &"a".repeat(41),
+            "é".repeat(20).as_str(),
+        ] {
             assert!(parse_thumbprint(bad).is_err(), "{bad}");
         }
     }

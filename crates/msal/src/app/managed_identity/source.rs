@@ -263,13 +263,15 @@ impl Endpoint {
                 }
                 ("2019-07-01-preview", None)
             }
-            AppService => ("2019-08-01", id.selector("client_id", "object_id", "mi_res_id")),
+            AppService => (
+                "2019-08-01",
+                id.selector("client_id", "object_id", "mi_res_id"),
+            ),
             MachineLearning => {
                 let selector = match id {
-                    ManagedIdentityId::SystemAssigned => self
-                        .default_client_id
-                        .as_deref()
-                        .map(|c| ("clientid", c)),
+                    ManagedIdentityId::SystemAssigned => {
+                        self.default_client_id.as_deref().map(|c| ("clientid", c))
+                    }
                     ManagedIdentityId::ClientId(c) => Some(("clientid", c.as_str())),
                     _ => return Err(not_supported(self.source, "by client id only")),
                 };
@@ -283,8 +285,14 @@ impl Endpoint {
                 metadata_header(&mut req);
                 return Ok(req);
             }
-            AzureArc => ("2020-06-01", id.selector("client_id", "object_id", "msi_res_id")),
-            Imds => ("2018-02-01", id.selector("client_id", "object_id", "msi_res_id")),
+            AzureArc => (
+                "2020-06-01",
+                id.selector("client_id", "object_id", "msi_res_id"),
+            ),
+            Imds => (
+                "2018-02-01",
+                id.selector("client_id", "object_id", "msi_res_id"),
+            ),
         };
         {
             let mut q = url.query_pairs_mut();
