@@ -348,7 +348,9 @@ async fn cloud_shell_posts_the_resource_and_refuses_user_assigned() {
 fn the_source_is_detected_in_msals_order() {
     use ManagedIdentitySource::*;
     let e = "http://127.0.0.1:1/x";
-    let cases: &[(&[(&str, &str)], bool, ManagedIdentitySource)] = &[
+    /// The variables, whether the Arc agent is installed, the source.
+    type Case<'a> = (&'a [(&'a str, &'a str)], bool, ManagedIdentitySource);
+    let cases: &[Case] = &[
         (
             &[
                 ("IDENTITY_ENDPOINT", e),
