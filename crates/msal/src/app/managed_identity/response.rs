@@ -197,3 +197,81 @@ pub(crate) fn error(
         Some(correlation_id.to_owned()),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{HeaderMap, StatusCode};
+
+    fn ok(body: Value) -> HttpResponse {
+        HttpResponse::new(StatusCode::OK, HeaderMap::new(), body.to_string())
+    }
+
+    #[test]
+    fn expires_on_as_a_2017_date_and_expires_in_first() {
+        let id = ManagedIdentityId::SystemAssigned;
+        let now = 1_700_000_000;
+        let on = time::OffsetDateTime::from_unix_timestamp(now + 3000).unwrap();
+        let text = format!(
+            "{:02}/{:02}/{} {:02}:{:02}:{:02} +00:00",
+            u8::from(on.month()),
+            on.day(),
+            on.year(),
+            on.hour(),
+            on.minute(),
+            on.second()
+        );
+        let src = ManagedIdentitySource::MachineLearning;
+        let t = parse_token(
+            &ok(serde_json::json!({"access_token": "a", "expires_on": text})),
+            src,
+            &id,
+            now,
+            "c",
+        )
+        .unwrap();
+        assert_eq!(t.expires_in, Some(Seconds(3000)));
+        let both =
+            serde_json::json!({"access_token": "a", "expires_in": "60", "expires_on": now + 3000});
+        let t = parse_token(&ok(both), src, &id, now, "c").unwrap();
+        assert_eq!(t.expires_in, Some(Seconds(60)));
+        let e = parse_token(
+            &ok(serde_json::json!({"access_token": "a", "expires_on": "tomorrow"})),
+            src,
+            &id,
+            now,
+            "c",
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), codes::INVALID_MANAGED_IDENTITY_RESPONSE);
+    }
+
+    #[test]
+    fn error_messages_in_each_shape_are_quoted_and_bounded() {
+        for (body, want) in [
+            (
+                r#"{"error":"invalid_request","error_description":"Identity not found"}"#,
+                "invalid_request: Identity not found",
+            ),
+            (
+                r#"{"statusCode":400,"message":"bad resource"}"#,
+                "bad resource",
+            ),
+            (
+                r#"{"error":{"code":"SecretHeaderNotFound","message":"no secret"}}"#,
+                "SecretHeaderNotFound: no secret",
+            ),
+        ] {
+            let resp = HttpResponse::new(StatusCode::BAD_REQUEST, HeaderMap::new(), body);
+            let e = error(resp, ManagedIdentitySource::AppService, "c");
+            assert!(e.description().ends_with(want), "{}", e.description());
+        }
+        let long = serde_json::json!({"message": "x".repeat(10_000)}).to_string();
+        let e = error(
+            HttpResponse::new(StatusCode::BAD_REQUEST, HeaderMap::new(), long),
+            ManagedIdentitySource::Imds,
+            "c",
+        );
+        assert!(e.description().len() < MAX_MESSAGE + 200);
+    }
+}
