@@ -107,6 +107,22 @@ pub mod codes {
     /// A username/password (ROPC) sign-in for a user of a federated domain: the password is
     /// checked by the user's own identity provider, which ROPC cannot reach.
     pub const FEDERATED_USER_NOT_SUPPORTED: &str = "federated_user_not_supported";
+    /// A managed identity endpoint answered with an error (a 400 for an unknown identity or
+    /// resource, a 5xx that outlasted the retries); the description carries the source's message.
+    pub const MANAGED_IDENTITY_REQUEST_FAILED: &str = "managed_identity_request_failed";
+    /// The managed identity endpoint could not be reached (not on Azure, or the endpoint is down).
+    pub const MANAGED_IDENTITY_UNREACHABLE_NETWORK: &str = "managed_identity_unreachable_network";
+    /// A managed identity endpoint from the environment is not an `http`/`https` URL.
+    pub const INVALID_MANAGED_IDENTITY_ENDPOINT: &str = "invalid_managed_identity_endpoint";
+    /// The managed identity source cannot use a user-assigned identity (Cloud Shell), or did
+    /// not honour the one asked for (an Azure Arc agent that answered for another identity).
+    pub const USER_ASSIGNED_MANAGED_IDENTITY_NOT_SUPPORTED: &str =
+        "user_assigned_managed_identity_not_supported";
+    /// A managed identity endpoint's success answer is not a usable token answer.
+    pub const INVALID_MANAGED_IDENTITY_RESPONSE: &str = "invalid_managed_identity_response";
+    /// Azure Arc's challenge was refused: its `WWW-Authenticate` header is missing or names a
+    /// key file outside the agent's token directory, not ending in `.key`, or too large.
+    pub const MANAGED_IDENTITY_INVALID_CHALLENGE: &str = "managed_identity_invalid_challenge";
 }
 
 /// Who can resolve an error; the first thing to match on.

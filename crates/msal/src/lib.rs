@@ -28,8 +28,9 @@ pub mod secret;
 pub use account::Account;
 pub use app::{
     AuthCodeFlow, Browser, ClientCredential, ConfidentialClientApplication,
-    ConfidentialClientApplicationBuilder, FederatedTokenFile, Prompt, PublicClientApplication,
-    PublicClientApplicationBuilder,
+    ConfidentialClientApplicationBuilder, FederatedTokenFile, ManagedIdentityApplication,
+    ManagedIdentityApplicationBuilder, ManagedIdentityId, ManagedIdentityRetryPolicy,
+    ManagedIdentitySource, Prompt, PublicClientApplication, PublicClientApplicationBuilder,
 };
 pub use authority::{Authority, AuthorityKind};
 pub use cache::TokenCache;
@@ -37,4 +38,6 @@ pub use error::{Error, ErrorKind, UiRequiredClassification};
 pub use oauth::DeviceCodeInfo;
 pub use oauth::assertion::{AssertionAlgorithm, ClientCertificate};
 pub use result::{AuthenticationResult, TokenSource};
-pub use secret::{AccessToken, Assertion, ClientSecret, Password, RefreshToken};
+pub use secret::{
+    AccessToken, Assertion, ClientSecret, ManagedIdentitySecret, Password, RefreshToken,
+};

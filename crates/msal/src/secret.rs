@@ -63,6 +63,11 @@ secret_type!(
     /// A signed JWT: a client assertion, or the incoming token of an on-behalf-of request.
     Assertion
 );
+secret_type!(
+    /// A secret a managed identity endpoint asks for: `IDENTITY_HEADER`, `MSI_SECRET`, or the
+    /// content of an Azure Arc key file.
+    ManagedIdentitySecret
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,8 @@
 //!   credentials, on-behalf-of, web-app auth code, username/password).
 //! - [`PublicClientApplication`]: CLIs and desktop apps that sign users in (interactive,
 //!   device code, username/password, silent with family refresh tokens).
+//! - [`ManagedIdentityApplication`]: services on Azure that get tokens for the managed
+//!   identity of the resource they run on.
 //!
 //! Both are cheap to clone (`Arc` inside) and share one token cache per application.
 
@@ -53,6 +55,7 @@ mod credential;
 mod exchange;
 mod interactive;
 mod loopback;
+mod managed_identity;
 mod obo;
 mod pipeline;
 mod public;
@@ -70,6 +73,10 @@ pub use confidential::{ClientCredentialsRequest, ConfidentialClientApplication};
 pub use credential::{AssertionContext, AssertionProvider, ClientCredential};
 pub use interactive::{
     Browser, BrowserCallback, DEFAULT_INTERACTIVE_TIMEOUT, DEFAULT_REDIRECT_URI, InteractiveRequest,
+};
+pub use managed_identity::{
+    ManagedIdentityApplication, ManagedIdentityApplicationBuilder, ManagedIdentityId,
+    ManagedIdentityRequest, ManagedIdentityRetryPolicy, ManagedIdentitySource,
 };
 pub use obo::{OnBehalfOfRequest, user_assertion_hash};
 pub use public::{DeviceCodeRequest, PublicClientApplication, SilentRequest};

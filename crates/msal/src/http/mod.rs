@@ -15,7 +15,7 @@ pub use crate::error::retry_after::{MAX_RETRY_AFTER, parse_retry_after};
 pub use http::{HeaderMap, HeaderValue, Method, StatusCode};
 pub use reqwest_client::{ReqwestHttpClient, ReqwestHttpClientBuilder};
 pub use retry::RetryPolicy;
-pub(crate) use retry::send_with_retry;
+pub(crate) use retry::{send_with_retry, within_limit};
 use url::Url;
 pub use zeroize::Zeroizing;
 

@@ -29,6 +29,7 @@ pub struct ReqwestHttpClientBuilder {
     timeout: Option<Duration>,
     ca_files: Vec<PathBuf>,
     max_response_size: Option<usize>,
+    tls: Option<rustls::ClientConfig>,
 }
 
 impl ReqwestHttpClientBuilder {
@@ -50,6 +51,13 @@ impl ReqwestHttpClientBuilder {
     /// Trusts the certificates of a PEM file in addition to the system's roots.
     pub fn add_ca_file(mut self, path: impl AsRef<Path>) -> Self {
         self.ca_files.push(path.as_ref().to_owned());
+        self
+    }
+
+    /// Uses this TLS configuration instead of the default one (e.g. Service Fabric's, which
+    /// accepts one certificate by its thumbprint); CA files are then not used.
+    pub(crate) fn tls_config(mut self, config: rustls::ClientConfig) -> Self {
+        self.tls = Some(config);
         self
     }
 
@@ -83,7 +91,9 @@ impl ReqwestHttpClientBuilder {
             }
             extra.extend(certs);
         }
-        if !extra.is_empty() {
+        if let Some(tls) = self.tls {
+            b = b.tls_backend_preconfigured(tls);
+        } else if !extra.is_empty() {
             b = b.tls_certs_merge(extra);
         }
         let client = b.build().map_err(|e| {

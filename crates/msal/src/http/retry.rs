@@ -78,7 +78,7 @@ pub(crate) async fn send_with_retry(
 
 /// The answer, or the `response_too_large` error when its body is over the limit; the body is
 /// dropped with the answer, and the error keeps only its status.
-fn within_limit(resp: HttpResponse) -> Result<HttpResponse, Error> {
+pub(crate) fn within_limit(resp: HttpResponse) -> Result<HttpResponse, Error> {
     if resp.body.len() > MAX_RESPONSE_SIZE {
         return Err(TransportError::response_too_large(resp.status, MAX_RESPONSE_SIZE).into());
     }

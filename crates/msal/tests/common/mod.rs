@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use serde_json::{Value, json};
 
 pub const TENANT: &str = "7f3c0d4e-5b6a-4c2d-9e8f-1a2b3c4d5e6f";
@@ -105,6 +105,7 @@ struct Inner {
     token: VecDeque<Answer>,
     devicecode: VecDeque<Answer>,
     realm: VecDeque<Answer>,
+    mi: VecDeque<Answer>,
     log: Vec<Recorded>,
 }
 
@@ -273,25 +274,32 @@ async fn userrealm(
     respond(next.unwrap_or_else(|| Answer::raw(404, "not found", "text/plain"))).await
 }
 
+/// A managed identity endpoint (any method): recorded with its query, answered from the script.
+async fn managed_identity(
+    State(ctx): State<Ctx>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(
+        &ctx,
+        method.as_str(),
+        uri.path().to_owned(),
+        uri.query().unwrap_or_default().to_owned(),
+        headers,
+        &body,
+    );
+    let next = ctx.inner.lock().unwrap().mi.pop_front();
+    respond(next.unwrap_or_else(|| Answer::raw(500, "no scripted answer", "text/plain"))).await
+}
+
 impl MockIdp {
     pub async fn start() -> MockIdp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}/", listener.local_addr().unwrap());
         let inner = Arc::new(Mutex::new(Inner::default()));
-        let ctx = Ctx {
-            base: base.clone(),
-            inner: inner.clone(),
-        };
-        let app = Router::new()
-            .route("/common/discovery/instance", get(instance))
-            .route(
-                "/{tenant}/v2.0/.well-known/openid-configuration",
-                get(metadata),
-            )
-            .route("/{tenant}/oauth2/v2.0/token", post(token))
-            .route("/{tenant}/oauth2/v2.0/devicecode", post(devicecode))
-            .route("/common/userrealm/{user}", get(userrealm))
-            .with_state(ctx);
+        let app = Self::router(&base, &inner);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -305,6 +313,63 @@ impl MockIdp {
             inner,
             _shutdown: Arc::new(tx),
         }
+    }
+
+    /// The same IdP over https, with this certificate chain and key (DER).
+    pub async fn start_tls(
+        chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> MockIdp {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let base = format!("https://{}/", listener.local_addr().unwrap());
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Self::router(&base, &inner);
+        let handle = axum_server::Handle::new();
+        let tls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(cfg));
+        let server = axum_server::tls_rustls::from_tcp_rustls(listener, tls)
+            .unwrap()
+            .handle(handle.clone());
+        tokio::spawn(async move {
+            let _ = server.serve(app.into_make_service()).await;
+        });
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = rx.await;
+            handle.shutdown();
+        });
+        MockIdp {
+            base,
+            inner,
+            _shutdown: Arc::new(tx),
+        }
+    }
+
+    fn router(base: &str, inner: &Arc<Mutex<Inner>>) -> Router {
+        let ctx = Ctx {
+            base: base.to_owned(),
+            inner: inner.clone(),
+        };
+        Router::new()
+            .route("/common/discovery/instance", get(instance))
+            .route(
+                "/{tenant}/v2.0/.well-known/openid-configuration",
+                get(metadata),
+            )
+            .route("/{tenant}/oauth2/v2.0/token", post(token))
+            .route("/{tenant}/oauth2/v2.0/devicecode", post(devicecode))
+            .route("/common/userrealm/{user}", get(userrealm))
+            .route("/mi/{*rest}", any(managed_identity))
+            .route("/metadata/identity/oauth2/token", any(managed_identity))
+            .with_state(ctx)
     }
 
     pub fn authority(&self) -> String {
@@ -326,6 +391,11 @@ impl MockIdp {
     /// Scripts the next answer of user realm discovery (404 when none is scripted).
     pub fn push_realm(&self, a: Answer) {
         self.inner.lock().unwrap().realm.push_back(a);
+    }
+
+    /// Scripts the next answer of a managed identity endpoint (`/mi/...` or IMDS's path).
+    pub fn push_mi(&self, a: Answer) {
+        self.inner.lock().unwrap().mi.push_back(a);
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
