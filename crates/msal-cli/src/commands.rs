@@ -7,8 +7,8 @@ use std::time::Duration;
 use msal::cache::FileCachePersistence;
 use msal::error::codes;
 use msal::{
-    Browser, ClientCertificate, ConfidentialClientApplication, Error, Prompt,
-    PublicClientApplication, TokenCache, UiRequiredClassification,
+    Browser, ClientCertificate, ConfidentialClientApplication, Error, ManagedIdentityApplication,
+    ManagedIdentityId, Prompt, PublicClientApplication, TokenCache, UiRequiredClassification,
 };
 use serde_json::json;
 
@@ -105,10 +105,7 @@ pub async fn token(args: TokenArgs) -> ExitCode {
         Flow::Interactive => interactive(&args, format).await,
         Flow::UsernamePassword => username_password(&args).await,
         Flow::OnBehalfOf => on_behalf_of(&args).await,
-        Flow::ManagedIdentity => Err(Error::client(
-            codes::NOT_SUPPORTED,
-            "the managed-identity flow is not built yet",
-        )),
+        Flow::ManagedIdentity => managed_identity(&args).await,
     };
     match result {
         Ok(r) => {
@@ -126,6 +123,39 @@ async fn client_credentials(args: &TokenArgs) -> Result<msal::AuthenticationResu
         req = req.with_claims(c.clone());
     }
     req.force_refresh(args.force_refresh).send().await
+}
+
+/// `msal token managed-identity`: no authority; the source is detected from the environment.
+async fn managed_identity(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
+    let id = match (&args.conn.client_id, &args.object_id, &args.resource_id) {
+        (Some(v), _, _) => ManagedIdentityId::ClientId(v.clone()),
+        (_, Some(v), _) => ManagedIdentityId::ObjectId(v.clone()),
+        (_, _, Some(v)) => ManagedIdentityId::ResourceId(v.clone()),
+        _ => ManagedIdentityId::SystemAssigned,
+    };
+    let scopes: Vec<&str> = args
+        .scopes
+        .iter()
+        .flat_map(|s| s.split_whitespace())
+        .collect();
+    let [scope] = scopes[..] else {
+        return Err(Error::client(
+            codes::INVALID_ARGUMENT,
+            "managed-identity takes exactly one scope, <resource>/.default",
+        ));
+    };
+    let app = ManagedIdentityApplication::builder(id)
+        .timeout(Duration::from_secs(args.conn.timeout.max(1)))
+        .token_cache(cache_for(&args.conn))
+        .client_capabilities(args.client_capabilities.clone())
+        .build()?;
+    let mut req = app
+        .acquire_token_for_client(scope)
+        .force_refresh(args.force_refresh);
+    if let Some(c) = &args.claims {
+        req = req.with_claims(c.clone());
+    }
+    req.send().await
 }
 
 async fn device_code(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
