@@ -136,3 +136,62 @@ fn aks_environment_defaults_to_the_public_cloud() {
         format!("https://login.microsoftonline.com/{TENANT}")
     );
 }
+
+#[tokio::test]
+async fn a_managed_identity_is_the_apps_federated_credential_and_its_token_is_cached() {
+    use msal::{ManagedIdentityApplication, ManagedIdentityId};
+    let idp = MockIdp::start().await;
+    let mi = ManagedIdentityApplication::builder(ManagedIdentityId::ClientId("mi-client".into()))
+        .environment([(
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+            idp.base.trim_end_matches('/').to_owned(),
+        )])
+        .build()
+        .unwrap();
+    let app = ConfidentialClientApplication::builder("federated-app")
+        .authority(idp.authority())
+        .allow_insecure_loopback(true)
+        .managed_identity_assertion(mi)
+        .build()
+        .unwrap();
+    idp.push_mi(common::Answer::json(
+        200,
+        serde_json::json!({"access_token": "mi-token-for-exchange", "expires_in": "86399",
+            "expires_on": "1795560000", "resource": "api://AzureADTokenExchange",
+            "token_type": "Bearer"}),
+    ));
+    idp.push_token(app_token("at-1", SCOPE));
+    idp.push_token(app_token("at-2", SCOPE));
+    for refresh in [false, true] {
+        app.acquire_token_for_client([SCOPE])
+            .force_refresh(refresh)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let mi_requests: Vec<_> = idp
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/metadata/identity/oauth2/token")
+        .collect();
+    assert_eq!(mi_requests.len(), 1, "the identity's token is cached");
+    let q: Vec<(String, String)> = url::form_urlencoded::parse(mi_requests[0].query.as_bytes())
+        .into_owned()
+        .collect();
+    assert!(
+        q.contains(&("resource".into(), "api://AzureADTokenExchange".into())),
+        "{q:?}"
+    );
+    assert!(
+        q.contains(&("client_id".into(), "mi-client".into())),
+        "{q:?}"
+    );
+    let tokens = idp.token_requests();
+    assert_eq!(tokens.len(), 2);
+    for t in &tokens {
+        assert_eq!(t.field("client_assertion_type"), Some(JWT_BEARER));
+        assert_eq!(t.field("client_assertion"), Some("mi-token-for-exchange"));
+        assert_eq!(t.field("client_id"), Some("federated-app"));
+    }
+}

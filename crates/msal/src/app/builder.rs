@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::credential::{AssertionContext, ClientCredential};
+use super::managed_identity::ManagedIdentityApplication;
 use super::token_file::FederatedTokenFile;
 use super::{AppCore, ConfidentialClientApplication, PublicClientApplication};
 use crate::authority::{Authority, AuthorityOptions, AuthorityResolver};
@@ -15,6 +16,9 @@ use crate::http::throttle::ThrottleStore;
 use crate::http::{BoxFuture, HttpClient, ReqwestHttpClient, RetryPolicy};
 use crate::oauth::assertion::ClientCertificate;
 use crate::secret::{Assertion, ClientSecret};
+
+/// The audience of a managed identity token used as a federated credential (public cloud).
+pub const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 
 /// Entra's multi-tenant authority, the default.
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com/common";
@@ -269,6 +273,31 @@ impl ConfidentialClientApplicationBuilder {
         let file = FederatedTokenFile::new(path);
         self.cfg.credential = Some(ClientCredential::AssertionFile(Arc::new(file)));
         self
+    }
+
+    /// Authenticates with a managed identity as the app's federated credential: each assertion
+    /// is the identity's token for `api://AzureADTokenExchange` (the public cloud's audience),
+    /// cached and refreshed by `mi` like any of its tokens. The app registration trusts the
+    /// identity with a federated identity credential.
+    pub fn managed_identity_assertion(self, mi: ManagedIdentityApplication) -> Self {
+        self.managed_identity_assertion_for(mi, TOKEN_EXCHANGE_AUDIENCE)
+    }
+
+    /// [`managed_identity_assertion`](Self::managed_identity_assertion) with another audience,
+    /// such as a national cloud's (`api://AzureADTokenExchangeUSGov`, ...).
+    pub fn managed_identity_assertion_for(
+        self,
+        mi: ManagedIdentityApplication,
+        audience: impl Into<String>,
+    ) -> Self {
+        let scope: Arc<str> = format!("{}/.default", audience.into().trim_end_matches('/')).into();
+        self.client_assertion(move |_ctx| {
+            let (mi, scope) = (mi.clone(), scope.clone());
+            Box::pin(async move {
+                let token = mi.acquire_token_for_client(&*scope).send().await?;
+                Ok(Assertion::new(token.access_token.secret()))
+            })
+        })
     }
 
     /// Builds the application, or returns the first configuration error.

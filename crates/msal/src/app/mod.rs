@@ -68,7 +68,9 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 pub use auth_code::{AuthCodeFlow, AuthCodeFlowRequest, InitiateAuthCodeFlowRequest, Prompt};
-pub use builder::{ConfidentialClientApplicationBuilder, PublicClientApplicationBuilder};
+pub use builder::{
+    ConfidentialClientApplicationBuilder, PublicClientApplicationBuilder, TOKEN_EXCHANGE_AUDIENCE,
+};
 pub use confidential::{ClientCredentialsRequest, ConfidentialClientApplication};
 pub use credential::{AssertionContext, AssertionProvider, ClientCredential};
 pub use interactive::{
