@@ -3,14 +3,15 @@
 //! Arc's challenge, Service Fabric's TLS and the retries are in `managed_identity_more.rs`.
 
 mod common;
+#[path = "support/managed_identity.rs"]
+mod mi;
 
-use std::future::Future;
 use std::time::Duration;
 
-use common::{Answer, MockIdp, Recorded};
+use common::{Answer, MockIdp};
+use mi::{app, bounded, fast, imds_env, query};
 use msal::{
-    ErrorKind, ManagedIdentityApplication, ManagedIdentityId, ManagedIdentityRetryPolicy,
-    ManagedIdentitySource, TokenSource,
+    ErrorKind, ManagedIdentityApplication, ManagedIdentityId, ManagedIdentitySource, TokenSource,
 };
 use serde_json::json;
 use sha2::Digest;
@@ -18,37 +19,6 @@ use sha2::Digest;
 const SCOPE: &str = "https://management.azure.com/.default";
 const RESOURCE: &str = "https://management.azure.com";
 const SECRET: &str = "identity-header-s3cret";
-
-/// Retries as the default policy, with delays of a millisecond.
-fn fast() -> ManagedIdentityRetryPolicy {
-    ManagedIdentityRetryPolicy {
-        delay: Duration::from_millis(1),
-        imds_gone_delay: Duration::from_millis(1),
-        max_retry_after: Duration::from_millis(5),
-        ..Default::default()
-    }
-}
-
-async fn bounded<T>(f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(30), f)
-        .await
-        .expect("the test finished in time")
-}
-
-fn app(id: ManagedIdentityId, env: &[(&str, String)]) -> ManagedIdentityApplication {
-    ManagedIdentityApplication::builder(id)
-        .environment(env.iter().map(|(k, v)| (k.to_string(), v.clone())))
-        .retry_policy(fast())
-        .build()
-        .unwrap()
-}
-
-fn imds_env(idp: &MockIdp) -> Vec<(&'static str, String)> {
-    vec![(
-        "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-        idp.base.trim_end_matches('/').to_owned(),
-    )]
-}
 
 fn app_service_env(idp: &MockIdp) -> Vec<(&'static str, String)> {
     vec![
@@ -74,12 +44,6 @@ fn app_service_token(at: &str, lifetime: i64) -> Answer {
         json!({"access_token": at, "expires_on": now + lifetime, "resource": RESOURCE,
                "token_type": "Bearer", "client_id": "x"}),
     )
-}
-
-fn query(r: &Recorded) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(r.query.as_bytes())
-        .into_owned()
-        .collect()
 }
 
 fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {

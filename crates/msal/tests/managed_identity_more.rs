@@ -2,12 +2,14 @@
 //! thumbprint, and the retry rules of each source.
 
 mod common;
+#[path = "support/managed_identity.rs"]
+mod mi;
 
-use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
 use common::{Answer, MockIdp};
+use mi::{bounded, fast, imds_app};
 use msal::{
     ErrorKind, ManagedIdentityApplication, ManagedIdentityId, ManagedIdentityRetryPolicy,
     ManagedIdentitySource,
@@ -18,21 +20,6 @@ use sha1::Digest;
 const SCOPE: &str = "https://vault.azure.net/.default";
 const RESOURCE: &str = "https://vault.azure.net";
 const KEY: &str = "arc-key-c0ntent";
-
-fn fast() -> ManagedIdentityRetryPolicy {
-    ManagedIdentityRetryPolicy {
-        delay: Duration::from_millis(1),
-        imds_gone_delay: Duration::from_millis(1),
-        max_retry_after: Duration::from_millis(5),
-        ..Default::default()
-    }
-}
-
-async fn bounded<T>(f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(30), f)
-        .await
-        .expect("the test finished in time")
-}
 
 fn token(at: &str) -> Answer {
     Answer::json(
@@ -281,14 +268,7 @@ async fn imds_retries_404_408_429_and_5xx_three_times_and_410_longer() {
             idp.push_mi(Answer::raw(status, "", "text/plain"));
         }
         idp.push_mi(token("after-retries"));
-        let app = ManagedIdentityApplication::builder(ManagedIdentityId::SystemAssigned)
-            .environment([(
-                "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-                idp.base.trim_end_matches('/'),
-            )])
-            .retry_policy(fast())
-            .build()
-            .unwrap();
+        let app = imds_app(&idp);
         let r = bounded(app.acquire_token_for_client(SCOPE).send())
             .await
             .unwrap();
@@ -300,14 +280,7 @@ async fn imds_retries_404_408_429_and_5xx_three_times_and_410_longer() {
         for _ in 0..5 {
             idp.push_mi(Answer::raw(status, "", "text/plain"));
         }
-        let app = ManagedIdentityApplication::builder(ManagedIdentityId::SystemAssigned)
-            .environment([(
-                "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-                idp.base.trim_end_matches('/'),
-            )])
-            .retry_policy(fast())
-            .build()
-            .unwrap();
+        let app = imds_app(&idp);
         let e = bounded(app.acquire_token_for_client(SCOPE).send())
             .await
             .unwrap_err();
@@ -320,14 +293,7 @@ async fn imds_retries_404_408_429_and_5xx_three_times_and_410_longer() {
     for _ in 0..9 {
         idp.push_mi(Answer::raw(410, "", "text/plain"));
     }
-    let app = ManagedIdentityApplication::builder(ManagedIdentityId::SystemAssigned)
-        .environment([(
-            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-            idp.base.trim_end_matches('/'),
-        )])
-        .retry_policy(fast())
-        .build()
-        .unwrap();
+    let app = imds_app(&idp);
     let e = bounded(app.acquire_token_for_client(SCOPE).send())
         .await
         .unwrap_err();
@@ -338,14 +304,7 @@ async fn imds_retries_404_408_429_and_5xx_three_times_and_410_longer() {
         let idp = MockIdp::start().await;
         idp.push_mi(Answer::raw(status, "", "text/plain"));
         idp.push_mi(token("never"));
-        let app = ManagedIdentityApplication::builder(ManagedIdentityId::SystemAssigned)
-            .environment([(
-                "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-                idp.base.trim_end_matches('/'),
-            )])
-            .retry_policy(fast())
-            .build()
-            .unwrap();
+        let app = imds_app(&idp);
         bounded(app.acquire_token_for_client(SCOPE).send())
             .await
             .unwrap_err();

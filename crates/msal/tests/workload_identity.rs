@@ -2,6 +2,8 @@
 //! content, read again after Kubernetes rotates the file, and AKS's environment configures it.
 
 mod common;
+#[path = "support/managed_identity.rs"]
+mod mi;
 
 use std::path::Path;
 
@@ -142,10 +144,7 @@ async fn a_managed_identity_is_the_apps_federated_credential_and_its_token_is_ca
     use msal::{ManagedIdentityApplication, ManagedIdentityId};
     let idp = MockIdp::start().await;
     let mi = ManagedIdentityApplication::builder(ManagedIdentityId::ClientId("mi-client".into()))
-        .environment([(
-            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-            idp.base.trim_end_matches('/').to_owned(),
-        )])
+        .environment(mi::imds_env(&idp))
         .build()
         .unwrap();
     let app = ConfidentialClientApplication::builder("federated-app")
@@ -176,9 +175,7 @@ async fn a_managed_identity_is_the_apps_federated_credential_and_its_token_is_ca
         .filter(|r| r.path == "/metadata/identity/oauth2/token")
         .collect();
     assert_eq!(mi_requests.len(), 1, "the identity's token is cached");
-    let q: Vec<(String, String)> = url::form_urlencoded::parse(mi_requests[0].query.as_bytes())
-        .into_owned()
-        .collect();
+    let q = mi::query(&mi_requests[0]);
     assert!(
         q.contains(&("resource".into(), "api://AzureADTokenExchange".into())),
         "{q:?}"
