@@ -11,6 +11,8 @@
 pub mod account;
 pub mod app;
 pub mod authority;
+#[cfg(feature = "azure_core")]
+pub mod azure_sdk;
 /// Support for the crate's benchmarks; not part of the API.
 #[doc(hidden)]
 pub mod bench_support;
