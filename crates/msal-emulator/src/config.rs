@@ -81,6 +81,54 @@ pub mod defaults {
     pub const API_SCOPE_DEFAULT: &str = "api://msal-emulator-api/.default";
     /// The sample API's app role, granted to the confidential app.
     pub const API_APP_ROLE: &str = "Data.Read";
+
+    /// The subscription the default managed identities live in.
+    pub const SUBSCRIPTION_ID: &str = "5d3b1f7a-2c4e-4a6b-9d8f-0e1c2b3a4d5e";
+    /// The resource group the default managed identities live in.
+    pub const RESOURCE_GROUP: &str = "contoso-rg";
+    /// The system-assigned managed identity's client (application) id.
+    pub const SYSTEM_ASSIGNED_CLIENT_ID: &str = "8a2c4e6f-1b3d-4f5a-9c7e-2d4f6a8b0c13";
+    /// The system-assigned managed identity's object (principal) id.
+    pub const SYSTEM_ASSIGNED_OBJECT_ID: &str = "b3d5f7a9-4c6e-4a8b-8d0f-3e5a7c9b1d24";
+    /// The system-assigned managed identity's resource id: the virtual machine it belongs to.
+    pub const SYSTEM_ASSIGNED_RESOURCE_ID: &str = "/subscriptions/5d3b1f7a-2c4e-4a6b-9d8f-0e1c2b3a4d5e/resourcegroups/contoso-rg/providers/Microsoft.Compute/virtualMachines/contoso-vm";
+    /// The default user-assigned managed identity's name.
+    pub const USER_ASSIGNED_NAME: &str = "contoso-uami";
+    /// The default user-assigned managed identity's client id.
+    pub const USER_ASSIGNED_CLIENT_ID: &str = "c4e6a8b0-5d7f-4b9c-8e1a-4f6b8d0c2e35";
+    /// The default user-assigned managed identity's object (principal) id.
+    pub const USER_ASSIGNED_OBJECT_ID: &str = "d5f7b9c1-6e8a-4c0d-9f2b-5a7c9e1d3f46";
+    /// The default user-assigned managed identity's resource id.
+    pub const USER_ASSIGNED_RESOURCE_ID: &str = "/subscriptions/5d3b1f7a-2c4e-4a6b-9d8f-0e1c2b3a4d5e/resourcegroups/contoso-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/contoso-uami";
+    /// A second user-assigned managed identity's name.
+    pub const SECOND_USER_ASSIGNED_NAME: &str = "contoso-uami-2";
+    /// The second user-assigned managed identity's client id.
+    pub const SECOND_USER_ASSIGNED_CLIENT_ID: &str = "e6a8c0d2-7f9b-4d1e-8a3c-6b8d0f2e4a57";
+    /// The second user-assigned managed identity's object (principal) id.
+    pub const SECOND_USER_ASSIGNED_OBJECT_ID: &str = "f7b9d1e3-8a0c-4e2f-9b4d-7c9e1a3f5b68";
+    /// The second user-assigned managed identity's resource id.
+    pub const SECOND_USER_ASSIGNED_RESOURCE_ID: &str = "/subscriptions/5d3b1f7a-2c4e-4a6b-9d8f-0e1c2b3a4d5e/resourcegroups/contoso-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/contoso-uami-2";
+    /// The secret of the App Service, Service Fabric and Azure ML sources (`IDENTITY_HEADER`,
+    /// `MSI_SECRET`).
+    pub const IDENTITY_HEADER: &str = "emulator-identity-header~7Hk2Mx9Pq4Rz";
+
+    /// The audience of federated identity credentials (workload identity, managed identity
+    /// as a federated credential).
+    pub const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
+    /// The confidential app that trusts federated credentials: service account tokens of the
+    /// emulator's own issuer for [`SERVICE_ACCOUNT_SUBJECT`], and tokens of the default
+    /// user-assigned managed identity ([`USER_ASSIGNED_OBJECT_ID`]) for
+    /// [`TOKEN_EXCHANGE_AUDIENCE`]. It has the same app roles as the confidential app.
+    pub const WORKLOAD_CLIENT_ID: &str = "5a7c9e1b-3d5f-4a7b-8c9d-1e3f5a7b9c20";
+    /// The workload identity app's display name.
+    pub const WORKLOAD_CLIENT_NAME: &str = "Contoso Workload (emulated)";
+    /// The Kubernetes service account the workload app trusts.
+    pub const SERVICE_ACCOUNT_SUBJECT: &str = "system:serviceaccount:default:workload";
+    /// In a federated credential's `issuer`, stands for the emulator's base URL (with its
+    /// trailing slash), which is known only once it listens: `{base}federation` is the
+    /// emulator's own service account issuer, `{base}<tenant id>/v2.0` its Entra issuer
+    /// (managed identity tokens).
+    pub const BASE_PLACEHOLDER: &str = "{base}";
 }
 
 /// A tenant (directory).
@@ -126,6 +174,67 @@ pub struct AppConfig {
     pub foci: bool,
     /// Overrides the device code polling interval for this app.
     pub device_code_interval_secs: Option<u64>,
+    /// Federated identity credentials: tokens of another issuer this app accepts as client
+    /// assertions (workload identity federation, a managed identity as the credential).
+    pub federated_credentials: Vec<FederatedCredentialConfig>,
+}
+
+/// A federated identity credential of an app: a token with this issuer, subject and one of
+/// these audiences is accepted as the app's client assertion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FederatedCredentialConfig {
+    /// A name, for display.
+    pub name: String,
+    /// The issuer (`iss`), matched exactly. `{base}` stands for the emulator's base URL:
+    /// `{base}federation` is its service account issuer, `{base}<tenant id>/v2.0` its Entra
+    /// issuer (managed identity tokens). Only these two issuers' tokens can be verified.
+    pub issuer: String,
+    /// The subject (`sub`), matched exactly: `system:serviceaccount:<namespace>:<name>`, or
+    /// a managed identity's object id.
+    pub subject: String,
+    /// The accepted audiences (`api://AzureADTokenExchange` by default).
+    pub audiences: Vec<String>,
+}
+
+impl Default for FederatedCredentialConfig {
+    fn default() -> Self {
+        FederatedCredentialConfig {
+            name: String::new(),
+            issuer: String::new(),
+            subject: String::new(),
+            audiences: vec![defaults::TOKEN_EXCHANGE_AUDIENCE.to_string()],
+        }
+    }
+}
+
+/// A managed identity: the system-assigned one or a user-assigned one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ManagedIdentityConfig {
+    /// The identity's name (a user-assigned identity's is the last segment of its resource id).
+    pub name: String,
+    /// The client (application) id: the `appid` of its tokens, `client_id` in requests.
+    pub client_id: String,
+    /// The object (principal) id: the `oid` and `sub` of its tokens, `object_id` in requests.
+    pub object_id: String,
+    /// The Azure resource id: the `xms_mirid` of its tokens, `msi_res_id` / `mi_res_id` in
+    /// requests; `/subscriptions/…/resourcegroups/…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>`.
+    pub resource_id: String,
+    /// The tenant (id or domain; the first tenant when absent).
+    pub tenant: Option<String>,
+}
+
+/// The managed identities the emulator's sources (IMDS, App Service, Service Fabric, Azure ML,
+/// Cloud Shell, Azure Arc) issue tokens for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ManagedIdentitiesConfig {
+    /// The system-assigned identity (of the emulated host); a request naming no identity gets
+    /// its tokens, and none when absent (400, identity not found).
+    pub system_assigned: Option<ManagedIdentityConfig>,
+    /// User-assigned identities, selected by client id, object id or resource id.
+    pub user_assigned: Vec<ManagedIdentityConfig>,
 }
 
 /// A user account.
@@ -240,6 +349,14 @@ pub struct EmulatorOptions {
     /// (`authorization_response_iss_parameter_supported`, RFC 9207), as servers that defend
     /// their clients against mix-up attacks do. Entra ID does neither today: off by default.
     pub authorization_response_iss: bool,
+    /// `expires_in` of managed identity tokens, in seconds (Entra issues them for 24 hours).
+    pub managed_identity_token_lifetime_secs: u64,
+    /// The secret the App Service (`X-IDENTITY-HEADER`), Service Fabric and Azure ML
+    /// (`secret`) sources require.
+    pub identity_header_secret: String,
+    /// Where the Azure Arc source writes its challenge key files (`<dir>/<random>.key`); a
+    /// directory of its own, removed at shutdown, when absent.
+    pub arc_key_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for EmulatorOptions {
@@ -256,6 +373,9 @@ impl Default for EmulatorOptions {
             mfa_code: defaults::MFA_CODE.to_string(),
             api_claims_challenge: false,
             authorization_response_iss: false,
+            managed_identity_token_lifetime_secs: 86_399,
+            identity_header_secret: defaults::IDENTITY_HEADER.to_string(),
+            arc_key_dir: None,
         }
     }
 }
@@ -271,6 +391,8 @@ pub struct EmulatorConfig {
     pub users: Vec<UserConfig>,
     /// Resources (APIs).
     pub resources: Vec<ResourceConfig>,
+    /// Managed identities.
+    pub managed_identities: ManagedIdentitiesConfig,
     /// Fault rules installed at start.
     pub faults: Vec<FaultRule>,
     /// Options.
@@ -305,6 +427,7 @@ struct RawConfig {
     apps: Vec<AppConfig>,
     users: Vec<UserConfig>,
     resources: Vec<ResourceConfig>,
+    managed_identities: Option<ManagedIdentitiesConfig>,
     faults: Vec<FaultRule>,
     options: Option<EmulatorOptions>,
 }
@@ -360,6 +483,29 @@ impl EmulatorConfig {
                     admin_consented_scopes: scopes(&[GRAPH_USER_READ]),
                     ..AppConfig::default()
                 },
+                AppConfig {
+                    client_id: WORKLOAD_CLIENT_ID.into(),
+                    name: WORKLOAD_CLIENT_NAME.into(),
+                    app_roles: scopes(&[
+                        "api://msal-emulator-api/Data.Read",
+                        "https://graph.microsoft.com/User.Read.All",
+                    ]),
+                    federated_credentials: vec![
+                        FederatedCredentialConfig {
+                            name: "kubernetes".into(),
+                            issuer: format!("{BASE_PLACEHOLDER}federation"),
+                            subject: SERVICE_ACCOUNT_SUBJECT.into(),
+                            ..FederatedCredentialConfig::default()
+                        },
+                        FederatedCredentialConfig {
+                            name: "managed-identity".into(),
+                            issuer: format!("{BASE_PLACEHOLDER}{TENANT_ID}/v2.0"),
+                            subject: USER_ASSIGNED_OBJECT_ID.into(),
+                            ..FederatedCredentialConfig::default()
+                        },
+                    ],
+                    ..AppConfig::default()
+                },
                 public(PUBLIC_CLIENT_ID, PUBLIC_CLIENT_NAME, true),
                 public(SECOND_PUBLIC_CLIENT_ID, SECOND_PUBLIC_CLIENT_NAME, true),
                 public(
@@ -410,6 +556,31 @@ impl EmulatorConfig {
                     app_roles: scopes(&[API_APP_ROLE]),
                 },
             ],
+            managed_identities: ManagedIdentitiesConfig {
+                system_assigned: Some(ManagedIdentityConfig {
+                    name: "contoso-vm".into(),
+                    client_id: SYSTEM_ASSIGNED_CLIENT_ID.into(),
+                    object_id: SYSTEM_ASSIGNED_OBJECT_ID.into(),
+                    resource_id: SYSTEM_ASSIGNED_RESOURCE_ID.into(),
+                    tenant: None,
+                }),
+                user_assigned: vec![
+                    ManagedIdentityConfig {
+                        name: USER_ASSIGNED_NAME.into(),
+                        client_id: USER_ASSIGNED_CLIENT_ID.into(),
+                        object_id: USER_ASSIGNED_OBJECT_ID.into(),
+                        resource_id: USER_ASSIGNED_RESOURCE_ID.into(),
+                        tenant: None,
+                    },
+                    ManagedIdentityConfig {
+                        name: SECOND_USER_ASSIGNED_NAME.into(),
+                        client_id: SECOND_USER_ASSIGNED_CLIENT_ID.into(),
+                        object_id: SECOND_USER_ASSIGNED_OBJECT_ID.into(),
+                        resource_id: SECOND_USER_ASSIGNED_RESOURCE_ID.into(),
+                        tenant: None,
+                    },
+                ],
+            },
             faults: Vec::new(),
             options: EmulatorOptions::default(),
         }
@@ -427,6 +598,7 @@ impl EmulatorConfig {
                 apps: Vec::new(),
                 users: Vec::new(),
                 resources: Vec::new(),
+                managed_identities: ManagedIdentitiesConfig::default(),
                 faults: Vec::new(),
                 options: EmulatorOptions::default(),
             }
@@ -444,6 +616,17 @@ impl EmulatorConfig {
         for r in raw.resources {
             cfg.resources.retain(|x| x.identifier != r.identifier);
             cfg.resources.push(r);
+        }
+        if let Some(mi) = raw.managed_identities {
+            if mi.system_assigned.is_some() {
+                cfg.managed_identities.system_assigned = mi.system_assigned;
+            }
+            for u in mi.user_assigned {
+                cfg.managed_identities
+                    .user_assigned
+                    .retain(|x| !x.client_id.eq_ignore_ascii_case(&u.client_id));
+                cfg.managed_identities.user_assigned.push(u);
+            }
         }
         cfg.faults.extend(raw.faults);
         if let Some(o) = raw.options {
@@ -465,6 +648,21 @@ impl EmulatorConfig {
     /// Adds a fault rule installed at start.
     pub fn with_fault(mut self, rule: FaultRule) -> Self {
         self.faults.push(rule);
+        self
+    }
+
+    /// Sets the directory where the Azure Arc source writes its challenge key files.
+    pub fn with_arc_key_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.options.arc_key_dir = Some(dir.into());
+        self
+    }
+
+    /// Adds or replaces a user-assigned managed identity (by client id).
+    pub fn with_user_assigned_identity(mut self, identity: ManagedIdentityConfig) -> Self {
+        self.managed_identities
+            .user_assigned
+            .retain(|x| !x.client_id.eq_ignore_ascii_case(&identity.client_id));
+        self.managed_identities.user_assigned.push(identity);
         self
     }
 
@@ -540,6 +738,31 @@ impl EmulatorConfig {
         for r in &self.resources {
             if r.identifier.trim().is_empty() {
                 return invalid("every resource needs an identifier".into());
+            }
+        }
+        let mis = &self.managed_identities;
+        for m in mis.system_assigned.iter().chain(&mis.user_assigned) {
+            if m.client_id.trim().is_empty()
+                || m.object_id.trim().is_empty()
+                || m.resource_id.trim().is_empty()
+            {
+                return invalid(
+                    "every managed identity needs a client_id, an object_id and a resource_id"
+                        .into(),
+                );
+            }
+            if !tenant_known(&m.tenant) {
+                return invalid(format!("managed identity {}: unknown tenant", m.client_id));
+            }
+        }
+        for a in &self.apps {
+            for f in &a.federated_credentials {
+                if f.issuer.trim().is_empty() || f.subject.trim().is_empty() {
+                    return invalid(format!(
+                        "app {}: every federated credential needs an issuer and a subject",
+                        a.client_id
+                    ));
+                }
             }
         }
         for f in &self.faults {
