@@ -19,6 +19,7 @@
 //! | `GET /_emulator/apps` | | the apps |
 //! | `POST /_emulator/apps` | an [`AppConfig`] | adds or replaces it |
 //! | `POST /_emulator/settings` | `{"api_claims_challenge": bool, "authorization_response_iss": bool}` | changes options |
+//! | `POST /_emulator/federation/token` | `{"sub", "aud", "lifetime_secs"}`, all optional | a service account token (served by `identity::federation`) |
 
 use std::sync::Arc;
 

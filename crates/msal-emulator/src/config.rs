@@ -845,6 +845,40 @@ mod tests {
         assert!(cfg.options.include_refresh_in);
         assert_eq!(cfg.faults.len(), 2);
         assert_eq!(cfg.faults[1].probability, Some(0.1));
+        assert_eq!(cfg.options.identity_header_secret, "choose-a-secret");
+        let mis = &cfg.managed_identities;
+        assert!(mis.system_assigned.is_some());
+        assert_eq!(mis.user_assigned.len(), 3);
+        assert!(mis.user_assigned.iter().any(|m| m.name == "fabrikam-uami"));
+        let worker = cfg
+            .apps
+            .iter()
+            .find(|a| a.name == "Fabrikam Worker")
+            .unwrap();
+        assert_eq!(worker.federated_credentials[0].issuer, "{base}federation");
+    }
+
+    #[test]
+    fn incomplete_managed_identities_and_credentials_are_refused() {
+        let err = EmulatorConfig::from_toml_str(
+            "include_defaults = true\n[[managed_identities.user_assigned]]\nclient_id = \"x\"",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("managed identity"), "{err}");
+        let err = EmulatorConfig::from_toml_str(
+            "include_defaults = true\n[[apps]]\nclient_id = \"a\"\n[[apps.federated_credentials]]\nsubject = \"s\"",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("federated credential"), "{err}");
+        let cfg = EmulatorConfig::from_toml_str(
+            "include_defaults = true\n[[apps]]\nclient_id = \"a\"\n[[apps.federated_credentials]]\nissuer = \"i\"\nsubject = \"s\"",
+        )
+        .unwrap();
+        let app = cfg.apps.iter().find(|a| a.client_id == "a").unwrap();
+        assert_eq!(
+            app.federated_credentials[0].audiences,
+            vec![defaults::TOKEN_EXCHANGE_AUDIENCE.to_string()]
+        );
     }
 
     #[test]
