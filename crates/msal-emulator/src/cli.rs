@@ -26,6 +26,10 @@ pub struct CliArgs {
     /// The admin API's bearer token (random when absent).
     #[arg(long, env = "MSAL_EMULATOR_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Where Azure Arc's challenge writes its key files (a directory of the emulator's own,
+    /// removed at exit, when absent).
+    #[arg(long, value_name = "DIR")]
+    pub arc_key_dir: Option<PathBuf>,
 }
 
 /// Why the emulator could not run.
@@ -82,6 +86,9 @@ pub async fn run_cli_until<W: Write, F: Future<Output = ()>>(
     };
     if let Some(t) = &args.admin_token {
         config.options.admin_token = Some(t.clone());
+    }
+    if let Some(dir) = &args.arc_key_dir {
+        config.options.arc_key_dir = Some(dir.clone());
     }
     let ca_path = args
         .ca_out

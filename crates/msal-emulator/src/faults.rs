@@ -298,7 +298,12 @@ impl TryFrom<serde_json::Value> for FaultRule {
                 let preset = FaultRule::preset(&name).ok_or_else(|| {
                     format!(
                         "unknown fault preset {name:?}; known presets: {}",
-                        PRESET_NAMES.join(", ")
+                        PRESET_NAMES
+                            .iter()
+                            .chain(MANAGED_IDENTITY_PRESET_NAMES)
+                            .copied()
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                 })?;
                 match serde_json::to_value(FaultRuleRepr::from(preset)) {
@@ -323,7 +328,8 @@ impl TryFrom<serde_json::Value> for FaultRule {
     }
 }
 
-/// The names accepted by [`FaultRule::preset`], the admin API and the configuration file.
+/// The presets of the token endpoint, accepted by [`FaultRule::preset`], the admin API and the
+/// configuration file (with [`MANAGED_IDENTITY_PRESET_NAMES`]).
 pub const PRESET_NAMES: &[&str] = &[
     "consent_required",
     "mfa_required",
@@ -343,6 +349,11 @@ pub const PRESET_NAMES: &[&str] = &[
     "html_proxy_error",
     "grant_not_supported_on_common",
     "client_request_loop",
+];
+
+/// The presets of the managed identity sources (they target those endpoints, not the token
+/// endpoint), accepted like [`PRESET_NAMES`].
+pub const MANAGED_IDENTITY_PRESET_NAMES: &[&str] = &[
     "imds_updating",
     "identity_not_found",
     "arc_challenge_denied",
@@ -420,9 +431,10 @@ impl FaultRule {
         })
     }
 
-    /// A named preset (see [`PRESET_NAMES`]); all but the managed identity ones target the
-    /// token endpoint, and all apply forever unless narrowed with the builder methods (e.g.
-    /// `.times(2)` for an IMDS that is updating for two requests).
+    /// A named preset (see [`PRESET_NAMES`] and [`MANAGED_IDENTITY_PRESET_NAMES`]); all but the
+    /// managed identity ones target the token endpoint, and all apply forever unless narrowed
+    /// with the builder methods (e.g. `.times(2)` for an IMDS that is updating for two
+    /// requests).
     ///
     /// | preset | action |
     /// | --- | --- |
@@ -610,7 +622,7 @@ mod tests {
 
     #[test]
     fn presets_resolve_and_round_trip() {
-        for name in PRESET_NAMES {
+        for name in PRESET_NAMES.iter().chain(MANAGED_IDENTITY_PRESET_NAMES) {
             let rule = FaultRule::preset(name).expect(name);
             let json = serde_json::to_value(&rule).unwrap();
             let back: FaultRule = serde_json::from_value(json).unwrap();

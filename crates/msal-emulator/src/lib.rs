@@ -55,7 +55,8 @@ pub use config::{
 };
 pub use crypto::default_certificate_pem;
 pub use faults::{
-    CLAIMS_CHALLENGE_JSON, Endpoint, FaultAction, FaultId, FaultRule, PRESET_NAMES, RetryAfter,
+    CLAIMS_CHALLENGE_JSON, Endpoint, FaultAction, FaultId, FaultRule,
+    MANAGED_IDENTITY_PRESET_NAMES, PRESET_NAMES, RetryAfter,
 };
 pub use redact::REDACTED;
 pub use server::{Emulator, EmulatorHandle};

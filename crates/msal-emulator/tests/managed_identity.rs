@@ -521,8 +521,31 @@ async fn arc_default_key_dir_is_the_emulators_own_and_removed() {
 #[tokio::test]
 async fn fault_presets_on_the_sources() {
     let emu = start().await;
-    // imds_updating, twice.
-    emu.add_fault(FaultRule::preset("imds_updating").unwrap().times(2));
+    // The admin API lists the managed identity presets and installs them by name.
+    let presets = send(
+        client()
+            .get(format!("{}_emulator/faults/presets", emu.base_url()))
+            .bearer_auth(emu.admin_token()),
+    )
+    .await;
+    for name in msal_emulator::MANAGED_IDENTITY_PRESET_NAMES {
+        assert!(
+            presets.json["presets"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from(*name))
+        );
+    }
+    let installed = send(
+        client()
+            .post(format!("{}_emulator/faults", emu.base_url()))
+            .bearer_auth(emu.admin_token())
+            .json(&serde_json::json!({"preset": "imds_updating", "times": 1})),
+    )
+    .await;
+    assert_eq!(installed.status, 201);
+    // imds_updating, twice (once from the admin API, once more from here).
+    emu.add_fault(FaultRule::preset("imds_updating").unwrap().once());
     for _ in 0..2 {
         assert_eq!(
             send(imds(&emu, &[]).header("Metadata", "true"))
@@ -762,7 +785,8 @@ async fn the_banner_prints_each_sources_environment() {
         #[command(flatten)]
         args: msal_emulator::CliArgs,
     }
-    let w = W::parse_from(["x"]);
+    let dir = tempfile::tempdir().unwrap();
+    let w = W::parse_from(["x", "--arc-key-dir", dir.path().to_str().unwrap()]);
     let mut out = Vec::new();
     tokio::time::timeout(
         Duration::from_secs(30),
@@ -786,6 +810,7 @@ async fn the_banner_prints_each_sources_environment() {
         "AZURE_TENANT_ID=",
         "AZURE_AUTHORITY_HOST=",
         "_emulator/federation/token",
+        &format!("(key files in {})", dir.path().display()),
     ] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
