@@ -46,10 +46,14 @@ pub(crate) struct ArcKeyDir {
 }
 
 impl ArcKeyDir {
-    /// The configured directory, else a new one of the emulator's own (mode 0700).
+    /// The configured directory (made if missing), else a new one of the emulator's own
+    /// (mode 0700).
     pub fn new(configured: Option<&std::path::Path>) -> std::io::Result<Self> {
         let (path, owned) = match configured {
-            Some(p) => (p.to_path_buf(), None),
+            Some(p) => {
+                std::fs::create_dir_all(p)?;
+                (p.to_path_buf(), None)
+            }
             None => {
                 let dir = tempfile::Builder::new()
                     .prefix("msal-emulator-arc-")

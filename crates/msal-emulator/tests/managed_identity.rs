@@ -519,6 +519,30 @@ async fn arc_default_key_dir_is_the_emulators_own_and_removed() {
 }
 
 #[tokio::test]
+async fn arc_key_files_are_bounded_and_the_dir_is_made() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("tokens");
+    let emu = Emulator::start(EmulatorConfig::default_directory().with_arc_key_dir(&dir))
+        .await
+        .unwrap();
+    assert!(dir.is_dir());
+    let first = realm(&send(arc_request(&emu, &[])).await);
+    // One client for them all (building one per request is what takes time).
+    let c = client();
+    for _ in 0..260 {
+        let req = c
+            .get(emu.arc_endpoint())
+            .query(&[("api-version", "2020-06-01"), ("resource", RESOURCE)])
+            .header("Metadata", "true");
+        assert_eq!(send(req).await.status, 401);
+    }
+    let files = std::fs::read_dir(&dir).unwrap().count();
+    assert!(files <= 256, "{files} key files");
+    // The oldest key went with its file.
+    assert!(!first.exists());
+}
+
+#[tokio::test]
 async fn fault_presets_on_the_sources() {
     let emu = start().await;
     // The admin API lists the managed identity presets and installs them by name.

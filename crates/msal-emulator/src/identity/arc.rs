@@ -8,13 +8,17 @@ use subtle::ConstantTimeEq;
 
 use crate::records::ArcKey;
 use crate::shared::{Shared, lock};
-use crate::state::{now_secs, random_token};
+use crate::state::{State, now_secs, random_token};
 use crate::wire::{Ctx, Incoming, Reply};
 
 use super::source::Source;
 
 /// How long a key is accepted, in seconds (it may be used again until then).
 const KEY_LIFETIME_SECS: u64 = 300;
+
+/// At most this many keys (and key files) are outstanding: every request without a key makes
+/// one, so the oldest go first.
+const MAX_KEYS: usize = 256;
 
 /// Checks the request's key. `Ok` lets the request through; `Err` is the 401 answer: a new
 /// challenge (no `Authorization`) or the refusal of a wrong or expired key. With `denied`
@@ -55,25 +59,34 @@ pub(super) fn check_key(
         .or_else(|| auth.strip_prefix("basic "))
         .unwrap_or_default()
         .trim();
-    let now = now_secs();
-    let mut st = shared.st();
-    let expired: Vec<String> = st
-        .arc_keys
-        .iter()
-        .filter(|(_, k)| k.expires_at <= now)
-        .map(|(c, _)| c.clone())
-        .collect();
-    for c in expired {
-        if let Some(k) = st.arc_keys.remove(&c) {
-            // Already removed by someone else: fine.
-            let _ = std::fs::remove_file(k.path);
-        }
-    }
+    let st = &mut *shared.st();
+    forget_keys(st, 0);
     let known = st
         .arc_keys
         .keys()
         .any(|k| !presented.is_empty() && bool::from(k.as_bytes().ct_eq(presented.as_bytes())));
     if known { Ok(()) } else { Err(refused()) }
+}
+
+/// Forgets the expired keys, and the oldest ones beyond `MAX_KEYS - room`, removing their
+/// files.
+fn forget_keys(st: &mut State, room: usize) {
+    let now = now_secs();
+    let mut keys: Vec<(String, u64)> = st
+        .arc_keys
+        .iter()
+        .map(|(c, k)| (c.clone(), k.expires_at))
+        .collect();
+    keys.sort_by_key(|(_, exp)| *exp);
+    let excess = keys.len().saturating_sub(MAX_KEYS - room);
+    for (i, (c, exp)) in keys.into_iter().enumerate() {
+        if (exp <= now || i < excess)
+            && let Some(k) = st.arc_keys.remove(&c)
+        {
+            // Already removed by someone else: fine.
+            let _ = std::fs::remove_file(k.path);
+        }
+    }
 }
 
 /// The 401 challenge, naming `path` as the realm (none: an unusable challenge).
@@ -109,9 +122,13 @@ fn write_key(shared: &Shared) -> std::io::Result<String> {
     }
     let mut f = opts.open(&path)?;
     f.write_all(content.as_bytes())?;
-    f.sync_all()?;
-    lock(&shared.arc_dir.written).push(path.clone());
-    shared.st().arc_keys.insert(
+    let mut written = lock(&shared.arc_dir.written);
+    written.retain(|p| p.exists());
+    written.push(path.clone());
+    drop(written);
+    let mut st = shared.st();
+    forget_keys(&mut st, 1);
+    st.arc_keys.insert(
         content,
         ArcKey {
             path: path.clone(),
