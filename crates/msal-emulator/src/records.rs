@@ -238,6 +238,8 @@ pub(crate) struct ArcKey {
     pub path: std::path::PathBuf,
     /// When it stops being accepted (seconds since the epoch).
     pub expires_at: u64,
+    /// When it was written (orders keys of one second).
+    pub written: Instant,
 }
 
 /// A token a managed identity source handed out and hands out again until it nears its

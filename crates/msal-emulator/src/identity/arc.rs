@@ -72,14 +72,14 @@ pub(super) fn check_key(
 /// files.
 fn forget_keys(st: &mut State, room: usize) {
     let now = now_secs();
-    let mut keys: Vec<(String, u64)> = st
+    let mut keys: Vec<(String, u64, std::time::Instant)> = st
         .arc_keys
         .iter()
-        .map(|(c, k)| (c.clone(), k.expires_at))
+        .map(|(c, k)| (c.clone(), k.expires_at, k.written))
         .collect();
-    keys.sort_by_key(|(_, exp)| *exp);
+    keys.sort_by_key(|(_, _, written)| *written);
     let excess = keys.len().saturating_sub(MAX_KEYS - room);
-    for (i, (c, exp)) in keys.into_iter().enumerate() {
+    for (i, (c, exp, _)) in keys.into_iter().enumerate() {
         if (exp <= now || i < excess)
             && let Some(k) = st.arc_keys.remove(&c)
         {
@@ -133,6 +133,7 @@ fn write_key(shared: &Shared) -> std::io::Result<String> {
         ArcKey {
             path: path.clone(),
             expires_at: now_secs() + KEY_LIFETIME_SECS,
+            written: std::time::Instant::now(),
         },
     );
     Ok(path.to_string_lossy().into_owned())
