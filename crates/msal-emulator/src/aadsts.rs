@@ -294,6 +294,27 @@ static TABLE: &[AadstsError] = &[
         "The refresh token has expired due to inactivity. The token was issued and was inactive for too long.",
     ),
     e(
+        700211,
+        "invalid_client",
+        None,
+        401,
+        "No matching federated identity record found for presented assertion issuer. Check your federated identity credential Subject, Audience and Issuer against the presented assertion.",
+    ),
+    e(
+        700212,
+        "invalid_client",
+        None,
+        401,
+        "No matching federated identity record found for presented assertion audience. Check your federated identity credential Subject, Audience and Issuer against the presented assertion.",
+    ),
+    e(
+        700213,
+        "invalid_client",
+        None,
+        401,
+        "No matching federated identity record found for presented assertion subject. Check your federated identity credential Subject, Audience and Issuer against the presented assertion.",
+    ),
+    e(
         900144,
         "invalid_request",
         None,

@@ -19,6 +19,7 @@
 //! | `GET /_emulator/apps` | | the apps |
 //! | `POST /_emulator/apps` | an [`AppConfig`] | adds or replaces it |
 //! | `POST /_emulator/settings` | `{"api_claims_challenge": bool, "authorization_response_iss": bool}` | changes options |
+//! | `POST /_emulator/federation/token` | `{"sub", "aud", "lifetime_secs"}`, all optional | a service account token (served by `identity::federation`) |
 
 use std::sync::Arc;
 
@@ -32,7 +33,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::{AppConfig, UserConfig};
-use crate::faults::{FaultRule, PRESET_NAMES};
+use crate::faults::{FaultRule, MANAGED_IDENTITY_PRESET_NAMES, PRESET_NAMES};
 use crate::route::admin_rest;
 use crate::shared::{Shared, lock};
 use crate::wire::{Incoming, RecordedRequest, Reply};
@@ -152,7 +153,12 @@ pub(crate) async fn clear_faults(State(shared): State<Arc<Shared>>) -> Reply {
 
 /// `GET /_emulator/faults/presets`.
 pub(crate) async fn presets() -> Reply {
-    ok(json!({"presets": PRESET_NAMES}))
+    let names: Vec<&str> = PRESET_NAMES
+        .iter()
+        .chain(MANAGED_IDENTITY_PRESET_NAMES)
+        .copied()
+        .collect();
+    ok(json!({"presets": names}))
 }
 
 /// `DELETE /_emulator/faults/{id}`.

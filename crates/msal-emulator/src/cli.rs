@@ -26,6 +26,10 @@ pub struct CliArgs {
     /// The admin API's bearer token (random when absent).
     #[arg(long, env = "MSAL_EMULATOR_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Where Azure Arc's challenge writes its key files (a directory of the emulator's own,
+    /// removed at exit, when absent).
+    #[arg(long, value_name = "DIR")]
+    pub arc_key_dir: Option<PathBuf>,
 }
 
 /// Why the emulator could not run.
@@ -83,6 +87,9 @@ pub async fn run_cli_until<W: Write, F: Future<Output = ()>>(
     if let Some(t) = &args.admin_token {
         config.options.admin_token = Some(t.clone());
     }
+    if let Some(dir) = &args.arc_key_dir {
+        config.options.arc_key_dir = Some(dir.clone());
+    }
     let ca_path = args
         .ca_out
         .clone()
@@ -132,6 +139,96 @@ fn write_banner<W: Write>(
     for user in &config.users {
         writeln!(out, "user:        {}", user.username)?;
     }
+    write_identity_environment(out, handle, config, &tenant)?;
     writeln!(out, "Press Ctrl-C to stop.")?;
     out.flush()
+}
+
+/// The environment a program exports to get managed identity tokens from each source, and
+/// to use workload identity federation.
+fn write_identity_environment<W: Write>(
+    out: &mut W,
+    handle: &EmulatorHandle,
+    config: &EmulatorConfig,
+    tenant: &str,
+) -> std::io::Result<()> {
+    let host = handle.base_url_no_slash();
+    let secret = handle.identity_header();
+    let mis = &config.managed_identities;
+    if let Some(m) = &mis.system_assigned {
+        writeln!(
+            out,
+            "managed identity: system-assigned client_id={} object_id={}",
+            m.client_id, m.object_id
+        )?;
+    }
+    for m in &mis.user_assigned {
+        writeln!(
+            out,
+            "managed identity: user-assigned {} client_id={} object_id={} resource_id={}",
+            m.name, m.client_id, m.object_id, m.resource_id
+        )?;
+    }
+    writeln!(
+        out,
+        "Managed identity sources (export one source's variables in the program's environment):"
+    )?;
+    writeln!(
+        out,
+        "  IMDS:           export AZURE_POD_IDENTITY_AUTHORITY_HOST={host}"
+    )?;
+    writeln!(
+        out,
+        "  App Service:    export IDENTITY_ENDPOINT={} IDENTITY_HEADER={secret}",
+        handle.app_service_endpoint()
+    )?;
+    writeln!(
+        out,
+        "  Service Fabric: export IDENTITY_ENDPOINT={} IDENTITY_HEADER={secret} IDENTITY_SERVER_THUMBPRINT={}",
+        handle.service_fabric_endpoint(),
+        handle.service_fabric_thumbprint()
+    )?;
+    writeln!(
+        out,
+        "  Azure ML:       export MSI_ENDPOINT={} MSI_SECRET={secret}",
+        handle.azure_ml_endpoint()
+    )?;
+    writeln!(
+        out,
+        "  Cloud Shell:    export MSI_ENDPOINT={}",
+        handle.cloud_shell_endpoint()
+    )?;
+    writeln!(
+        out,
+        "  Azure Arc:      export IDENTITY_ENDPOINT={} IMDS_ENDPOINT={host}   (key files in {})",
+        handle.arc_endpoint(),
+        handle.arc_key_dir().display()
+    )?;
+    let federation = handle.federation_issuer();
+    let workload_app = config
+        .apps
+        .iter()
+        .find(|a| {
+            a.federated_credentials
+                .iter()
+                .any(|f| f.issuer == format!("{}federation", defaults::BASE_PLACEHOLDER))
+        })
+        .map(|a| a.client_id.as_str())
+        .unwrap_or(defaults::WORKLOAD_CLIENT_ID);
+    writeln!(
+        out,
+        "Workload identity (service account issuer {federation}, keys {federation}/jwks):"
+    )?;
+    writeln!(
+        out,
+        "  export AZURE_AUTHORITY_HOST={host} AZURE_TENANT_ID={tenant} AZURE_CLIENT_ID={workload_app} AZURE_FEDERATED_TOKEN_FILE=$PWD/sa-token.jwt"
+    )?;
+    writeln!(
+        out,
+        "  token file: curl -s -X POST -H 'Authorization: Bearer {}' -d '{{\"sub\":\"{}\"}}' {}_emulator/federation/token -o sa-token.jwt",
+        handle.admin_token(),
+        defaults::SERVICE_ACCOUNT_SUBJECT,
+        handle.base_url()
+    )?;
+    Ok(())
 }

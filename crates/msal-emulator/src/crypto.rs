@@ -134,34 +134,81 @@ pub(crate) struct SigningKey {
 /// The process-wide token signing key (generated on first use).
 pub(crate) fn signing_key() -> Result<&'static SigningKey, String> {
     static CELL: OnceLock<Result<SigningKey, String>> = OnceLock::new();
-    CELL.get_or_init(|| {
-        let c = generate_rsa_cert("msal-emulator token signing")?;
-        let public = c.key.public_key();
-        let components = RsaPublicKeyComponents::<Vec<u8>>::from(public);
-        // jsonwebtoken wants the PKCS#1 private key; it takes it out of the PKCS#8 PEM.
-        let encoding = EncodingKey::from_rsa_pem(c.key_pem.as_bytes())
-            .map_err(|e| format!("cannot read the generated RSA key: {e}"))?;
-        let kid = URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&c.cert_der));
-        let jwk = serde_json::json!({
-            "kty": "RSA",
-            "use": "sig",
-            "kid": kid,
-            "x5t": kid,
-            "n": URL_SAFE_NO_PAD.encode(&components.n),
-            "e": URL_SAFE_NO_PAD.encode(&components.e),
-            "x5c": [STANDARD.encode(&c.cert_der)],
-            "alg": "RS256",
-        });
-        Ok(SigningKey {
-            kid,
-            encoding,
-            // The public key's bytes are its PKCS#1 RSAPublicKey DER.
-            decoding: DecodingKey::from_rsa_der(public.as_ref()),
-            jwk,
-        })
+    CELL.get_or_init(|| generate_signing_key("msal-emulator token signing"))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// The process-wide key of the emulator's service account issuer (generated on first use): a
+/// key of its own, so that no token of one issuer verifies as the other's.
+pub(crate) fn federation_key() -> Result<&'static SigningKey, String> {
+    static CELL: OnceLock<Result<SigningKey, String>> = OnceLock::new();
+    CELL.get_or_init(|| generate_signing_key("msal-emulator service account issuer"))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+fn generate_signing_key(common_name: &str) -> Result<SigningKey, String> {
+    let c = generate_rsa_cert(common_name)?;
+    let public = c.key.public_key();
+    let components = RsaPublicKeyComponents::<Vec<u8>>::from(public);
+    // jsonwebtoken wants the PKCS#1 private key; it takes it out of the PKCS#8 PEM.
+    let encoding = EncodingKey::from_rsa_pem(c.key_pem.as_bytes())
+        .map_err(|e| format!("cannot read the generated RSA key: {e}"))?;
+    let kid = URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&c.cert_der));
+    let jwk = serde_json::json!({
+        "kty": "RSA",
+        "use": "sig",
+        "kid": kid,
+        "x5t": kid,
+        "n": URL_SAFE_NO_PAD.encode(&components.n),
+        "e": URL_SAFE_NO_PAD.encode(&components.e),
+        "x5c": [STANDARD.encode(&c.cert_der)],
+        "alg": "RS256",
+    });
+    Ok(SigningKey {
+        kid,
+        encoding,
+        // The public key's bytes are its PKCS#1 RSAPublicKey DER.
+        decoding: DecodingKey::from_rsa_der(public.as_ref()),
+        jwk,
     })
-    .as_ref()
-    .map_err(Clone::clone)
+}
+
+/// A self-signed TLS server certificate for `127.0.0.1`, `localhost` and `::1`, as Service
+/// Fabric's managed identity endpoint has: clients pin its SHA-1 thumbprint.
+pub(crate) struct SelfSignedTls {
+    pub cert_pem: String,
+    /// SHA-1 of the certificate's DER, upper-case hex (`IDENTITY_SERVER_THUMBPRINT`).
+    pub thumbprint: String,
+    pub cert: rustls_pki_types::CertificateDer<'static>,
+    pub key: rustls_pki_types::PrivateKeyDer<'static>,
+}
+
+pub(crate) fn generate_self_signed_tls() -> Result<SelfSignedTls, String> {
+    let key = KeyPair::generate().map_err(|e| e.to_string())?;
+    let mut params = CertificateParams::new(vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ])
+    .map_err(|e| e.to_string())?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "msal-emulator service fabric");
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
+    let thumbprint = sha1::Sha1::digest(cert.der())
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    Ok(SelfSignedTls {
+        cert_pem: cert.pem(),
+        thumbprint,
+        cert: cert.der().clone(),
+        key: rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    })
 }
 
 /// A TLS server identity for `127.0.0.1`, `localhost` and `::1`, signed by a new CA.

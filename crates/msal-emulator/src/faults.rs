@@ -27,8 +27,41 @@ pub enum Endpoint {
     Keys,
     /// `GET /api/me`, the sample protected API.
     Api,
+    /// `GET /metadata/identity/oauth2/token`: the managed identity source of Azure VMs (IMDS).
+    Imds,
+    /// `GET /msi/app-service/token`: App Service and Functions.
+    AppService,
+    /// `GET /msi/service-fabric/token` (on the Service Fabric TLS listener).
+    ServiceFabric,
+    /// `GET /msi/azure-ml/token`: Azure Machine Learning.
+    AzureMl,
+    /// `POST /msi/cloud-shell/token`: Cloud Shell.
+    CloudShell,
+    /// `GET /msi/arc/token`: Azure Arc.
+    Arc,
+    /// Every managed identity source: IMDS, App Service, Service Fabric, Azure ML, Cloud
+    /// Shell and Azure Arc.
+    ManagedIdentity,
+    /// The emulator's service account issuer: `GET /federation/.well-known/openid-configuration`
+    /// and `GET /federation/jwks`.
+    Federation,
     /// Every endpoint except the admin API.
     Any,
+}
+
+impl Endpoint {
+    /// Whether this is one of the managed identity sources.
+    pub fn is_managed_identity(self) -> bool {
+        matches!(
+            self,
+            Endpoint::Imds
+                | Endpoint::AppService
+                | Endpoint::ServiceFabric
+                | Endpoint::AzureMl
+                | Endpoint::CloudShell
+                | Endpoint::Arc
+        )
+    }
 }
 
 /// When a client should retry, as sent in the `Retry-After` header.
@@ -139,6 +172,14 @@ pub enum FaultAction {
         /// The scope to leave out.
         scope: String,
     },
+    /// On a managed identity source: answer as that source does when the requested identity
+    /// does not exist (400; IMDS: `{"error":"invalid_request","error_description":"Identity
+    /// not found"}`). No effect on other endpoints.
+    IdentityNotFound,
+    /// On the Azure Arc source: the challenge is unusable and the key refused. A request
+    /// without `Authorization` gets 401 with `WWW-Authenticate: Basic` naming no key file; a
+    /// request with one gets 401, whatever the key. No effect on other endpoints.
+    ArcChallengeDenied,
 }
 
 fn default_ok() -> u16 {
@@ -257,7 +298,12 @@ impl TryFrom<serde_json::Value> for FaultRule {
                 let preset = FaultRule::preset(&name).ok_or_else(|| {
                     format!(
                         "unknown fault preset {name:?}; known presets: {}",
-                        PRESET_NAMES.join(", ")
+                        PRESET_NAMES
+                            .iter()
+                            .chain(MANAGED_IDENTITY_PRESET_NAMES)
+                            .copied()
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                 })?;
                 match serde_json::to_value(FaultRuleRepr::from(preset)) {
@@ -282,7 +328,8 @@ impl TryFrom<serde_json::Value> for FaultRule {
     }
 }
 
-/// The names accepted by [`FaultRule::preset`], the admin API and the configuration file.
+/// The presets of the token endpoint, accepted by [`FaultRule::preset`], the admin API and the
+/// configuration file (with [`MANAGED_IDENTITY_PRESET_NAMES`]).
 pub const PRESET_NAMES: &[&str] = &[
     "consent_required",
     "mfa_required",
@@ -302,6 +349,14 @@ pub const PRESET_NAMES: &[&str] = &[
     "html_proxy_error",
     "grant_not_supported_on_common",
     "client_request_loop",
+];
+
+/// The presets of the managed identity sources (they target those endpoints, not the token
+/// endpoint), accepted like [`PRESET_NAMES`].
+pub const MANAGED_IDENTITY_PRESET_NAMES: &[&str] = &[
+    "imds_updating",
+    "identity_not_found",
+    "arc_challenge_denied",
 ];
 
 /// The claims challenge used by the `claims_challenge` preset and the sample API.
@@ -376,8 +431,10 @@ impl FaultRule {
         })
     }
 
-    /// A named preset (see [`PRESET_NAMES`]); all target the token endpoint and apply
-    /// forever unless narrowed with the builder methods.
+    /// A named preset (see [`PRESET_NAMES`] and [`MANAGED_IDENTITY_PRESET_NAMES`]); all but the
+    /// managed identity ones target the token endpoint, and all apply forever unless narrowed
+    /// with the builder methods (e.g. `.times(2)` for an IMDS that is updating for two
+    /// requests).
     ///
     /// | preset | action |
     /// | --- | --- |
@@ -399,6 +456,9 @@ impl FaultRule {
     /// | `html_proxy_error` | 502 with an HTML page |
     /// | `grant_not_supported_on_common` | AADSTS90010 |
     /// | `client_request_loop` | AADSTS50196 |
+    /// | `imds_updating` | 410 on IMDS, as IMDS answers while it updates |
+    /// | `identity_not_found` | 400 identity not found, on every managed identity source |
+    /// | `arc_challenge_denied` | Azure Arc's challenge names no key file and refuses every key |
     pub fn preset(name: &str) -> Option<Self> {
         let rule = match name {
             "consent_required" => Self::aad_error(65001),
@@ -427,6 +487,19 @@ impl FaultRule {
             "html_proxy_error" => Self::html_body(502),
             "grant_not_supported_on_common" => Self::aad_error(90010),
             "client_request_loop" => Self::aad_error(50196),
+            "imds_updating" => Self::new(FaultAction::Status {
+                status: 410,
+                retry_after: None,
+                body: Some(
+                    r#"{"error":"service_unavailable","error_description":"The Instance Metadata Service is being updated. Retry later."}"#
+                        .into(),
+                ),
+            })
+            .on(Endpoint::Imds),
+            "identity_not_found" => {
+                Self::new(FaultAction::IdentityNotFound).on(Endpoint::ManagedIdentity)
+            }
+            "arc_challenge_denied" => Self::new(FaultAction::ArcChallengeDenied).on(Endpoint::Arc),
             _ => return None,
         };
         Some(rule)
@@ -501,7 +574,12 @@ pub(crate) struct MatchFacts<'a> {
 impl FaultRule {
     pub(crate) fn matches(&self, f: &MatchFacts<'_>) -> bool {
         let Some(ep) = f.endpoint else { return false };
-        if self.endpoint != Endpoint::Any && self.endpoint != ep {
+        let endpoint_matches = match self.endpoint {
+            Endpoint::Any => true,
+            Endpoint::ManagedIdentity => ep.is_managed_identity(),
+            mine => mine == ep,
+        };
+        if !endpoint_matches {
             return false;
         }
         if let Some(g) = &self.grant_type
@@ -544,7 +622,7 @@ mod tests {
 
     #[test]
     fn presets_resolve_and_round_trip() {
-        for name in PRESET_NAMES {
+        for name in PRESET_NAMES.iter().chain(MANAGED_IDENTITY_PRESET_NAMES) {
             let rule = FaultRule::preset(name).expect(name);
             let json = serde_json::to_value(&rule).unwrap();
             let back: FaultRule = serde_json::from_value(json).unwrap();
@@ -597,5 +675,10 @@ mod tests {
         facts.endpoint = Some(Endpoint::Discovery);
         assert!(!FaultRule::hang().matches(&facts));
         assert!(FaultRule::hang().on(Endpoint::Any).matches(&facts));
+        let mi = FaultRule::preset("identity_not_found").unwrap();
+        facts.endpoint = Some(Endpoint::Arc);
+        assert!(mi.matches(&facts));
+        facts.endpoint = Some(Endpoint::Token);
+        assert!(!mi.matches(&facts));
     }
 }

@@ -10,7 +10,7 @@
 // layer 4: state
 // layer 5: shared
 // layer 6: admin metadata token
-// layer 7: api pages
+// layer 7: api identity pages
 // layer 8: middleware
 // layer 9: router
 // layer 10: server
@@ -21,7 +21,8 @@
 // types every layer shares. records: what the emulator issued and the sign-ins in progress;
 // redact: the admin API's copy of the log. state: the mutable directory, grants and fault
 // rules. shared: the state of one running emulator. The handlers: admin, metadata, token,
-// api, pages. middleware: the layers around them. router: the routes. server: start-up and
+// api, pages, identity (the managed identity sources and the service account issuer).
+// middleware: the layers around them. router: the routes. server: start-up and
 // the public handle. cli: the command line.
 
 mod aadsts;
@@ -31,6 +32,7 @@ mod cli;
 mod config;
 mod crypto;
 mod faults;
+mod identity;
 mod metadata;
 mod middleware;
 mod pages;
@@ -47,12 +49,14 @@ mod wire;
 pub use aadsts::{AadstsError, aadsts_table};
 pub use cli::{CliArgs, CliError, run_cli, run_cli_until};
 pub use config::{
-    AppConfig, ConfigError, EmulatorConfig, EmulatorOptions, ResourceConfig, TenantConfig,
-    UserConfig, defaults,
+    AppConfig, ConfigError, EmulatorConfig, EmulatorOptions, FederatedCredentialConfig,
+    ManagedIdentitiesConfig, ManagedIdentityConfig, ResourceConfig, TenantConfig, UserConfig,
+    defaults,
 };
 pub use crypto::default_certificate_pem;
 pub use faults::{
-    CLAIMS_CHALLENGE_JSON, Endpoint, FaultAction, FaultId, FaultRule, PRESET_NAMES, RetryAfter,
+    CLAIMS_CHALLENGE_JSON, Endpoint, FaultAction, FaultId, FaultRule,
+    MANAGED_IDENTITY_PRESET_NAMES, PRESET_NAMES, RetryAfter,
 };
 pub use redact::REDACTED;
 pub use server::{Emulator, EmulatorHandle};

@@ -217,3 +217,36 @@ pub(crate) struct Txn {
     pub account_chosen: bool,
     pub created: u64,
 }
+
+/// How a managed identity request names its identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MiSelector {
+    /// None named: the system-assigned identity.
+    SystemAssigned,
+    /// A user-assigned identity by client id.
+    ClientId(String),
+    /// A user-assigned identity by object id.
+    ObjectId(String),
+    /// A user-assigned identity by resource id.
+    ResourceId(String),
+}
+
+/// A key the Azure Arc source wrote for a challenge.
+#[derive(Debug, Clone)]
+pub(crate) struct ArcKey {
+    /// The key file.
+    pub path: std::path::PathBuf,
+    /// When it stops being accepted (seconds since the epoch).
+    pub expires_at: u64,
+    /// When it was written (orders keys of one second).
+    pub written: Instant,
+}
+
+/// A token a managed identity source handed out and hands out again until it nears its
+/// expiry or the client asks for it to be replaced (`token_sha256_to_refresh`).
+#[derive(Debug, Clone)]
+pub(crate) struct IssuedMiToken {
+    pub access_token: String,
+    pub expires_on: u64,
+    pub not_before: u64,
+}

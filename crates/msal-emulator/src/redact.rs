@@ -30,12 +30,13 @@ fn is_secret_field(name: &str) -> bool {
     SECRET_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name))
 }
 
-/// Credentials and session headers, and any header whose name says it carries one.
+/// Credentials and session headers (App Service's `X-IDENTITY-HEADER` among them), and any
+/// header whose name says it carries one.
 fn is_secret_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     matches!(
         n.as_str(),
-        "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
+        "authorization" | "proxy-authorization" | "cookie" | "set-cookie" | "x-identity-header"
     ) || ["secret", "token", "password", "api-key", "apikey"]
         .iter()
         .any(|w| n.contains(w))
@@ -310,5 +311,13 @@ mod tests {
         plain.response_body = "not json <b>".into();
         plain.response_headers.clear();
         assert_eq!(plain.redacted(), plain);
+    }
+
+    #[test]
+    fn managed_identity_secrets_are_secret_headers() {
+        for h in ["X-IDENTITY-HEADER", "secret", "Authorization"] {
+            assert!(super::is_secret_header(h), "{h}");
+        }
+        assert!(!super::is_secret_header("metadata"));
     }
 }

@@ -20,6 +20,16 @@ pub(crate) enum Route {
     DeviceLogin,
     ApiMe,
     UserRealm(String),
+    /// The managed identity sources.
+    Imds,
+    AppService,
+    ServiceFabric,
+    AzureMl,
+    CloudShell,
+    Arc,
+    /// The service account issuer's metadata and keys.
+    FederationDiscovery,
+    FederationKeys,
     /// The admin API: the path after `/_emulator`, without its slashes.
     Admin(String),
     NotFound,
@@ -48,6 +58,15 @@ impl Route {
             ["error"] => Route::ErrorPage,
             ["devicelogin"] => Route::DeviceLogin,
             ["api", "me"] => Route::ApiMe,
+            ["metadata", "identity", "oauth2", "token"] => Route::Imds,
+            ["msi", "app-service", "token"] => Route::AppService,
+            ["msi", "service-fabric", "token"] => Route::ServiceFabric,
+            ["msi", "azure-ml", "token"] => Route::AzureMl,
+            ["msi", "cloud-shell", "token"] => Route::CloudShell,
+            ["msi", "arc", "token"] => Route::Arc,
+            // Before the tenants' discovery, which would take `federation` for a tenant.
+            ["federation", ".well-known", "openid-configuration"] => Route::FederationDiscovery,
+            ["federation", "jwks"] => Route::FederationKeys,
             [_, "v2.0", ".well-known", "openid-configuration"]
             | [_, ".well-known", "openid-configuration"] => Route::Discovery(t(segs[0])),
             [_, "discovery", "instance"] => Route::InstanceDiscovery,
@@ -71,6 +90,14 @@ impl Route {
             Route::ErrorPage => "/error".into(),
             Route::DeviceLogin => "/devicelogin".into(),
             Route::ApiMe => "/api/me".into(),
+            Route::Imds => "/metadata/identity/oauth2/token".into(),
+            Route::AppService => "/msi/app-service/token".into(),
+            Route::ServiceFabric => "/msi/service-fabric/token".into(),
+            Route::AzureMl => "/msi/azure-ml/token".into(),
+            Route::CloudShell => "/msi/cloud-shell/token".into(),
+            Route::Arc => "/msi/arc/token".into(),
+            Route::FederationDiscovery => "/federation/.well-known/openid-configuration".into(),
+            Route::FederationKeys => "/federation/jwks".into(),
             Route::Discovery(t) => format!("/{}/v2.0/.well-known/openid-configuration", e(t)),
             Route::InstanceDiscovery => "/common/discovery/instance".into(),
             Route::Keys(t) => format!("/{}/discovery/v2.0/keys", e(t)),
@@ -169,6 +196,12 @@ mod tests {
             Route::UserRealm("bob@contoso.onmicrosoft.com".into())
         );
         assert_eq!(percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
+        assert_eq!(Route::parse("/metadata/identity/oauth2/token"), Route::Imds);
+        assert_eq!(Route::parse("/MSI/Arc/token/"), Route::Arc);
+        assert_eq!(
+            Route::parse("/federation/.well-known/openid-configuration"),
+            Route::FederationDiscovery
+        );
     }
 
     #[test]

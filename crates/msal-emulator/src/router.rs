@@ -19,13 +19,41 @@ use crate::faults::Endpoint;
 use crate::middleware::{FaultPoint, correlate, inject_faults, intake, record, sever};
 use crate::shared::Shared;
 use crate::wire::{AadErr, Ctx, Incoming, Reply};
-use crate::{admin, api, metadata, pages, token};
+use crate::{admin, api, identity, metadata, pages, token};
 
 /// The whole application: the intake layer around the router (around it, not inside, since
 /// it rewrites the path the router matches). The outer router, with no routes of its own,
 /// only adapts the server's request bodies.
 pub(crate) fn app(shared: Arc<Shared>) -> Router {
     Router::new().fallback_service(from_fn(intake).layer(router(shared)))
+}
+
+/// The Service Fabric listener's application: its managed identity endpoint alone, with the
+/// public endpoints' layers.
+pub(crate) fn service_fabric_app(shared: Arc<Shared>) -> Router {
+    let routes = Router::new()
+        .route(
+            "/msi/service-fabric/token",
+            get_only(identity::service_fabric).layer(from_fn_with_state(
+                FaultPoint {
+                    shared: shared.clone(),
+                    endpoint: Endpoint::ServiceFabric,
+                },
+                inject_faults,
+            )),
+        )
+        .fallback(not_found);
+    let routes = with_public_layers(routes, &shared).with_state(shared);
+    Router::new().fallback_service(from_fn(intake).layer(routes))
+}
+
+/// The layers of the public endpoints. Outermost last: sever, then record, then correlate,
+/// then each route's own layers.
+fn with_public_layers(routes: Router<Arc<Shared>>, shared: &Arc<Shared>) -> Router<Arc<Shared>> {
+    routes
+        .layer(from_fn_with_state(shared.clone(), correlate))
+        .layer(from_fn_with_state(shared.clone(), record))
+        .layer(from_fn(sever))
 }
 
 /// The routes.
@@ -73,11 +101,36 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/{tenant}/oauth2/v2.0/logout", any(pages::logout))
         .route("/api/me", get_only(api::me).layer(faults(Endpoint::Api)))
-        .fallback(not_found)
-        // Outermost last: sever, then record, then correlate, then each route's own layers.
-        .layer(from_fn_with_state(shared.clone(), correlate))
-        .layer(from_fn_with_state(shared.clone(), record))
-        .layer(from_fn(sever));
+        .route(
+            "/metadata/identity/oauth2/token",
+            get_only(identity::imds).layer(faults(Endpoint::Imds)),
+        )
+        .route(
+            "/msi/app-service/token",
+            get_only(identity::app_service).layer(faults(Endpoint::AppService)),
+        )
+        .route(
+            "/msi/azure-ml/token",
+            get_only(identity::azure_ml).layer(faults(Endpoint::AzureMl)),
+        )
+        .route(
+            "/msi/cloud-shell/token",
+            post_only(identity::cloud_shell).layer(faults(Endpoint::CloudShell)),
+        )
+        .route(
+            "/msi/arc/token",
+            get_only(identity::arc).layer(faults(Endpoint::Arc)),
+        )
+        .route(
+            "/federation/.well-known/openid-configuration",
+            get_only(identity::federation_discovery).layer(faults(Endpoint::Federation)),
+        )
+        .route(
+            "/federation/jwks",
+            get_only(identity::federation_keys).layer(faults(Endpoint::Federation)),
+        )
+        .fallback(not_found);
+    let public = with_public_layers(public, &shared);
     let admin = Router::new()
         .route("/_emulator", admin_route())
         .route("/_emulator/{*rest}", admin_route())
@@ -126,6 +179,10 @@ fn router(shared: Arc<Shared>) -> Router {
             admin_route().get(admin::apps).post(admin::save_app),
         )
         .route("/_emulator/settings", admin_route().post(admin::settings))
+        .route(
+            "/_emulator/federation/token",
+            admin_route().post(identity::service_account_token),
+        )
         .layer(from_fn_with_state(shared.clone(), admin::authorize));
     public.merge(admin).with_state(shared)
 }

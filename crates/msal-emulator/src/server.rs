@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::{AppConfig, EmulatorConfig, UserConfig};
 use crate::faults::{FaultId, FaultRule};
-use crate::shared::{RequestLog, Shared, lock};
+use crate::shared::{ArcKeyDir, RequestLog, Shared, lock};
 use crate::state::State;
 use crate::wire::RecordedRequest;
 
@@ -56,10 +56,17 @@ impl Emulator {
         config
             .validate()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        let key = tokio::task::spawn_blocking(crate::crypto::signing_key)
-            .await
-            .map_err(std::io::Error::other)?
-            .map_err(std::io::Error::other)?;
+        let (key, federation_key, sf_tls) = tokio::task::spawn_blocking(|| {
+            Ok::<_, String>((
+                crate::crypto::signing_key()?,
+                crate::crypto::federation_key()?,
+                crate::crypto::generate_self_signed_tls()?,
+            ))
+        })
+        .await
+        .map_err(std::io::Error::other)?
+        .map_err(std::io::Error::other)?;
+        let arc_dir = ArcKeyDir::new(config.options.arc_key_dir.as_deref())?;
         let state = State::new(&config)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
@@ -76,6 +83,8 @@ impl Emulator {
             port: addr.port(),
             admin_token,
             key,
+            federation_key,
+            arc_dir,
             state: Mutex::new(state),
             log: Mutex::new(RequestLog::new(config.options.request_log_capacity)),
         });
@@ -102,14 +111,69 @@ impl Emulator {
                 })
             }
         };
+        let (sf_handle, sf_task, sf_port) = Self::serve_service_fabric(&shared, &sf_tls)?;
         let base_url = url::Url::parse(&base).map_err(std::io::Error::other)?;
         Ok(EmulatorHandle {
             shared,
             base_url,
             server: server_handle,
             task: Some(task),
+            service_fabric: ServiceFabricListener {
+                endpoint: format!("https://127.0.0.1:{sf_port}/msi/service-fabric/token"),
+                thumbprint: sf_tls.thumbprint,
+                certificate_pem: sf_tls.cert_pem,
+                server: sf_handle,
+                task: Some(sf_task),
+            },
         })
     }
+
+    /// Serves the Service Fabric managed identity endpoint on its own HTTPS listener (an
+    /// ephemeral port of 127.0.0.1) with a self-signed certificate, as Service Fabric does.
+    fn serve_service_fabric(
+        shared: &Arc<Shared>,
+        tls: &crate::crypto::SelfSignedTls,
+    ) -> Result<
+        (
+            axum_server::Handle<SocketAddr>,
+            tokio::task::JoinHandle<()>,
+            u16,
+        ),
+        std::io::Error,
+    > {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut server_config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(std::io::Error::other)?
+            .with_no_client_auth()
+            .with_single_cert(vec![tls.cert.clone()], tls.key.clone_key())
+            .map_err(std::io::Error::other)?;
+        server_config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        let port = listener.local_addr()?.port();
+        let app = crate::router::service_fabric_app(shared.clone())
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let handle = axum_server::Handle::new();
+        let rustls_config =
+            axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(server_config));
+        let server = axum_server::tls_rustls::from_tcp_rustls(listener, rustls_config)?
+            .handle(handle.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = server.serve(app).await {
+                tracing::error!("msal-emulator Service Fabric listener stopped: {e}");
+            }
+        });
+        Ok((handle, task, port))
+    }
+}
+
+/// The Service Fabric listener of a running emulator.
+struct ServiceFabricListener {
+    endpoint: String,
+    thumbprint: String,
+    certificate_pem: String,
+    server: axum_server::Handle<SocketAddr>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// A running emulator. Dropping it (or [`EmulatorHandle::shutdown`]) stops the server.
@@ -118,6 +182,7 @@ pub struct EmulatorHandle {
     base_url: url::Url,
     server: axum_server::Handle<SocketAddr>,
     task: Option<tokio::task::JoinHandle<()>>,
+    service_fabric: ServiceFabricListener,
 }
 
 impl std::fmt::Debug for EmulatorHandle {
@@ -230,10 +295,93 @@ impl EmulatorHandle {
         self.shared.st().upsert_app(app)
     }
 
+    /// The base URL without its trailing slash, e.g. `http://127.0.0.1:41234`: the value of
+    /// `AZURE_POD_IDENTITY_AUTHORITY_HOST` (IMDS), `IMDS_ENDPOINT` (Azure Arc) and
+    /// `AZURE_AUTHORITY_HOST` (workload identity).
+    pub fn base_url_no_slash(&self) -> String {
+        self.shared.base.trim_end_matches('/').to_string()
+    }
+
+    /// IMDS's token endpoint: `{base}metadata/identity/oauth2/token`.
+    pub fn imds_endpoint(&self) -> String {
+        format!("{}metadata/identity/oauth2/token", self.shared.base)
+    }
+
+    /// App Service's `IDENTITY_ENDPOINT`: `{base}msi/app-service/token`.
+    pub fn app_service_endpoint(&self) -> String {
+        format!("{}msi/app-service/token", self.shared.base)
+    }
+
+    /// Azure ML's `MSI_ENDPOINT`: `{base}msi/azure-ml/token`.
+    pub fn azure_ml_endpoint(&self) -> String {
+        format!("{}msi/azure-ml/token", self.shared.base)
+    }
+
+    /// Cloud Shell's `MSI_ENDPOINT`: `{base}msi/cloud-shell/token`.
+    pub fn cloud_shell_endpoint(&self) -> String {
+        format!("{}msi/cloud-shell/token", self.shared.base)
+    }
+
+    /// Azure Arc's `IDENTITY_ENDPOINT`: `{base}msi/arc/token`.
+    pub fn arc_endpoint(&self) -> String {
+        format!("{}msi/arc/token", self.shared.base)
+    }
+
+    /// The directory Azure Arc's challenge key files are written in.
+    pub fn arc_key_dir(&self) -> &Path {
+        &self.shared.arc_dir.path
+    }
+
+    /// Service Fabric's `IDENTITY_ENDPOINT`, on its own HTTPS listener:
+    /// `https://127.0.0.1:PORT/msi/service-fabric/token`.
+    pub fn service_fabric_endpoint(&self) -> &str {
+        &self.service_fabric.endpoint
+    }
+
+    /// The SHA-1 thumbprint (upper-case hex) of the Service Fabric listener's self-signed
+    /// certificate: `IDENTITY_SERVER_THUMBPRINT`.
+    pub fn service_fabric_thumbprint(&self) -> &str {
+        &self.service_fabric.thumbprint
+    }
+
+    /// The Service Fabric listener's certificate (PEM), for clients that trust it as a root.
+    pub fn service_fabric_certificate_pem(&self) -> &str {
+        &self.service_fabric.certificate_pem
+    }
+
+    /// The secret of the App Service (`X-IDENTITY-HEADER`), Service Fabric and Azure ML
+    /// (`secret`) sources: `IDENTITY_HEADER` and `MSI_SECRET`.
+    pub fn identity_header(&self) -> String {
+        self.shared.st().options.identity_header_secret.clone()
+    }
+
+    /// The service account issuer's URL, `{base}federation`: the issuer of the federated
+    /// credentials that accept [`EmulatorHandle::service_account_token`]s.
+    pub fn federation_issuer(&self) -> String {
+        self.shared.federation_issuer()
+    }
+
+    /// A service account token of the emulator's issuer for `sub`
+    /// (`system:serviceaccount:<namespace>:<name>`) and `aud`, valid `lifetime_secs` from now
+    /// (negative: already expired), as a Kubernetes cluster projects into
+    /// `AZURE_FEDERATED_TOKEN_FILE`.
+    pub fn service_account_token(
+        &self,
+        sub: &str,
+        aud: &str,
+        lifetime_secs: i64,
+    ) -> Result<String, String> {
+        crate::identity::sign_service_account_token(&self.shared, sub, aud, lifetime_secs)
+    }
+
     /// Stops the server and waits for it to finish.
     pub async fn shutdown(mut self) {
         self.server.shutdown();
+        self.service_fabric.server.shutdown();
         if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        if let Some(task) = self.service_fabric.task.take() {
             let _ = task.await;
         }
     }
@@ -242,5 +390,6 @@ impl EmulatorHandle {
 impl Drop for EmulatorHandle {
     fn drop(&mut self) {
         self.server.shutdown();
+        self.service_fabric.server.shutdown();
     }
 }

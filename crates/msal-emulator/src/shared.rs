@@ -34,12 +34,61 @@ impl RequestLog {
     }
 }
 
+/// The directory the Azure Arc source writes its challenge key files in. One the emulator
+/// made is removed with everything in it when the emulator goes; in one it was given, the key
+/// files it wrote are removed.
+pub(crate) struct ArcKeyDir {
+    pub path: std::path::PathBuf,
+    /// The directory the emulator made (removed on drop).
+    pub owned: Option<tempfile::TempDir>,
+    /// The key files written (removed on drop).
+    pub written: Mutex<Vec<std::path::PathBuf>>,
+}
+
+impl ArcKeyDir {
+    /// The configured directory (made if missing), else a new one of the emulator's own
+    /// (mode 0700).
+    pub fn new(configured: Option<&std::path::Path>) -> std::io::Result<Self> {
+        let (path, owned) = match configured {
+            Some(p) => {
+                std::fs::create_dir_all(p)?;
+                (p.to_path_buf(), None)
+            }
+            None => {
+                let dir = tempfile::Builder::new()
+                    .prefix("msal-emulator-arc-")
+                    .tempdir()?;
+                (dir.path().to_path_buf(), Some(dir))
+            }
+        };
+        Ok(ArcKeyDir {
+            path,
+            owned,
+            written: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+impl Drop for ArcKeyDir {
+    fn drop(&mut self) {
+        if self.owned.is_none() {
+            for p in lock(&self.written).drain(..) {
+                // Already gone (expired and removed, or removed by someone else): fine.
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+}
+
 /// State shared by every request of one emulator.
 pub(crate) struct Shared {
     pub base: String,
     pub port: u16,
     pub admin_token: String,
     pub key: &'static SigningKey,
+    /// The service account issuer's key.
+    pub federation_key: &'static SigningKey,
+    pub arc_dir: ArcKeyDir,
     pub state: Mutex<State>,
     pub log: Mutex<RequestLog>,
 }
@@ -57,6 +106,16 @@ impl Shared {
     /// `{base}{tid}/v2.0`.
     pub fn issuer(&self, tid: &str) -> String {
         format!("{}{}/v2.0", self.base, tid)
+    }
+
+    /// The service account issuer: `{base}federation`.
+    pub fn federation_issuer(&self) -> String {
+        format!("{}federation", self.base)
+    }
+
+    /// A federated credential's issuer with `{base}` replaced by the base URL.
+    pub fn expand_issuer(&self, configured: &str) -> String {
+        configured.replace(crate::config::defaults::BASE_PLACEHOLDER, &self.base)
     }
 }
 

@@ -4,13 +4,14 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::{
-    AppConfig, EmulatorConfig, EmulatorOptions, ResourceConfig, TenantConfig, UserConfig,
+    AppConfig, EmulatorConfig, EmulatorOptions, ManagedIdentitiesConfig, ManagedIdentityConfig,
+    ResourceConfig, TenantConfig, UserConfig,
 };
 use crate::crypto::ParsedCert;
 use crate::faults::{FaultAction, FaultId, FaultRule, MatchFacts};
 use crate::records::{
-    CodeGrant, DeviceGrant, DeviceStatus, Granted, OIDC_SCOPES, RefreshGrant, ScopeRequest,
-    Session, Spent, Txn,
+    ArcKey, CodeGrant, DeviceGrant, DeviceStatus, Granted, IssuedMiToken, MiSelector, OIDC_SCOPES,
+    RefreshGrant, ScopeRequest, Session, Spent, Txn,
 };
 use crate::wire::AadErr;
 
@@ -79,6 +80,12 @@ pub(crate) struct State {
     pub txns: HashMap<String, Txn>,
     /// (username lower case, client id, full scope lower case).
     pub consents: HashSet<(String, String, String)>,
+    pub managed_identities: ManagedIdentitiesConfig,
+    /// Azure Arc challenge keys by content.
+    pub arc_keys: HashMap<String, ArcKey>,
+    /// Tokens of the managed identity sources that cache them, by (source, identity client
+    /// id, resource).
+    pub mi_tokens: HashMap<(&'static str, String, String), IssuedMiToken>,
 }
 
 /// The tenant id of personal Microsoft accounts, which Entra names for `consumers`.
@@ -102,6 +109,9 @@ impl State {
             sessions: HashMap::new(),
             txns: HashMap::new(),
             consents: HashSet::new(),
+            managed_identities: cfg.managed_identities.clone(),
+            arc_keys: HashMap::new(),
+            mi_tokens: HashMap::new(),
         };
         for a in &cfg.apps {
             st.upsert_app(a.clone())?;
@@ -192,6 +202,23 @@ impl State {
             .iter()
             .find(|a| a.cfg.client_id.eq_ignore_ascii_case(client_id))
             .cloned()
+    }
+
+    /// The managed identity a request names, if the directory has it.
+    pub fn managed_identity(&self, sel: &MiSelector) -> Option<ManagedIdentityConfig> {
+        let mis = &self.managed_identities;
+        let user = |f: &dyn Fn(&ManagedIdentityConfig) -> &str, v: &str| {
+            mis.user_assigned
+                .iter()
+                .find(|m| f(m).eq_ignore_ascii_case(v))
+                .cloned()
+        };
+        match sel {
+            MiSelector::SystemAssigned => mis.system_assigned.clone(),
+            MiSelector::ClientId(v) => user(&|m| &m.client_id, v),
+            MiSelector::ObjectId(v) => user(&|m| &m.object_id, v),
+            MiSelector::ResourceId(v) => user(&|m| &m.resource_id, v),
+        }
     }
 
     pub fn user(&self, username: &str) -> Option<UserConfig> {

@@ -160,6 +160,16 @@ impl Severed {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DeclinedScopes(pub Vec<String>);
 
+/// A fault rule's verdict that a managed identity source answers as it does in that case;
+/// the fault layer puts it in the request's extensions for the source's handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MiFault {
+    /// The identity asked for does not exist.
+    IdentityNotFound,
+    /// Azure Arc's challenge names no key file, and every key is refused.
+    ArcChallengeDenied,
+}
+
 /// Per-request facts used when rendering answers.
 #[derive(Debug, Clone)]
 pub(crate) struct Ctx {

@@ -17,7 +17,7 @@ use crate::records::DeviceStatus;
 use crate::route::Route;
 use crate::shared::Shared;
 use crate::state::{State as Directory, TenantSel};
-use crate::wire::{AadErr, Ctx, DeclinedScopes, Incoming, Reply, Severed};
+use crate::wire::{AadErr, Ctx, DeclinedScopes, Incoming, MiFault, Reply, Severed};
 
 /// The state of one endpoint's fault layer: the emulator and which endpoint this is.
 #[derive(Clone)]
@@ -49,6 +49,14 @@ pub(crate) async fn inject_faults(
     }
     let declined = match effects.terminal {
         None => effects.declined,
+        Some(FaultAction::IdentityNotFound) => {
+            req.extensions_mut().insert(MiFault::IdentityNotFound);
+            effects.declined
+        }
+        Some(FaultAction::ArcChallengeDenied) => {
+            req.extensions_mut().insert(MiFault::ArcChallengeDenied);
+            effects.declined
+        }
         Some(action) => {
             let authorize_tenant = match &route {
                 Route::Authorize(tenant) => Some(tenant.as_str()),
@@ -94,12 +102,14 @@ fn match_facts<'a>(
     } else {
         inc.q("login_hint").map(str::to_string)
     };
+    // The managed identity sources name a resource where the token endpoint has a scope, and
+    // Azure ML spells the client id `clientid`.
     MatchFacts {
         endpoint: Some(ep),
         grant_type: inc.f("grant_type"),
-        client_id: inc.param("client_id"),
+        client_id: inc.param("client_id").or_else(|| inc.param("clientid")),
         username,
-        scope: inc.param("scope"),
+        scope: inc.param("scope").or_else(|| inc.param("resource")),
         tenant_names,
     }
 }
@@ -202,7 +212,11 @@ fn fault_answer(
             )
             .into_response()
         }
-        // Never terminal (the evaluation of the rules goes on past them).
-        FaultAction::Delay { .. } | FaultAction::DeclineScope { .. } => return None,
+        // Never terminal (the evaluation of the rules goes on past them), or answered by the
+        // managed identity sources themselves.
+        FaultAction::Delay { .. }
+        | FaultAction::DeclineScope { .. }
+        | FaultAction::IdentityNotFound
+        | FaultAction::ArcChallengeDenied => return None,
     })
 }

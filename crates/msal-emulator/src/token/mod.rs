@@ -2,14 +2,17 @@
 //!
 //! Layers, lowest first: `issue` (signing and issuing tokens), `client` (client
 //! authentication), `grants` (one function per grant type), `endpoint` (the token endpoint),
-//! `device` (the device authorization endpoint).
+//! `device` (the device authorization endpoint), `managed` (managed identity tokens, which
+//! the managed identity sources hand out).
 
 mod client;
 mod device;
 mod endpoint;
 mod grants;
 mod issue;
+mod managed;
 
 pub(crate) use self::device::devicecode;
 pub(crate) use self::endpoint::token;
 pub(crate) use self::issue::{OwnTokenError, client_info, verify_own_token};
+pub(crate) use self::managed::{MiToken, issue_mi_token};

@@ -7,81 +7,12 @@ use sha2::Digest as _;
 
 use crate::faults::FaultRule;
 
-/// The built-in directory's names, ids and secrets.
-pub mod defaults {
-    /// The default tenant's id.
-    pub const TENANT_ID: &str = "7f3e9a2c-4b1d-4e8f-9c6a-2d5b8e1f0a37";
-    /// The default tenant's domain.
-    pub const TENANT_DOMAIN: &str = "contoso.onmicrosoft.com";
-    /// The default tenant's display name.
-    pub const TENANT_NAME: &str = "Contoso (emulated)";
+pub mod defaults;
+mod identity;
 
-    /// The confidential (web/daemon) app: has [`CLIENT_SECRET`] and the certificate of
-    /// [`crate::default_certificate_pem`]; it is also the app behind [`API_RESOURCE`], so
-    /// tokens for that API can be exchanged on behalf of the user (OBO).
-    pub const CONFIDENTIAL_CLIENT_ID: &str = "3c7a1e5f-9b2d-4a6c-8e0f-1d4b7a9c2e58";
-    /// The confidential app's display name.
-    pub const CONFIDENTIAL_CLIENT_NAME: &str = "Contoso Daemon (emulated)";
-    /// The confidential app's client secret.
-    pub const CLIENT_SECRET: &str = "emulator-secret~Q8w3E5r7T9y1U3i5O7p9";
-
-    /// The public client app (FOCI family), redirect URI [`REDIRECT_URI`], admin consent
-    /// for [`GRAPH_USER_READ`].
-    pub const PUBLIC_CLIENT_ID: &str = "1b9d6c3a-5e7f-4a2b-8c0d-6e4f2a8b1c93";
-    /// The public client app's display name.
-    pub const PUBLIC_CLIENT_NAME: &str = "Contoso Desktop (emulated)";
-    /// A second public client app in the FOCI family (same redirect URI and consent).
-    pub const SECOND_PUBLIC_CLIENT_ID: &str = "9e2c4a6b-1d3f-4b5a-8e7c-0f2d4b6a8c15";
-    /// The second public client app's display name.
-    pub const SECOND_PUBLIC_CLIENT_NAME: &str = "Contoso Mobile (emulated)";
-    /// A public client app outside the FOCI family.
-    pub const NON_FOCI_PUBLIC_CLIENT_ID: &str = "4d8f2b6a-3c5e-4f7a-9b1d-5e7a9c1b3d26";
-    /// The registered redirect URI of the public apps (any port matches, as on Entra).
-    pub const REDIRECT_URI: &str = "http://localhost";
-    /// The other registered loopback redirect URI of the default apps (any port matches).
-    pub const LOOPBACK_IP_REDIRECT_URI: &str = "http://127.0.0.1";
-
-    /// The password of every default user.
-    pub const USER_PASSWORD: &str = "P@ssw0rd!";
-    /// A user with blanket consent and no MFA.
-    pub const USER_USERNAME: &str = "alice@contoso.onmicrosoft.com";
-    /// [`USER_USERNAME`]'s display name.
-    pub const USER_DISPLAY_NAME: &str = "Alice Example";
-    /// [`USER_USERNAME`]'s object id (the `oid` claim and `client_info.uid`).
-    pub const USER_OBJECT_ID: &str = "a1e5c3b7-2d4f-4a6b-8c9d-0e1f2a3b4c5d";
-    /// A user who must do multi-factor authentication (code [`MFA_CODE`]).
-    pub const MFA_USER_USERNAME: &str = "mfa.user@contoso.onmicrosoft.com";
-    /// A user whose password has expired.
-    pub const PASSWORD_EXPIRED_USER_USERNAME: &str = "expired.user@contoso.onmicrosoft.com";
-    /// A disabled user.
-    pub const DISABLED_USER_USERNAME: &str = "disabled.user@contoso.onmicrosoft.com";
-    /// A user who has consented to nothing (only admin-consented scopes work for them).
-    pub const NO_CONSENT_USER_USERNAME: &str = "noconsent.user@contoso.onmicrosoft.com";
-    /// A user for whom the sample API (`/api/me`) demands a claims challenge
-    /// ([`crate::CLAIMS_CHALLENGE_JSON`]).
-    pub const CLAIMS_CHALLENGE_USER_USERNAME: &str = "cae.user@contoso.onmicrosoft.com";
-    /// The code the MFA page accepts (it is also shown on the page).
-    pub const MFA_CODE: &str = "123456";
-
-    /// Microsoft Graph's resource identifier.
-    pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
-    /// Graph `User.Read`.
-    pub const GRAPH_USER_READ: &str = "https://graph.microsoft.com/User.Read";
-    /// Graph `Mail.Read`.
-    pub const GRAPH_MAIL_READ: &str = "https://graph.microsoft.com/Mail.Read";
-    /// Graph `Files.Read`.
-    pub const GRAPH_FILES_READ: &str = "https://graph.microsoft.com/Files.Read";
-    /// Graph `.default`.
-    pub const GRAPH_DEFAULT: &str = "https://graph.microsoft.com/.default";
-    /// The sample API's resource identifier.
-    pub const API_RESOURCE: &str = "api://msal-emulator-api";
-    /// The sample API's delegated scope.
-    pub const API_SCOPE: &str = "api://msal-emulator-api/access_as_user";
-    /// The sample API's `.default` scope (client credentials).
-    pub const API_SCOPE_DEFAULT: &str = "api://msal-emulator-api/.default";
-    /// The sample API's app role, granted to the confidential app.
-    pub const API_APP_ROLE: &str = "Data.Read";
-}
+pub use self::identity::{
+    FederatedCredentialConfig, ManagedIdentitiesConfig, ManagedIdentityConfig,
+};
 
 /// A tenant (directory).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,6 +57,9 @@ pub struct AppConfig {
     pub foci: bool,
     /// Overrides the device code polling interval for this app.
     pub device_code_interval_secs: Option<u64>,
+    /// Federated identity credentials: tokens of another issuer this app accepts as client
+    /// assertions (workload identity federation, a managed identity as the credential).
+    pub federated_credentials: Vec<FederatedCredentialConfig>,
 }
 
 /// A user account.
@@ -240,6 +174,14 @@ pub struct EmulatorOptions {
     /// (`authorization_response_iss_parameter_supported`, RFC 9207), as servers that defend
     /// their clients against mix-up attacks do. Entra ID does neither today: off by default.
     pub authorization_response_iss: bool,
+    /// `expires_in` of managed identity tokens, in seconds (Entra issues them for 24 hours).
+    pub managed_identity_token_lifetime_secs: u64,
+    /// The secret the App Service (`X-IDENTITY-HEADER`), Service Fabric and Azure ML
+    /// (`secret`) sources require.
+    pub identity_header_secret: String,
+    /// Where the Azure Arc source writes its challenge key files (`<dir>/<random>.key`); a
+    /// directory of its own, removed at shutdown, when absent.
+    pub arc_key_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for EmulatorOptions {
@@ -256,6 +198,9 @@ impl Default for EmulatorOptions {
             mfa_code: defaults::MFA_CODE.to_string(),
             api_claims_challenge: false,
             authorization_response_iss: false,
+            managed_identity_token_lifetime_secs: 86_399,
+            identity_header_secret: defaults::IDENTITY_HEADER.to_string(),
+            arc_key_dir: None,
         }
     }
 }
@@ -271,6 +216,8 @@ pub struct EmulatorConfig {
     pub users: Vec<UserConfig>,
     /// Resources (APIs).
     pub resources: Vec<ResourceConfig>,
+    /// Managed identities.
+    pub managed_identities: ManagedIdentitiesConfig,
     /// Fault rules installed at start.
     pub faults: Vec<FaultRule>,
     /// Options.
@@ -305,6 +252,7 @@ struct RawConfig {
     apps: Vec<AppConfig>,
     users: Vec<UserConfig>,
     resources: Vec<ResourceConfig>,
+    managed_identities: Option<ManagedIdentitiesConfig>,
     faults: Vec<FaultRule>,
     options: Option<EmulatorOptions>,
 }
@@ -360,6 +308,29 @@ impl EmulatorConfig {
                     admin_consented_scopes: scopes(&[GRAPH_USER_READ]),
                     ..AppConfig::default()
                 },
+                AppConfig {
+                    client_id: WORKLOAD_CLIENT_ID.into(),
+                    name: WORKLOAD_CLIENT_NAME.into(),
+                    app_roles: scopes(&[
+                        "api://msal-emulator-api/Data.Read",
+                        "https://graph.microsoft.com/User.Read.All",
+                    ]),
+                    federated_credentials: vec![
+                        FederatedCredentialConfig {
+                            name: "kubernetes".into(),
+                            issuer: format!("{BASE_PLACEHOLDER}federation"),
+                            subject: SERVICE_ACCOUNT_SUBJECT.into(),
+                            ..FederatedCredentialConfig::default()
+                        },
+                        FederatedCredentialConfig {
+                            name: "managed-identity".into(),
+                            issuer: format!("{BASE_PLACEHOLDER}{TENANT_ID}/v2.0"),
+                            subject: USER_ASSIGNED_OBJECT_ID.into(),
+                            ..FederatedCredentialConfig::default()
+                        },
+                    ],
+                    ..AppConfig::default()
+                },
                 public(PUBLIC_CLIENT_ID, PUBLIC_CLIENT_NAME, true),
                 public(SECOND_PUBLIC_CLIENT_ID, SECOND_PUBLIC_CLIENT_NAME, true),
                 public(
@@ -410,6 +381,31 @@ impl EmulatorConfig {
                     app_roles: scopes(&[API_APP_ROLE]),
                 },
             ],
+            managed_identities: ManagedIdentitiesConfig {
+                system_assigned: Some(ManagedIdentityConfig {
+                    name: "contoso-vm".into(),
+                    client_id: SYSTEM_ASSIGNED_CLIENT_ID.into(),
+                    object_id: SYSTEM_ASSIGNED_OBJECT_ID.into(),
+                    resource_id: SYSTEM_ASSIGNED_RESOURCE_ID.into(),
+                    tenant: None,
+                }),
+                user_assigned: vec![
+                    ManagedIdentityConfig {
+                        name: USER_ASSIGNED_NAME.into(),
+                        client_id: USER_ASSIGNED_CLIENT_ID.into(),
+                        object_id: USER_ASSIGNED_OBJECT_ID.into(),
+                        resource_id: USER_ASSIGNED_RESOURCE_ID.into(),
+                        tenant: None,
+                    },
+                    ManagedIdentityConfig {
+                        name: SECOND_USER_ASSIGNED_NAME.into(),
+                        client_id: SECOND_USER_ASSIGNED_CLIENT_ID.into(),
+                        object_id: SECOND_USER_ASSIGNED_OBJECT_ID.into(),
+                        resource_id: SECOND_USER_ASSIGNED_RESOURCE_ID.into(),
+                        tenant: None,
+                    },
+                ],
+            },
             faults: Vec::new(),
             options: EmulatorOptions::default(),
         }
@@ -427,6 +423,7 @@ impl EmulatorConfig {
                 apps: Vec::new(),
                 users: Vec::new(),
                 resources: Vec::new(),
+                managed_identities: ManagedIdentitiesConfig::default(),
                 faults: Vec::new(),
                 options: EmulatorOptions::default(),
             }
@@ -444,6 +441,17 @@ impl EmulatorConfig {
         for r in raw.resources {
             cfg.resources.retain(|x| x.identifier != r.identifier);
             cfg.resources.push(r);
+        }
+        if let Some(mi) = raw.managed_identities {
+            if mi.system_assigned.is_some() {
+                cfg.managed_identities.system_assigned = mi.system_assigned;
+            }
+            for u in mi.user_assigned {
+                cfg.managed_identities
+                    .user_assigned
+                    .retain(|x| !x.client_id.eq_ignore_ascii_case(&u.client_id));
+                cfg.managed_identities.user_assigned.push(u);
+            }
         }
         cfg.faults.extend(raw.faults);
         if let Some(o) = raw.options {
@@ -465,6 +473,21 @@ impl EmulatorConfig {
     /// Adds a fault rule installed at start.
     pub fn with_fault(mut self, rule: FaultRule) -> Self {
         self.faults.push(rule);
+        self
+    }
+
+    /// Sets the directory where the Azure Arc source writes its challenge key files.
+    pub fn with_arc_key_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.options.arc_key_dir = Some(dir.into());
+        self
+    }
+
+    /// Adds or replaces a user-assigned managed identity (by client id).
+    pub fn with_user_assigned_identity(mut self, identity: ManagedIdentityConfig) -> Self {
+        self.managed_identities
+            .user_assigned
+            .retain(|x| !x.client_id.eq_ignore_ascii_case(&identity.client_id));
+        self.managed_identities.user_assigned.push(identity);
         self
     }
 
@@ -542,6 +565,31 @@ impl EmulatorConfig {
                 return invalid("every resource needs an identifier".into());
             }
         }
+        let mis = &self.managed_identities;
+        for m in mis.system_assigned.iter().chain(&mis.user_assigned) {
+            if m.client_id.trim().is_empty()
+                || m.object_id.trim().is_empty()
+                || m.resource_id.trim().is_empty()
+            {
+                return invalid(
+                    "every managed identity needs a client_id, an object_id and a resource_id"
+                        .into(),
+                );
+            }
+            if !tenant_known(&m.tenant) {
+                return invalid(format!("managed identity {}: unknown tenant", m.client_id));
+            }
+        }
+        for a in &self.apps {
+            for f in &a.federated_credentials {
+                if f.issuer.trim().is_empty() || f.subject.trim().is_empty() {
+                    return invalid(format!(
+                        "app {}: every federated credential needs an issuer and a subject",
+                        a.client_id
+                    ));
+                }
+            }
+        }
         for f in &self.faults {
             if let Some(p) = f.probability
                 && !(0.0..=1.0).contains(&p)
@@ -616,12 +664,47 @@ mod tests {
 
     #[test]
     fn example_configuration_parses() {
-        let cfg = EmulatorConfig::from_toml_str(include_str!("../emulator.example.toml")).unwrap();
+        let cfg =
+            EmulatorConfig::from_toml_str(include_str!("../../emulator.example.toml")).unwrap();
         assert_eq!(cfg.tenants.len(), 2);
         assert!(cfg.apps.iter().any(|a| a.name == "Fabrikam CLI"));
         assert!(cfg.options.include_refresh_in);
         assert_eq!(cfg.faults.len(), 2);
         assert_eq!(cfg.faults[1].probability, Some(0.1));
+        assert_eq!(cfg.options.identity_header_secret, "choose-a-secret");
+        let mis = &cfg.managed_identities;
+        assert!(mis.system_assigned.is_some());
+        assert_eq!(mis.user_assigned.len(), 3);
+        assert!(mis.user_assigned.iter().any(|m| m.name == "fabrikam-uami"));
+        let worker = cfg
+            .apps
+            .iter()
+            .find(|a| a.name == "Fabrikam Worker")
+            .unwrap();
+        assert_eq!(worker.federated_credentials[0].issuer, "{base}federation");
+    }
+
+    #[test]
+    fn incomplete_managed_identities_and_credentials_are_refused() {
+        let err = EmulatorConfig::from_toml_str(
+            "include_defaults = true\n[[managed_identities.user_assigned]]\nclient_id = \"x\"",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("managed identity"), "{err}");
+        let err = EmulatorConfig::from_toml_str(
+            "include_defaults = true\n[[apps]]\nclient_id = \"a\"\n[[apps.federated_credentials]]\nsubject = \"s\"",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("federated credential"), "{err}");
+        let cfg = EmulatorConfig::from_toml_str(
+            "include_defaults = true\n[[apps]]\nclient_id = \"a\"\n[[apps.federated_credentials]]\nissuer = \"i\"\nsubject = \"s\"",
+        )
+        .unwrap();
+        let app = cfg.apps.iter().find(|a| a.client_id == "a").unwrap();
+        assert_eq!(
+            app.federated_credentials[0].audiences,
+            vec![defaults::TOKEN_EXCHANGE_AUDIENCE.to_string()]
+        );
     }
 
     #[test]
