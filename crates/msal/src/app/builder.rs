@@ -268,7 +268,7 @@ impl ConfidentialClientApplicationBuilder {
     }
 
     /// Authenticates with the federated token in a file (workload identity federation), read
-    /// again whenever the file changes, as Kubernetes rotates it.
+    /// at each token request, so a rotation by Kubernetes is never missed.
     pub fn client_assertion_file(mut self, path: impl Into<PathBuf>) -> Self {
         let file = FederatedTokenFile::new(path);
         self.cfg.credential = Some(ClientCredential::AssertionFile(Arc::new(file)));

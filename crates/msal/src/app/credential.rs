@@ -37,7 +37,7 @@ pub enum ClientCredential {
     Certificate(ClientCertificate),
     /// A caller-supplied assertion.
     Assertion(AssertionProvider),
-    /// A federated token file (workload identity federation), read again when it changes.
+    /// A federated token file (workload identity federation), read at each token request.
     AssertionFile(Arc<FederatedTokenFile>),
 }
 

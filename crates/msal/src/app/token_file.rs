@@ -2,9 +2,10 @@
 //!
 //! On Kubernetes (AKS workload identity) the platform projects a service account token into a
 //! file and rotates it about every hour, by swapping the symlink the file's path goes through.
-//! The app presents that token as its client assertion. The file is read again only when it
-//! changed (its device, inode, length or modification time), so that a busy service does not
-//! read a file per request, yet never sends a token the platform has already replaced.
+//! The app presents that token as its client assertion. The file is read at every request
+//! that needs an assertion: only a cache miss does, so a read costs nothing beside the token
+//! request it precedes, and no rotation can be missed (a stamp of inode, length and time can
+//! repeat when the kubelet rewrites the file within one timestamp tick).
 //!
 //! The file is small (a JWT of a few KiB); it is read with blocking I/O on the caller's task,
 //! which costs less than a hop to a blocking thread and works on any executor.
@@ -12,8 +13,6 @@
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::SystemTime;
 
 use crate::error::{Error, codes};
 use crate::secret::Assertion;
@@ -21,54 +20,23 @@ use crate::secret::Assertion;
 /// The largest token file read; a service account token is a few KiB.
 pub const MAX_TOKEN_FILE_SIZE: u64 = 64 * 1024;
 
-/// What identifies one version of the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    dev: u64,
-    ino: u64,
-    len: u64,
-    modified: Option<SystemTime>,
-}
-
-impl Stamp {
-    fn of(meta: &std::fs::Metadata) -> Self {
-        #[cfg(unix)]
-        let (dev, ino) = {
-            use std::os::unix::fs::MetadataExt;
-            (meta.dev(), meta.ino())
-        };
-        #[cfg(not(unix))]
-        let (dev, ino) = (0, 0);
-        Stamp {
-            dev,
-            ino,
-            len: meta.len(),
-            modified: meta.modified().ok(),
-        }
-    }
-}
-
 /// A federated token file: the client assertion of workload identity federation.
 pub struct FederatedTokenFile {
     path: PathBuf,
-    last: Mutex<Option<(Stamp, Assertion)>>,
 }
 
 impl fmt::Debug for FederatedTokenFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FederatedTokenFile")
             .field("path", &self.path)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
 impl FederatedTokenFile {
-    /// The token file at `path` (read at each request that needs it, if it changed).
+    /// The token file at `path`, read at each request that needs an assertion.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        FederatedTokenFile {
-            path: path.into(),
-            last: Mutex::new(None),
-        }
+        FederatedTokenFile { path: path.into() }
     }
 
     /// The file's path.
@@ -79,20 +47,7 @@ impl FederatedTokenFile {
     /// The assertion: the file's current content, trimmed.
     pub(crate) fn assertion(&self) -> Result<Assertion, Error> {
         let meta = std::fs::metadata(&self.path).map_err(|e| self.unreadable(e))?;
-        let stamp = Stamp::of(&meta);
-        if let Some((seen, assertion)) = &*self.lock()
-            && *seen == stamp
-        {
-            return Ok(assertion.clone());
-        }
-        let assertion = self.read(&meta)?;
-        *self.lock() = Some((stamp, assertion.clone()));
-        Ok(assertion)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Stamp, Assertion)>> {
-        // A panic elsewhere while the lock was held leaves a consistent value behind.
-        self.last.lock().unwrap_or_else(|p| p.into_inner())
+        self.read(&meta)
     }
 
     fn read(&self, meta: &std::fs::Metadata) -> Result<Assertion, Error> {
@@ -164,28 +119,6 @@ mod tests {
         assert_eq!(f.assertion().unwrap().secret(), "eyJ.first.sig");
         write(&path, "eyJ.second.sig");
         assert_eq!(f.assertion().unwrap().secret(), "eyJ.second.sig");
-    }
-
-    #[test]
-    fn an_unchanged_file_is_not_read_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("token");
-        write(&path, "eyJ.first.sig");
-        let f = FederatedTokenFile::new(&path);
-        f.assertion().unwrap();
-        // The same length, inode and modification time: the remembered assertion is served.
-        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
-        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-        std::io::Write::write_all(&mut &file, b"eyJ.other.sig").unwrap();
-        file.set_modified(modified).unwrap();
-        drop(file);
-        assert_eq!(f.assertion().unwrap().secret(), "eyJ.first.sig");
-        // A later modification time: read again.
-        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-        file.set_modified(modified + std::time::Duration::from_secs(1))
-            .unwrap();
-        drop(file);
-        assert_eq!(f.assertion().unwrap().secret(), "eyJ.other.sig");
     }
 
     #[test]
