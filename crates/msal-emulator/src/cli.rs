@@ -26,6 +26,10 @@ pub struct CliArgs {
     /// The admin API's bearer token (random when absent).
     #[arg(long, env = "MSAL_EMULATOR_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// The URL clients reach the emulator at when it is not `http(s)://127.0.0.1:PORT/`
+    /// (a proxy, a container port mapping, a host name); overrides `options.public_url`.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 /// Why the emulator could not run.
@@ -82,6 +86,10 @@ pub async fn run_cli_until<W: Write, F: Future<Output = ()>>(
     };
     if let Some(t) = &args.admin_token {
         config.options.admin_token = Some(t.clone());
+    }
+    if let Some(u) = &args.public_url {
+        config.options.public_url = Some(u.clone());
+        config.validate()?;
     }
     let ca_path = args
         .ca_out

@@ -240,6 +240,11 @@ pub struct EmulatorOptions {
     /// (`authorization_response_iss_parameter_supported`, RFC 9207), as servers that defend
     /// their clients against mix-up attacks do. Entra ID does neither today: off by default.
     pub authorization_response_iss: bool,
+    /// The URL clients reach the emulator at, when it is not `{scheme}://127.0.0.1:{port}/`
+    /// (behind a reverse proxy, a container's port mapping or a host name). Every URL the
+    /// emulator serves (issuer, endpoints, `verification_uri`, pages) starts with it; a
+    /// default port (443 for https, 80 for http) is dropped, as WHATWG URL parsers drop it.
+    pub public_url: Option<String>,
 }
 
 impl Default for EmulatorOptions {
@@ -256,6 +261,7 @@ impl Default for EmulatorOptions {
             mfa_code: defaults::MFA_CODE.to_string(),
             api_claims_challenge: false,
             authorization_response_iss: false,
+            public_url: None,
         }
     }
 }
@@ -542,6 +548,9 @@ impl EmulatorConfig {
                 return invalid("every resource needs an identifier".into());
             }
         }
+        if let Some(u) = &self.options.public_url {
+            public_base_url(u).map_err(ConfigError::Invalid)?;
+        }
         for f in &self.faults {
             if let Some(p) = f.probability
                 && !(0.0..=1.0).contains(&p)
@@ -551,6 +560,30 @@ impl EmulatorConfig {
         }
         Ok(())
     }
+}
+
+/// The base URL of `options.public_url`: http or https, a host, no user info, path, query or
+/// fragment (the pages post to root-relative paths). The default port is dropped by
+/// [`url::Url`] itself: `https://idp.test:443` is `https://idp.test/`.
+pub(crate) fn public_base_url(s: &str) -> Result<url::Url, String> {
+    let bad = |why: &str| Err(format!("public_url {s:?}: {why}"));
+    let u = match url::Url::parse(s.trim()) {
+        Ok(u) => u,
+        Err(e) => return bad(&e.to_string()),
+    };
+    if !matches!(u.scheme(), "http" | "https") {
+        return bad("the scheme must be http or https");
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return bad("a host is needed");
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return bad("no user name or password");
+    }
+    if u.path() != "/" || u.query().is_some() || u.fragment().is_some() {
+        return bad("no path, query or fragment: the emulator serves at the root");
+    }
+    Ok(u)
 }
 
 #[cfg(test)]
