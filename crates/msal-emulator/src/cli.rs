@@ -30,6 +30,10 @@ pub struct CliArgs {
     /// removed at exit, when absent).
     #[arg(long, value_name = "DIR")]
     pub arc_key_dir: Option<PathBuf>,
+    /// The URL clients reach the emulator at when it is not `http(s)://127.0.0.1:PORT/`
+    /// (a proxy, a container port mapping, a host name); overrides `options.public_url`.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 /// Why the emulator could not run.
@@ -89,6 +93,10 @@ pub async fn run_cli_until<W: Write, F: Future<Output = ()>>(
     }
     if let Some(dir) = &args.arc_key_dir {
         config.options.arc_key_dir = Some(dir.clone());
+    }
+    if let Some(u) = &args.public_url {
+        config.options.public_url = Some(u.clone());
+        config.validate()?;
     }
     let ca_path = args
         .ca_out

@@ -66,7 +66,7 @@ pub(crate) async fn discovery(
             "code_challenge_methods_supported": ["plain", "S256"],
             "kerberos_endpoint": format!("{b}{tenant}/kerberos"),
             "tenant_region_scope": "WW",
-            "cloud_instance_name": format!("127.0.0.1:{}", shared.port),
+            "cloud_instance_name": shared.host(),
             "cloud_graph_host_name": "graph.windows.net",
             "msgraph_host": "graph.microsoft.com",
             "rbac_url": "https://pas.windows.net",
@@ -84,16 +84,14 @@ pub(crate) async fn instance_discovery(
     Extension(ctx): Extension<Ctx>,
     Extension(inc): Extension<Arc<Incoming>>,
 ) -> Reply {
-    let host = format!("127.0.0.1:{}", shared.port);
-    let aliases = [host.clone(), format!("localhost:{}", shared.port)];
+    let host = shared.host();
+    let aliases = shared.host_aliases();
     let endpoint = inc
         .q("authorization_endpoint")
         .and_then(|a| url::Url::parse(a).ok());
     if let Some(u) = &endpoint {
-        let authority_host = match (u.host_str(), u.port_or_known_default()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            _ => String::new(),
-        };
+        // Both sides as `url::Url` writes them: a default port is left out.
+        let authority_host = crate::shared::host_port(u);
         if !aliases
             .iter()
             .any(|a| a.eq_ignore_ascii_case(&authority_host))

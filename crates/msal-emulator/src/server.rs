@@ -71,8 +71,13 @@ impl Emulator {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         let addr = listener.local_addr()?;
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        let base = format!("{scheme}://127.0.0.1:{}/", addr.port());
+        let base_url = base_url(
+            tls.is_some(),
+            addr.port(),
+            config.options.public_url.as_deref(),
+        )
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let base = base_url.to_string();
         let admin_token = config
             .options
             .admin_token
@@ -112,7 +117,6 @@ impl Emulator {
             }
         };
         let (sf_handle, sf_task, sf_port) = Self::serve_service_fabric(&shared, &sf_tls)?;
-        let base_url = url::Url::parse(&base).map_err(std::io::Error::other)?;
         Ok(EmulatorHandle {
             shared,
             base_url,
@@ -176,6 +180,22 @@ struct ServiceFabricListener {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// The base URL every URL the emulator serves or prints starts with: `public_url` when
+/// configured, else `{scheme}://127.0.0.1:{port}/`. A default port (443 for https, 80 for
+/// http) is left out, as WHATWG URL parsers (msal-node's, browsers') leave it out: an issuer
+/// with `:443` would not match the authority they normalized.
+pub(crate) fn base_url(tls: bool, port: u16, public_url: Option<&str>) -> Result<url::Url, String> {
+    if let Some(u) = public_url {
+        return crate::config::public_base_url(u);
+    }
+    let scheme = if tls { "https" } else { "http" };
+    let mut u = url::Url::parse(&format!("{scheme}://127.0.0.1/")).map_err(|e| e.to_string())?;
+    // `set_port` drops the scheme's default port.
+    u.set_port(Some(port))
+        .map_err(|()| "no port for this URL".to_string())?;
+    Ok(u)
+}
+
 /// A running emulator. Dropping it (or [`EmulatorHandle::shutdown`]) stops the server.
 pub struct EmulatorHandle {
     shared: Arc<Shared>,
@@ -194,12 +214,13 @@ impl std::fmt::Debug for EmulatorHandle {
 }
 
 impl EmulatorHandle {
-    /// The base URL, e.g. `http://127.0.0.1:41234/` (with trailing slash).
+    /// The base URL, e.g. `http://127.0.0.1:41234/` (with trailing slash; without the port
+    /// when it is the scheme's default), or the configured `public_url`.
     pub fn base_url(&self) -> url::Url {
         self.base_url.clone()
     }
 
-    /// The port the emulator listens on.
+    /// The port the emulator listens on (`base_url` may name another, see `public_url`).
     pub fn port(&self) -> u16 {
         self.shared.port
     }
@@ -391,5 +412,42 @@ impl Drop for EmulatorHandle {
     fn drop(&mut self) {
         self.server.shutdown();
         self.service_fabric.server.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base_url;
+
+    #[test]
+    fn base_url_leaves_out_default_ports() {
+        let b = |tls, port, public| base_url(tls, port, public).unwrap().to_string();
+        assert_eq!(b(true, 443, None), "https://127.0.0.1/");
+        assert_eq!(b(false, 80, None), "http://127.0.0.1/");
+        assert_eq!(b(true, 80, None), "https://127.0.0.1:80/");
+        assert_eq!(b(false, 443, None), "http://127.0.0.1:443/");
+        assert_eq!(b(true, 41234, None), "https://127.0.0.1:41234/");
+        // The configured public URL wins over the listening port, and is normalized the same.
+        assert_eq!(
+            b(true, 41234, Some("https://127.0.0.1:443")),
+            "https://127.0.0.1/"
+        );
+        assert_eq!(
+            b(false, 41234, Some("HTTP://Login.Example.test:80/")),
+            "http://login.example.test/"
+        );
+        assert_eq!(
+            b(false, 1, Some("https://idp.test:8443")),
+            "https://idp.test:8443/"
+        );
+        for bad in [
+            "ftp://idp.test/",
+            "https://idp.test/tenant",
+            "https://idp.test/?a=1",
+            "https://u:p@idp.test/",
+            "not a url",
+        ] {
+            assert!(base_url(true, 1, Some(bad)).is_err(), "{bad}");
+        }
     }
 }

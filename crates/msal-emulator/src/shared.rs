@@ -117,6 +117,40 @@ impl Shared {
     pub fn expand_issuer(&self, configured: &str) -> String {
         configured.replace(crate::config::defaults::BASE_PLACEHOLDER, &self.base)
     }
+
+    /// The host of the base URL, with its port unless it is the scheme's default
+    /// (`127.0.0.1:41234`, `idp.test`): the emulator's `cloud_instance_name`.
+    pub fn host(&self) -> String {
+        url::Url::parse(&self.base)
+            .map(|u| host_port(&u))
+            .unwrap_or_default()
+    }
+
+    /// The hosts instance discovery names: the base URL's, then `127.0.0.1` and `localhost`
+    /// on the port it listens on, each written as [`Shared::host`] writes it.
+    pub fn host_aliases(&self) -> Vec<String> {
+        let mut aliases = vec![self.host()];
+        if let Ok(mut u) = url::Url::parse(&self.base) {
+            for h in ["127.0.0.1", "localhost"] {
+                if u.set_host(Some(h)).is_ok() && u.set_port(Some(self.port)).is_ok() {
+                    let a = host_port(&u);
+                    if !aliases.contains(&a) {
+                        aliases.push(a);
+                    }
+                }
+            }
+        }
+        aliases
+    }
+}
+
+/// `host[:port]` of a URL, the port left out when it is the scheme's default.
+pub(crate) fn host_port(u: &url::Url) -> String {
+    match (u.host_str(), u.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => String::new(),
+    }
 }
 
 #[cfg(test)]

@@ -22,11 +22,15 @@ async fn start_flow(emu: &EmulatorHandle, scope: &str) -> Value {
 }
 
 async fn poll(emu: &EmulatorHandle, device_code: &str) -> Answer {
+    poll_as(emu, GRANT, device_code).await
+}
+
+async fn poll_as(emu: &EmulatorHandle, grant: &str, device_code: &str) -> Answer {
     token(
         emu,
         "organizations",
         &[
-            ("grant_type", GRANT),
+            ("grant_type", grant),
             ("client_id", defaults::PUBLIC_CLIENT_ID),
             ("device_code", device_code),
             ("client_info", "1"),
@@ -79,6 +83,25 @@ async fn device_code_answer_shape_and_states() {
     let p = poll(&emu, device_code).await;
     assert_eq!(p.status, 400);
     assert_eq!(p.json["error"], "invalid_grant");
+}
+
+/// Entra also accepts `grant_type=device_code`, which msal-node and MSAL.NET send instead of the
+/// RFC 8628 URN; an unknown grant type is still refused.
+#[tokio::test]
+async fn device_code_short_grant_type_is_accepted() {
+    let emu = start().await;
+    let dc = start_flow(&emu, "User.Read").await;
+    let device_code = dc["device_code"].as_str().unwrap();
+    let p = poll_as(&emu, "device_code", device_code).await;
+    assert_aad_error(&p, 400, "authorization_pending", 70016);
+    emu.approve_device_code(dc["user_code"].as_str().unwrap(), defaults::USER_USERNAME)
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let p = poll_as(&emu, "device_code", device_code).await;
+    assert_eq!(p.status, 200, "{:?}", p.json);
+    assert!(p.json["access_token"].is_string());
+    let p = poll_as(&emu, "devicecode", device_code).await;
+    assert_aad_error(&p, 400, "unsupported_grant_type", 70003);
 }
 
 #[tokio::test]

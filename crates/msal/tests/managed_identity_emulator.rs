@@ -7,8 +7,6 @@ mod common;
 #[path = "support/managed_identity.rs"]
 mod mi;
 
-use std::time::Duration;
-
 use base64::Engine;
 use msal::{
     ConfidentialClientApplication, ErrorKind, ManagedIdentityApplication, ManagedIdentityId,

@@ -182,6 +182,11 @@ pub struct EmulatorOptions {
     /// Where the Azure Arc source writes its challenge key files (`<dir>/<random>.key`); a
     /// directory of its own, removed at shutdown, when absent.
     pub arc_key_dir: Option<std::path::PathBuf>,
+    /// The URL clients reach the emulator at, when it is not `{scheme}://127.0.0.1:{port}/`
+    /// (behind a reverse proxy, a container's port mapping or a host name). Every URL the
+    /// emulator serves (issuer, endpoints, `verification_uri`, pages) starts with it; a
+    /// default port (443 for https, 80 for http) is dropped, as WHATWG URL parsers drop it.
+    pub public_url: Option<String>,
 }
 
 impl Default for EmulatorOptions {
@@ -201,6 +206,7 @@ impl Default for EmulatorOptions {
             managed_identity_token_lifetime_secs: 86_399,
             identity_header_secret: defaults::IDENTITY_HEADER.to_string(),
             arc_key_dir: None,
+            public_url: None,
         }
     }
 }
@@ -590,6 +596,9 @@ impl EmulatorConfig {
                 }
             }
         }
+        if let Some(u) = &self.options.public_url {
+            public_base_url(u).map_err(ConfigError::Invalid)?;
+        }
         for f in &self.faults {
             if let Some(p) = f.probability
                 && !(0.0..=1.0).contains(&p)
@@ -599,6 +608,30 @@ impl EmulatorConfig {
         }
         Ok(())
     }
+}
+
+/// The base URL of `options.public_url`: http or https, a host, no user info, path, query or
+/// fragment (the pages post to root-relative paths). The default port is dropped by
+/// [`url::Url`] itself: `https://idp.test:443` is `https://idp.test/`.
+pub(crate) fn public_base_url(s: &str) -> Result<url::Url, String> {
+    let bad = |why: &str| Err(format!("public_url {s:?}: {why}"));
+    let u = match url::Url::parse(s.trim()) {
+        Ok(u) => u,
+        Err(e) => return bad(&e.to_string()),
+    };
+    if !matches!(u.scheme(), "http" | "https") {
+        return bad("the scheme must be http or https");
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return bad("a host is needed");
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return bad("no user name or password");
+    }
+    if u.path() != "/" || u.query().is_some() || u.fragment().is_some() {
+        return bad("no path, query or fragment: the emulator serves at the root");
+    }
+    Ok(u)
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ use super::client::{authenticate_client, basic_auth};
 use super::grants::{auth_code, client_credentials, device_code_grant, obo, refresh, ropc};
 
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// The short name Entra accepts as well, and that msal-node and MSAL.NET send.
+const DEVICE_CODE_GRANT_SHORT: &str = "device_code";
 const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// `POST /{tenant}/oauth2/v2.0/token`.
@@ -71,7 +73,9 @@ fn token_inner(
         "password" => ropc(shared, st, ctx, &app, inc, &sel, declined, azpacr),
         "refresh_token" => refresh(shared, st, &app, inc, &sel, declined, azpacr),
         "authorization_code" => auth_code(shared, st, &app, inc, declined, azpacr),
-        DEVICE_CODE_GRANT => device_code_grant(shared, st, &app, inc, declined, azpacr),
+        DEVICE_CODE_GRANT | DEVICE_CODE_GRANT_SHORT => {
+            device_code_grant(shared, st, &app, inc, declined, azpacr)
+        }
         JWT_BEARER_GRANT => obo(shared, st, &app, inc, declined, azpacr),
         other => Err(AadErr::new(70003)
             .error("unsupported_grant_type")
