@@ -274,4 +274,62 @@ mod tests {
         );
         assert!(e.description().len() < MAX_MESSAGE + 200);
     }
+
+    /// A lifetime as a server may send it: a number (any size or sign, integral or not), a
+    /// numeric string, a date, or garbage.
+    fn lifetime() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            any::<i64>().prop_map(|n| Value::from(n.to_string())),
+            "[0-9]{1,30}".prop_map(Value::from),
+            "[ -~]{0,40}".prop_map(Value::from),
+            Just(Value::Null),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever the numbers, a token answer lives more than zero seconds and at most the
+        /// cap, or is a typed error; never a panic.
+        #[test]
+        fn any_lifetime_is_capped_or_refused(
+            expires_in in proptest::option::of(lifetime()),
+            expires_on in proptest::option::of(lifetime()),
+            refresh_in in proptest::option::of(lifetime()),
+            source in 0usize..6,
+        ) {
+            let sources = [
+                ManagedIdentitySource::ServiceFabric,
+                ManagedIdentitySource::AppService,
+                ManagedIdentitySource::MachineLearning,
+                ManagedIdentitySource::CloudShell,
+                ManagedIdentitySource::AzureArc,
+                ManagedIdentitySource::Imds,
+            ];
+            let mut body = serde_json::json!({"access_token": "a", "token_type": "Bearer"});
+            for (k, v) in [("expires_in", expires_in), ("expires_on", expires_on), ("refresh_in", refresh_in)] {
+                if let Some(v) = v {
+                    body[k] = v;
+                }
+            }
+            let now = 1_700_000_000;
+            let id = ManagedIdentityId::SystemAssigned;
+            match parse_token(&ok(body), sources[source], &id, now, "c") {
+                Ok(t) => {
+                    let life = t.expires_in.unwrap().0;
+                    proptest::prop_assert!(life > 0 && life <= MAX_TOKEN_LIFETIME_SECS);
+                    if let Some(r) = t.refresh_in {
+                        proptest::prop_assert!(r.0 <= MAX_TOKEN_LIFETIME_SECS);
+                    }
+                }
+                Err(e) => {
+                    proptest::prop_assert_eq!(e.code(), codes::INVALID_MANAGED_IDENTITY_RESPONSE);
+                    proptest::prop_assert_eq!(e.correlation_id(), Some("c"));
+                }
+            }
+        }
+    }
 }
