@@ -1,6 +1,6 @@
 //! End-to-end cache hits through the public API, and the cost of (de)serializing big caches.
 //!
-//! `cargo bench -p msal --bench acquire`. The workloads are MSAL Python's benchmark (T tenants
+//! `cargo bench -p msal-entra --bench acquire`. The workloads are MSAL Python's benchmark (T tenants
 //! x K app tokens, hits cycling through tenants and scopes), a very large user partition, and a
 //! 10,000-token cache file.
 

@@ -3,7 +3,7 @@
 //! scopes, every one a cache hit, no network.
 //!
 //! ```sh
-//! cargo run --release -p msal --example cache_hit -- --tenants 1000 --tokens-per-tenant 10 --calls 1000000
+//! cargo run --release -p msal-entra --example cache_hit -- --tenants 1000 --tokens-per-tenant 10 --calls 1000000
 //! ```
 //!
 //! Prints one JSON line: `{"ns_per_call": ..., "tenants": T, "tokens_per_tenant": K, "calls": N}`.

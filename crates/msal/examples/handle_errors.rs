@@ -1,6 +1,6 @@
 //! The samples of MSAL's error-handling guide, in Rust.
 //!
-//! `cargo run -p msal --example handle_errors` runs them against the local emulator, which is
+//! `cargo run -p msal-entra --example handle_errors` runs them against the local emulator, which is
 //! told to fail in each of the ways the guide describes.
 //!
 //! Each error says what the guide recommends for it, [`msal::Error::advice`]; the samples act on

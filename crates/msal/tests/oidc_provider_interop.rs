@@ -11,7 +11,7 @@
 //! The flows a generic OpenID Connect provider supports, each with an error path: client
 //! credentials, the web-app authorization code flow (confidential client), the interactive
 //! flow with PKCE (public client, loopback redirect), the device code flow, and the refresh
-//! token grant through `acquire_token_silent`. Alone: `cargo test -p msal --test
+//! token grant through `acquire_token_silent`. Alone: `cargo test -p msal-entra --test
 //! oidc_provider_interop`.
 
 #[path = "support/mix_up.rs"]
