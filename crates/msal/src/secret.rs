@@ -2,6 +2,7 @@
 //! cannot reach a log by accident; read one only through its explicit `secret()` accessor.
 
 use std::fmt;
+use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -47,10 +48,46 @@ secret_type!(
     /// A confidential client's secret.
     ClientSecret
 );
-secret_type!(
-    /// An access token.
-    AccessToken
-);
+/// An access token. Clones share one copy of the text (reference-counted), which is zeroed
+/// when the last clone is dropped: a token served from the cache is the cache's own copy, not
+/// a new one per call.
+#[derive(Clone)]
+pub struct AccessToken(Arc<SecretString>);
+
+impl AccessToken {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        AccessToken(Arc::new(SecretString::from(value.into())))
+    }
+
+    /// The secret value. Do not log it.
+    pub fn secret(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// Whether both are the same shared copy of the token.
+    pub fn shares_text_with(&self, other: &AccessToken) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessToken([redacted])")
+    }
+}
+
+impl From<String> for AccessToken {
+    fn from(s: String) -> Self {
+        AccessToken::new(s)
+    }
+}
+
+impl From<&str> for AccessToken {
+    fn from(s: &str) -> Self {
+        AccessToken::new(s)
+    }
+}
 secret_type!(
     /// A refresh token.
     RefreshToken
@@ -74,5 +111,15 @@ mod tests {
         assert_eq!(format!("{s:?}"), "ClientSecret([redacted])");
         assert_eq!(s.secret(), "hunter2");
         assert!(!format!("{:?}", AccessToken::from("eyJ.a.b")).contains("eyJ"));
+    }
+
+    #[test]
+    fn access_token_clones_share_one_copy_of_the_text() {
+        let a = AccessToken::new("eyJ.a.b");
+        let b = a.clone();
+        assert!(a.shares_text_with(&b));
+        assert_eq!(a.secret().as_ptr(), b.secret().as_ptr());
+        assert!(!a.shares_text_with(&AccessToken::new("eyJ.a.b")));
+        assert_eq!(format!("{b:?}"), "AccessToken([redacted])");
     }
 }

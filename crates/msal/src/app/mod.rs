@@ -57,6 +57,7 @@ mod obo;
 mod pipeline;
 mod public;
 mod ropc;
+mod scopes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,6 +74,8 @@ pub use interactive::{
 pub use obo::{OnBehalfOfRequest, user_assertion_hash};
 pub use public::{DeviceCodeRequest, PublicClientApplication, SilentRequest};
 pub use ropc::UsernamePasswordRequest;
+
+pub(crate) use scopes::{ScopeInterner, ScopeSet};
 
 use crate::authority::{Authority, AuthorityResolver, Metadata};
 use crate::cache::TokenCache;
@@ -105,6 +108,11 @@ pub(crate) struct AppCore {
     pub inflight: std::sync::Mutex<HashMap<[u8; 32], Flight>>,
     /// When a background (proactive) refresh of a request last started.
     pub refreshing: std::sync::Mutex<HashMap<[u8; 32], std::time::Instant>>,
+    /// The scope lists callers asked for, normalised once.
+    pub scope_sets: ScopeInterner,
+    /// The app's own tenant, once resolved: what a cache hit without a per-request tenant
+    /// needs, without a lookup.
+    pub own_tenant: std::sync::OnceLock<TenantEntry>,
 }
 
 /// One shared request to the identity provider.
@@ -146,6 +154,10 @@ fn tenant_key<'a>(tenant: Option<&'a str>, correlation_id: &str) -> Result<&'a s
 pub(crate) struct TenantEntry {
     pub aliases: Arc<[String]>,
     pub resolved: Arc<TenantAuthority>,
+    /// The realm of the tenant's app tokens: the tenant as named, or the app's own.
+    pub realm: Arc<str>,
+    /// The cache partition of the tenant's app tokens (hashed once, here).
+    pub app_partition: u64,
 }
 
 /// One request to the token endpoint, as [`AppCore::token_request`] sends it.
@@ -182,9 +194,18 @@ fn unix_after(now: i64, secs: u64) -> OffsetDateTime {
     from_unix(now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX)))
 }
 
+/// Checks and normalises the requested scopes (see [`normalize_scope_list`]).
+pub(crate) fn normalize_scopes<I, S>(scopes: I) -> Result<ScopeSet, Error>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    ScopeSet::new(scopes)
+}
+
 /// Checks and normalises the requested scopes: at least one, none empty, split on spaces,
 /// each once (case-insensitively), in the order given.
-pub(crate) fn normalize_scopes<I, S>(scopes: I) -> Result<Vec<String>, Error>
+pub(crate) fn normalize_scope_list<I, S>(scopes: I) -> Result<Vec<String>, Error>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
@@ -312,6 +333,14 @@ impl AppCore {
             .aliases)
     }
 
+    /// A per-request tenant already resolved, if it is (never the app's own, `/`).
+    pub(crate) fn known_tenant(&self, tenant: &str) -> Option<TenantEntry> {
+        if tenant == "/" {
+            return None;
+        }
+        self.tenants_read().get(tenant).cloned()
+    }
+
     fn tenants_read(
         &self,
     ) -> std::sync::RwLockReadGuard<'_, HashMap<String, TenantEntry, foldhash::fast::RandomState>>
@@ -336,13 +365,20 @@ impl AppCore {
             None => self.authority.clone(),
         };
         let metadata = self.metadata_for(&authority, correlation_id).await?;
+        let realm: Arc<str> = Arc::from(tenant.unwrap_or(self.authority.tenant()));
         let entry = TenantEntry {
             aliases: metadata.aliases.clone(),
             resolved: Arc::new(TenantAuthority {
                 authority,
                 metadata,
             }),
+            app_partition: self.cache.app_partition(&self.client_id, &realm),
+            realm,
         };
+        if tenant.is_none() {
+            // Set once; a later resolution of the same tenant is equivalent.
+            let _ = self.own_tenant.set(entry.clone());
+        }
         let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
         if tenants.len() >= MAX_TENANTS && !tenants.contains_key(key) {
             // Down to seven eighths, so that this runs once per many new tenants.
@@ -400,7 +436,7 @@ mod tests {
     #[test]
     fn scopes_are_split_deduplicated_and_required() {
         assert_eq!(
-            normalize_scopes(["a b", "A", "c"]).unwrap(),
+            normalize_scope_list(["a b", "A", "c"]).unwrap(),
             v(&["a", "b", "c"])
         );
         let e = normalize_scopes(["  "]).unwrap_err();

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use super::key;
 use crate::account::Account;
 use crate::error::{Error, codes};
+use crate::result::{Scopes, SharedStr};
 use crate::secret::{AccessToken, RefreshToken};
 
 /// A cache entry as stored: a JSON object.
@@ -31,11 +32,26 @@ pub(crate) struct AtEntry {
     ends: [usize; 7],
     /// The Bloom filter of the scopes (see [`key::scope_bloom`]).
     pub scope_bloom: u64,
+    /// The token, shared with the results that serve it.
     pub secret: AccessToken,
+    /// The tenant, the scopes and the token type as a result reports them, shared with the
+    /// results that serve the token: a cache hit copies none of them.
+    pub shared: SharedParts,
     pub expires_on: i64,
     pub extended_expires_on: Option<i64>,
     pub refresh_on: Option<i64>,
 }
+
+/// What a cached access token's results share with it.
+#[derive(Debug)]
+pub(crate) struct SharedParts {
+    pub realm: SharedStr,
+    pub scopes: Scopes,
+    pub token_type: SharedStr,
+}
+
+/// The token type of nearly every token, without an allocation per token.
+const BEARER: SharedStr = SharedStr::from_static("Bearer");
 
 /// A refresh token.
 pub(crate) struct RtEntry {
@@ -169,12 +185,27 @@ impl AtEntry {
             end += p.len();
             *e = end;
         }
+        let shared = SharedParts {
+            realm: SharedStr::from(parts[2]),
+            scopes: Scopes::from(
+                target
+                    .split_ascii_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>(),
+            ),
+            token_type: if parts[5] == "Bearer" {
+                BEARER
+            } else {
+                SharedStr::from(parts[5])
+            },
+        };
         Ok(AtEntry {
             key: key.to_owned(),
             text: parts.concat().into_boxed_str(),
             ends,
             scope_bloom,
             secret: AccessToken::new(f.req_str("secret")?),
+            shared,
             expires_on: f.req_time("expires_on")?,
             extended_expires_on,
             refresh_on: f.opt_time("refresh_on")?,
@@ -218,11 +249,6 @@ impl AtEntry {
     /// The space-separated scopes.
     pub(crate) fn target(&self) -> &str {
         self.part(4)
-    }
-
-    /// `Bearer`, usually.
-    pub(crate) fn token_type(&self) -> &str {
-        self.part(5)
     }
 
     /// The on-behalf-of assertion hash, `None` for other tokens.

@@ -160,6 +160,8 @@ impl Q {
             home_account_id: self.home.as_deref(),
             user_assertion_hash: self.user_assertion_hash.as_deref(),
             now: self.now,
+            scope_bloom: None,
+            partition: None,
         }
     }
 }
