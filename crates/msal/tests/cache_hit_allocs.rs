@@ -29,7 +29,12 @@ async fn a_cache_hit_allocates_at_most_the_result() {
             let r = app.acquire_token_for_client([s]).send().await.unwrap();
             assert_eq!(r.source, TokenSource::IdentityProvider);
             for t in tenants {
-                let r = app.acquire_token_for_client([s]).with_tenant(t).send().await.unwrap();
+                let r = app
+                    .acquire_token_for_client([s])
+                    .with_tenant(t)
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(r.source, TokenSource::IdentityProvider);
             }
         }
