@@ -150,8 +150,13 @@ fn tenant_key<'a>(tenant: Option<&'a str>, correlation_id: &str) -> Result<&'a s
 /// so that a hit among many tenants reads no allocation of its own tenant's beyond the map
 /// key: the environments the tokens are cached under (a list interned per host, shared by
 /// every tenant of the host, so it stays in the CPU cache).
-#[derive(Debug, Clone)]
-pub(crate) struct TenantEntry {
+///
+/// Shared (one reference count per request that names the tenant, one cache line).
+pub(crate) type TenantEntry = Arc<TenantData>;
+
+/// What [`TenantEntry`] shares.
+#[derive(Debug)]
+pub(crate) struct TenantData {
     pub aliases: Arc<[String]>,
     pub resolved: Arc<TenantAuthority>,
     /// The realm of the tenant's app tokens: the tenant as named, or the app's own.
@@ -314,7 +319,11 @@ impl AppCore {
         tenant: Option<&str>,
         correlation_id: &str,
     ) -> Result<Arc<TenantAuthority>, Error> {
-        Ok(self.tenant_entry(tenant, correlation_id).await?.resolved)
+        Ok(self
+            .tenant_entry(tenant, correlation_id)
+            .await?
+            .resolved
+            .clone())
     }
 
     /// The environments under which a per-request tenant's tokens are cached (its realm is
@@ -330,7 +339,8 @@ impl AppCore {
         // Boxed: the state of a metadata lookup is not carried by every cache hit's future.
         Ok(Box::pin(self.tenant_entry(tenant, correlation_id))
             .await?
-            .aliases)
+            .aliases
+            .clone())
     }
 
     /// A per-request tenant already resolved, if it is (never the app's own, `/`).
@@ -366,7 +376,7 @@ impl AppCore {
         };
         let metadata = self.metadata_for(&authority, correlation_id).await?;
         let realm: Arc<str> = Arc::from(tenant.unwrap_or(self.authority.tenant()));
-        let entry = TenantEntry {
+        let entry = Arc::new(TenantData {
             aliases: metadata.aliases.clone(),
             resolved: Arc::new(TenantAuthority {
                 authority,
@@ -374,7 +384,7 @@ impl AppCore {
             }),
             app_partition: self.cache.app_partition(&self.client_id, &realm),
             realm,
-        };
+        });
         if tenant.is_none() {
             // Set once; a later resolution of the same tenant is equivalent.
             let _ = self.own_tenant.set(entry.clone());
