@@ -11,7 +11,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::account::Account;
-use crate::secret::AccessToken;
+use crate::secret::{AccessToken, TokenParts};
 
 /// Where a token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,10 @@ pub struct SharedStr(Repr);
 enum Repr {
     Static(&'static str),
     Shared(Arc<str>),
+    /// The tenant of a cached token.
+    Realm(Arc<TokenParts>),
+    /// The token type of a cached token (not `Bearer`).
+    TokenType(Arc<TokenParts>),
 }
 
 impl SharedStr {
@@ -50,11 +54,26 @@ impl SharedStr {
         SharedStr(Repr::Static(s))
     }
 
+    /// The tenant of a cached token, shared with it.
+    pub(crate) fn realm_of(parts: &Arc<TokenParts>) -> Self {
+        SharedStr(Repr::Realm(Arc::clone(parts)))
+    }
+
+    /// The token type of a cached token, shared with it.
+    pub(crate) fn token_type_of(parts: &Arc<TokenParts>) -> Self {
+        match parts.token_type {
+            None => SharedStr::from_static("Bearer"),
+            Some(_) => SharedStr(Repr::TokenType(Arc::clone(parts))),
+        }
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         match &self.0 {
             Repr::Static(s) => s,
             Repr::Shared(s) => s,
+            Repr::Realm(p) => &p.realm,
+            Repr::TokenType(p) => p.token_type.as_deref().unwrap_or("Bearer"),
         }
     }
 }
@@ -148,38 +167,67 @@ impl serde::Serialize for SharedStr {
 
 /// A list of scopes shared by reference count (a clone copies nothing). It derefs to
 /// `&[String]` and compares with vectors, arrays and slices of `String` or `&str`.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Scopes(Arc<[String]>);
+#[derive(Clone)]
+pub struct Scopes(ScopesRepr);
+
+#[derive(Clone)]
+enum ScopesRepr {
+    Own(Arc<[String]>),
+    /// The scopes of a cached token.
+    Cached(Arc<TokenParts>),
+}
 
 impl Scopes {
+    /// The scopes of a cached token, shared with it.
+    pub(crate) fn of(parts: &Arc<TokenParts>) -> Self {
+        Scopes(ScopesRepr::Cached(Arc::clone(parts)))
+    }
+
     /// The scopes as a slice.
     pub fn as_slice(&self) -> &[String] {
-        &self.0
+        match &self.0 {
+            ScopesRepr::Own(s) => s,
+            ScopesRepr::Cached(p) => &p.scopes,
+        }
     }
 }
 
 impl Deref for Scopes {
     type Target = [String];
     fn deref(&self) -> &[String] {
-        &self.0
+        self.as_slice()
     }
 }
 
 impl AsRef<[String]> for Scopes {
     fn as_ref(&self) -> &[String] {
-        &self.0
+        self.as_slice()
+    }
+}
+
+impl PartialEq for Scopes {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Scopes {}
+
+impl std::hash::Hash for Scopes {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
     }
 }
 
 impl From<Vec<String>> for Scopes {
     fn from(v: Vec<String>) -> Self {
-        Scopes(Arc::from(v))
+        Scopes(ScopesRepr::Own(Arc::from(v)))
     }
 }
 
 impl From<Scopes> for Vec<String> {
     fn from(s: Scopes) -> Self {
-        s.0.to_vec()
+        s.as_slice().to_vec()
     }
 }
 
@@ -187,13 +235,13 @@ impl<'a> IntoIterator for &'a Scopes {
     type Item = &'a String;
     type IntoIter = std::slice::Iter<'a, String>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+        self.as_slice().iter()
     }
 }
 
 impl fmt::Debug for Scopes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.0.iter()).finish()
+        f.debug_list().entries(self.as_slice()).finish()
     }
 }
 
@@ -203,31 +251,31 @@ fn same<A: AsRef<str>>(scopes: &[String], other: &[A]) -> bool {
 
 impl<A: AsRef<str>> PartialEq<Vec<A>> for Scopes {
     fn eq(&self, other: &Vec<A>) -> bool {
-        same(&self.0, other)
+        same(self, other)
     }
 }
 
 impl<A: AsRef<str>> PartialEq<[A]> for Scopes {
     fn eq(&self, other: &[A]) -> bool {
-        same(&self.0, other)
+        same(self, other)
     }
 }
 
 impl<A: AsRef<str>> PartialEq<&[A]> for Scopes {
     fn eq(&self, other: &&[A]) -> bool {
-        same(&self.0, other)
+        same(self, other)
     }
 }
 
 impl<A: AsRef<str>, const N: usize> PartialEq<[A; N]> for Scopes {
     fn eq(&self, other: &[A; N]) -> bool {
-        same(&self.0, other)
+        same(self, other)
     }
 }
 
 impl serde::Serialize for Scopes {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter())
+        s.collect_seq(self.as_slice())
     }
 }
 

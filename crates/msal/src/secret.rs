@@ -52,22 +52,50 @@ secret_type!(
 /// when the last clone is dropped: a token served from the cache is the cache's own copy, not
 /// a new one per call.
 #[derive(Clone)]
-pub struct AccessToken(Arc<SecretString>);
+pub struct AccessToken(TokenRepr);
+
+#[derive(Clone)]
+enum TokenRepr {
+    Own(Arc<SecretString>),
+    /// The token of a cache entry, with the rest of what its results share.
+    Cached(Arc<TokenParts>),
+}
+
+/// What the results served from one cached access token share with the cache, in one
+/// allocation: the token (zeroed when the last holder drops it), its tenant, its scopes and
+/// its token type. A cache hit touches only its reference count.
+#[derive(Debug)]
+pub(crate) struct TokenParts {
+    pub(crate) secret: SecretString,
+    pub(crate) realm: Box<str>,
+    pub(crate) scopes: Box<[String]>,
+    /// `None`: `Bearer`.
+    pub(crate) token_type: Option<Box<str>>,
+}
 
 impl AccessToken {
     /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
-        AccessToken(Arc::new(SecretString::from(value.into())))
+        AccessToken(TokenRepr::Own(Arc::new(SecretString::from(value.into()))))
+    }
+
+    /// The token of a cache entry.
+    pub(crate) fn cached(parts: Arc<TokenParts>) -> Self {
+        AccessToken(TokenRepr::Cached(parts))
     }
 
     /// The secret value. Do not log it.
     pub fn secret(&self) -> &str {
-        self.0.expose_secret()
+        match &self.0 {
+            TokenRepr::Own(s) => s.expose_secret(),
+            TokenRepr::Cached(p) => p.secret.expose_secret(),
+        }
     }
 
     /// Whether both are the same shared copy of the token.
     pub fn shares_text_with(&self, other: &AccessToken) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        let (a, b) = (self.secret(), other.secret());
+        std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()
     }
 }
 
@@ -88,6 +116,7 @@ impl From<&str> for AccessToken {
         AccessToken::new(s)
     }
 }
+
 secret_type!(
     /// A refresh token.
     RefreshToken

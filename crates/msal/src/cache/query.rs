@@ -1,6 +1,8 @@
 //! What the application layer asks the cache and gets back: the write of a token response, an
 //! access-token lookup, and the cached tokens a lookup answers with.
 
+use std::sync::Arc;
+
 use super::schema::AtEntry;
 use crate::result::{Scopes, SharedStr};
 use crate::secret::{AccessToken, RefreshToken};
@@ -115,13 +117,13 @@ pub(crate) struct CachedRefreshToken {
 
 pub(super) fn cached_access_token(e: &AtEntry) -> CachedAccessToken {
     CachedAccessToken {
-        secret: e.secret.clone(),
-        token_type: e.shared.token_type.clone(),
+        secret: AccessToken::cached(Arc::clone(&e.parts)),
+        token_type: SharedStr::token_type_of(&e.parts),
         expires_on: e.expires_on,
         extended_expires_on: e.extended_expires_on,
         refresh_on: e.refresh_on,
-        scopes: e.shared.scopes.clone(),
-        realm: e.shared.realm.clone(),
+        scopes: Scopes::of(&e.parts),
+        realm: SharedStr::realm_of(&e.parts),
         home_account_id: e.home_account_id().map(str::to_owned),
     }
 }

@@ -13,8 +13,11 @@ use serde_json::{Map, Value};
 use super::key;
 use crate::account::Account;
 use crate::error::{Error, codes};
-use crate::result::{Scopes, SharedStr};
-use crate::secret::{AccessToken, RefreshToken};
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use crate::secret::{RefreshToken, TokenParts};
 
 /// A cache entry as stored: a JSON object.
 pub(crate) type Raw = Map<String, Value>;
@@ -32,26 +35,14 @@ pub(crate) struct AtEntry {
     ends: [usize; 7],
     /// The Bloom filter of the scopes (see [`key::scope_bloom`]).
     pub scope_bloom: u64,
-    /// The token, shared with the results that serve it.
-    pub secret: AccessToken,
-    /// The tenant, the scopes and the token type as a result reports them, shared with the
-    /// results that serve the token: a cache hit copies none of them.
-    pub shared: SharedParts,
+    /// The token, its tenant, scopes and token type as a result reports them, in one
+    /// allocation shared with the results that serve the token: a cache hit copies none of
+    /// them and touches one reference count.
+    pub parts: Arc<TokenParts>,
     pub expires_on: i64,
     pub extended_expires_on: Option<i64>,
     pub refresh_on: Option<i64>,
 }
-
-/// What a cached access token's results share with it.
-#[derive(Debug)]
-pub(crate) struct SharedParts {
-    pub realm: SharedStr,
-    pub scopes: Scopes,
-    pub token_type: SharedStr,
-}
-
-/// The token type of nearly every token, without an allocation per token.
-const BEARER: SharedStr = SharedStr::from_static("Bearer");
 
 /// A refresh token.
 pub(crate) struct RtEntry {
@@ -185,27 +176,18 @@ impl AtEntry {
             end += p.len();
             *e = end;
         }
-        let shared = SharedParts {
-            realm: SharedStr::from(parts[2]),
-            scopes: Scopes::from(
-                target
-                    .split_ascii_whitespace()
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>(),
-            ),
-            token_type: if parts[5] == "Bearer" {
-                BEARER
-            } else {
-                SharedStr::from(parts[5])
-            },
-        };
+        let shared = Arc::new(TokenParts {
+            secret: SecretString::from(f.req_str("secret")?),
+            realm: parts[2].into(),
+            scopes: target.split_ascii_whitespace().map(str::to_owned).collect(),
+            token_type: (parts[5] != "Bearer").then(|| parts[5].into()),
+        });
         Ok(AtEntry {
             key: key.to_owned(),
             text: parts.concat().into_boxed_str(),
             ends,
             scope_bloom,
-            secret: AccessToken::new(f.req_str("secret")?),
-            shared,
+            parts: shared,
             expires_on: f.req_time("expires_on")?,
             extended_expires_on,
             refresh_on: f.opt_time("refresh_on")?,
