@@ -68,11 +68,14 @@ const MAX_INTERNED: usize = 1024;
 /// Scope lists of up to this many items are interned (the common case is one).
 const MAX_ITEMS: usize = 4;
 
+/// An interned list: the items as the caller gave them, and their normalised set.
+type Interned = (Box<[Box<str>]>, ScopeSet);
+
 /// The scope lists an application was asked for, by a hash of the list as the caller gave it.
 #[derive(Debug, Default)]
 pub(crate) struct ScopeInterner {
     hasher: RandomState,
-    sets: RwLock<HashMap<u64, (Box<[Box<str>]>, ScopeSet), RandomState>>,
+    sets: RwLock<HashMap<u64, Interned, RandomState>>,
 }
 
 impl ScopeInterner {
@@ -149,7 +152,7 @@ mod tests {
         let interner = ScopeInterner::default();
         for i in 0..MAX_INTERNED + 10 {
             let s = format!("api://x/{i}");
-            assert_eq!(&*interner.get([&s]).unwrap(), [s.clone()]);
+            assert_eq!(&*interner.get([&s]).unwrap(), std::slice::from_ref(&s));
         }
         assert_eq!(interner.sets.read().unwrap().len(), MAX_INTERNED);
     }
