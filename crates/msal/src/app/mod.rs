@@ -75,6 +75,7 @@ pub use obo::{OnBehalfOfRequest, user_assertion_hash};
 pub use public::{DeviceCodeRequest, PublicClientApplication, SilentRequest};
 pub use ropc::UsernamePasswordRequest;
 
+use scopes::graph_short_form;
 pub(crate) use scopes::{ScopeInterner, ScopeSet};
 
 use crate::authority::{Authority, AuthorityResolver, Metadata};
@@ -199,45 +200,13 @@ fn unix_after(now: i64, secs: u64) -> OffsetDateTime {
     from_unix(now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX)))
 }
 
-/// Checks and normalises the requested scopes (see [`normalize_scope_list`]).
+/// Checks and normalises the requested scopes (see [`scopes::normalize_scope_list`]).
 pub(crate) fn normalize_scopes<I, S>(scopes: I) -> Result<ScopeSet, Error>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
     ScopeSet::new(scopes)
-}
-
-/// Checks and normalises the requested scopes: at least one, none empty, split on spaces,
-/// each once (case-insensitively), in the order given.
-pub(crate) fn normalize_scope_list<I, S>(scopes: I) -> Result<Vec<String>, Error>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<str>,
-{
-    let scopes = scopes.into_iter();
-    let mut out: Vec<String> = Vec::with_capacity(scopes.size_hint().0);
-    let mut push = |part: &str| {
-        if !out.iter().any(|x| x.eq_ignore_ascii_case(part)) {
-            out.push(part.to_owned());
-        }
-    };
-    for s in scopes {
-        let s = s.as_ref();
-        // The common case, one scope per item, without the splitting iterator.
-        if !s.is_empty() && !s.bytes().any(|b| b.is_ascii_whitespace()) {
-            push(s);
-        } else {
-            s.split_whitespace().for_each(&mut push);
-        }
-    }
-    if out.is_empty() {
-        return Err(Error::client(
-            codes::EMPTY_SCOPES,
-            "at least one scope is required (e.g. `https://graph.microsoft.com/.default`)",
-        ));
-    }
-    Ok(out)
 }
 
 /// Whether a tenant is a tenant id (rather than a domain name or `common`).
@@ -257,28 +226,6 @@ pub(crate) fn correlation_id(given: Option<&str>) -> String {
                 .to_owned()
         }
     }
-}
-
-/// The short form Entra answers a Microsoft Graph scope in (`User.Read` for
-/// `https://graph.microsoft.com/User.Read`), if the scope is one.
-fn graph_short_form(scope: &str) -> Option<&str> {
-    scope
-        .strip_prefix("https://graph.microsoft.com//")
-        .or_else(|| scope.strip_prefix("https://graph.microsoft.com/"))
-        .filter(|s| !s.is_empty() && *s != ".default")
-}
-
-/// The scopes with Graph's full forms replaced by their short forms, when any were.
-pub(crate) fn with_graph_short_forms(scopes: &[String]) -> Option<Vec<String>> {
-    if !scopes.iter().any(|s| graph_short_form(s).is_some()) {
-        return None;
-    }
-    Some(
-        scopes
-            .iter()
-            .map(|s| graph_short_form(s).unwrap_or(s).to_owned())
-            .collect(),
-    )
 }
 
 /// Whether `granted` covers `requested` (case-insensitive; Entra answers Microsoft Graph scopes
@@ -446,7 +393,7 @@ mod tests {
     #[test]
     fn scopes_are_split_deduplicated_and_required() {
         assert_eq!(
-            normalize_scope_list(["a b", "A", "c"]).unwrap(),
+            scopes::normalize_scope_list(["a b", "A", "c"]).unwrap(),
             v(&["a", "b", "c"])
         );
         let e = normalize_scopes(["  "]).unwrap_err();

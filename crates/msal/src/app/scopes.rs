@@ -10,9 +10,8 @@ use std::sync::{Arc, RwLock};
 
 use foldhash::fast::RandomState;
 
-use super::{normalize_scope_list, with_graph_short_forms};
 use crate::cache::request_bloom;
-use crate::error::Error;
+use crate::error::{Error, codes};
 use crate::result::Scopes;
 
 /// The normalised scopes of a request (see [`super::normalize_scopes`]). Cheap to clone;
@@ -120,6 +119,60 @@ impl ScopeInterner {
         }
         Ok(set)
     }
+}
+
+/// Checks and normalises the requested scopes: at least one, none empty, split on spaces,
+/// each once (case-insensitively), in the order given.
+pub(crate) fn normalize_scope_list<I, S>(scopes: I) -> Result<Vec<String>, Error>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let scopes = scopes.into_iter();
+    let mut out: Vec<String> = Vec::with_capacity(scopes.size_hint().0);
+    let mut push = |part: &str| {
+        if !out.iter().any(|x| x.eq_ignore_ascii_case(part)) {
+            out.push(part.to_owned());
+        }
+    };
+    for s in scopes {
+        let s = s.as_ref();
+        // The common case, one scope per item, without the splitting iterator.
+        if !s.is_empty() && !s.bytes().any(|b| b.is_ascii_whitespace()) {
+            push(s);
+        } else {
+            s.split_whitespace().for_each(&mut push);
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::client(
+            codes::EMPTY_SCOPES,
+            "at least one scope is required (e.g. `https://graph.microsoft.com/.default`)",
+        ));
+    }
+    Ok(out)
+}
+
+/// The short form Entra answers a Microsoft Graph scope in (`User.Read` for
+/// `https://graph.microsoft.com/User.Read`), if the scope is one.
+pub(crate) fn graph_short_form(scope: &str) -> Option<&str> {
+    scope
+        .strip_prefix("https://graph.microsoft.com//")
+        .or_else(|| scope.strip_prefix("https://graph.microsoft.com/"))
+        .filter(|s| !s.is_empty() && *s != ".default")
+}
+
+/// The scopes with Graph's full forms replaced by their short forms, when any were.
+pub(crate) fn with_graph_short_forms(scopes: &[String]) -> Option<Vec<String>> {
+    if !scopes.iter().any(|s| graph_short_form(s).is_some()) {
+        return None;
+    }
+    Some(
+        scopes
+            .iter()
+            .map(|s| graph_short_form(s).unwrap_or(s).to_owned())
+            .collect(),
+    )
 }
 
 #[cfg(test)]
