@@ -13,79 +13,13 @@ use msal::{
     AuthenticationResult, ConfidentialClientApplication, Error, ErrorKind, PublicClientApplication,
     UiRequiredClassification,
 };
+
+mod style;
 use msal_emulator::defaults as d;
 use msal_emulator::{
     Emulator, EmulatorConfig, EmulatorHandle, Endpoint, FaultAction, FaultRule, RetryAfter,
 };
-
-/// Colours on a terminal, plain text when piped or with NO_COLOR.
-struct Style {
-    color: bool,
-}
-
-impl Style {
-    fn paint(&self, code: &str, s: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_owned()
-        }
-    }
-    fn section(&self, n: usize, title: &str) {
-        println!("\n{}", self.paint("1;36", &format!("{n}. {title}")));
-    }
-    fn step(&self, s: &str) {
-        println!("   {} {s}", self.paint("2", "→"));
-    }
-    fn ok(&self, s: &str) {
-        println!("   {} {s}", self.paint("32", "✓"));
-    }
-    fn error(&self, e: &Error) {
-        let kind = self.paint("1;33", e.kind().as_str());
-        let mut line = format!("   {} {kind} `{}`", self.paint("33", "✗"), e.code());
-        if let Some(c) = e.classification() {
-            line.push_str(&format!(" classification={}", c.as_str()));
-        }
-        if let Some(s) = e.suberror() {
-            line.push_str(&format!(" suberror={s}"));
-        }
-        if !e.aadsts_codes().is_empty() {
-            let codes: Vec<String> = e
-                .aadsts_codes()
-                .iter()
-                .map(|c| format!("AADSTS{c}"))
-                .collect();
-            line.push_str(&format!(" {}", codes.join(",")));
-        }
-        if let Some(s) = e.http_status() {
-            line.push_str(&format!(" http={s}"));
-        }
-        if let Some(r) = e.retry_after() {
-            line.push_str(&format!(" retry_after={}s", r.as_secs()));
-        }
-        if e.is_client_throttled() {
-            line.push_str(" throttled=client");
-        }
-        println!("{line}");
-        if let Some(c) = e.correlation_id() {
-            println!("     {}", self.paint("2", &format!("correlation id {c}")));
-        }
-        println!("     {} {}", self.paint("2", "handling:"), e.advice());
-    }
-    fn token(&self, r: &AuthenticationResult) {
-        let who = r
-            .account
-            .as_ref()
-            .map(|a| format!(" for {}", a.username))
-            .unwrap_or_default();
-        self.ok(&format!(
-            "token from {}{who}, scopes [{}], expires {}",
-            self.paint("1", r.source.as_str()),
-            r.scopes.join(" "),
-            r.expires_on.time()
-        ));
-    }
-}
+use style::Style;
 
 type Step = Result<(), String>;
 

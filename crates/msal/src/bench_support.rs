@@ -93,6 +93,8 @@ impl AppTokens {
             home_account_id: None,
             user_assertion_hash: None,
             now: self.now,
+            scope_bloom: None,
+            partition: None,
         };
         matches!(
             ready(self.cache.find_access_token(&query)),
@@ -188,6 +190,8 @@ mod redis_l2 {
                 home_account_id: None,
                 user_assertion_hash: None,
                 now: self.now,
+                scope_bloom: None,
+                partition: None,
             };
             matches!(
                 self.cache(true).find_access_token(&query).await,

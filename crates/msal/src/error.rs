@@ -19,9 +19,14 @@ use std::time::Duration;
 use http::HeaderMap;
 
 mod advice;
+mod kind;
+mod oauth_response;
 pub(crate) mod retry_after;
 
 pub use advice::Advice;
+pub use kind::{ErrorKind, UiRequiredClassification};
+pub use oauth_response::OAuthErrorResponse;
+pub(crate) use oauth_response::parse_aadsts_codes;
 
 /// The library's own error codes, used as [`Error::code`] when the server did not answer with
 /// an OAuth `error` value of its own.
@@ -123,101 +128,6 @@ pub mod codes {
     /// Azure Arc's challenge was refused: its `WWW-Authenticate` header is missing or names a
     /// key file outside the agent's token directory, not ending in `.key`, or too large.
     pub const MANAGED_IDENTITY_INVALID_CHALLENGE: &str = "managed_identity_invalid_challenge";
-}
-
-/// Who can resolve an error; the first thing to match on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// Interaction with the user can resolve it: call an interactive flow (or device code).
-    /// [`Error::classification`] says what kind of interaction.
-    UiRequired,
-    /// The identity provider refused or failed the request (throttling included).
-    Service,
-    /// Bad configuration or input, detected before or without the network.
-    Client,
-    /// No usable answer came back: connection refused or reset, DNS, TLS, timeout.
-    Transport,
-    /// The user or the caller cancelled or declined.
-    Cancelled,
-}
-
-impl ErrorKind {
-    /// The stable snake-case name used in the CLI's JSON (`ui_required`, `service`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::UiRequired => "ui_required",
-            ErrorKind::Service => "service",
-            ErrorKind::Client => "client",
-            ErrorKind::Transport => "transport",
-            ErrorKind::Cancelled => "cancelled",
-        }
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What kind of interaction resolves a [`ErrorKind::UiRequired`] error, as MSAL.NET's
-/// `UiRequiredExceptionClassification`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum UiRequiredClassification {
-    /// The user can resolve it during an interactive sign-in (e.g. accept terms).
-    BasicAction,
-    /// The user must act outside the sign-in flow (remedial action); an interactive sign-in
-    /// shows a message that explains it.
-    AdditionalAction,
-    /// Cannot be resolved now; an interactive sign-in only shows a message, then the user closes
-    /// it and the call ends as cancelled.
-    MessageOnly,
-    /// Consent is missing or was revoked.
-    ConsentRequired,
-    /// The user's password expired; an interactive sign-in lets them reset it.
-    UserPasswordExpired,
-    /// An interactive call with `prompt=none` could not complete without showing UI.
-    PromptNeverFailed,
-    /// The library had too little to get a token silently: no account, or no usable token.
-    AcquireTokenSilentFailed,
-    /// No further detail; an interactive sign-in may resolve it.
-    None,
-}
-
-impl UiRequiredClassification {
-    /// The stable snake-case name used in the CLI's JSON (`basic_action`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::BasicAction => "basic_action",
-            Self::AdditionalAction => "additional_action",
-            Self::MessageOnly => "message_only",
-            Self::ConsentRequired => "consent_required",
-            Self::UserPasswordExpired => "user_password_expired",
-            Self::PromptNeverFailed => "prompt_never_failed",
-            Self::AcquireTokenSilentFailed => "acquire_token_silent_failed",
-            Self::None => "none",
-        }
-    }
-
-    /// The classification a server `suberror` names, or [`Self::None`].
-    pub fn from_suberror(suberror: Option<&str>) -> Self {
-        match suberror {
-            Some("basic_action") => Self::BasicAction,
-            Some("additional_action") => Self::AdditionalAction,
-            Some("message_only") => Self::MessageOnly,
-            Some("consent_required") => Self::ConsentRequired,
-            Some("user_password_expired") => Self::UserPasswordExpired,
-            _ => Self::None,
-        }
-    }
-}
-
-impl fmt::Display for UiRequiredClassification {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// The error of every fallible operation of this library.
@@ -684,90 +594,6 @@ impl StdError for Error {
             .as_deref()
             .map(|s| s as &(dyn StdError + 'static))
     }
-}
-
-/// An OAuth 2 error answer of an identity provider, in Entra's shape. Parse it with
-/// [`OAuthErrorResponse::parse`], turn it into an [`Error`] with [`Error::from_oauth_error`].
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct OAuthErrorResponse {
-    /// The OAuth `error` value.
-    pub error: String,
-    /// `error_description`.
-    pub error_description: Option<String>,
-    /// `error_codes` (AADSTS numbers).
-    pub error_codes: Vec<u32>,
-    /// `suberror`.
-    pub suberror: Option<String>,
-    /// `claims` (a claims challenge).
-    pub claims: Option<String>,
-    /// `trace_id`.
-    pub trace_id: Option<String>,
-    /// The correlation id: the `client-request-id` the library sent.
-    pub correlation_id: Option<String>,
-    /// `timestamp`.
-    pub timestamp: Option<String>,
-    /// The HTTP status.
-    pub http_status: Option<u16>,
-    /// The response headers.
-    pub headers: Option<HeaderMap>,
-}
-
-impl OAuthErrorResponse {
-    /// Parses an OAuth error body. Returns `None` when the body is not a JSON object with a
-    /// string `error` (HTML, truncated JSON, a success body).
-    pub fn parse(body: &[u8]) -> Option<Self> {
-        #[derive(serde::Deserialize)]
-        struct Wire {
-            error: String,
-            #[serde(default)]
-            error_description: Option<String>,
-            #[serde(default)]
-            error_codes: Option<Vec<u32>>,
-            #[serde(default)]
-            suberror: Option<String>,
-            #[serde(default)]
-            claims: Option<String>,
-            #[serde(default)]
-            trace_id: Option<String>,
-            #[serde(default)]
-            correlation_id: Option<String>,
-            #[serde(default)]
-            timestamp: Option<String>,
-        }
-        let w: Wire = serde_json::from_slice(body).ok()?;
-        if w.error.is_empty() {
-            return None;
-        }
-        Some(OAuthErrorResponse {
-            error: w.error,
-            error_description: w.error_description,
-            error_codes: w.error_codes.unwrap_or_default(),
-            suberror: w.suberror,
-            claims: w.claims,
-            trace_id: w.trace_id,
-            correlation_id: w.correlation_id,
-            timestamp: w.timestamp,
-            http_status: None,
-            headers: None,
-        })
-    }
-}
-
-/// Finds every `AADSTSnnnn` number in a description, in order, without duplicates.
-pub(crate) fn parse_aadsts_codes(description: &str) -> Vec<u32> {
-    let mut out = Vec::new();
-    let mut rest = description;
-    while let Some(pos) = rest.find("AADSTS") {
-        rest = &rest[pos + 6..];
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        if let Ok(n) = digits.parse::<u32>()
-            && !out.contains(&n)
-        {
-            out.push(n);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ pub use cache::TokenCache;
 pub use error::{Error, ErrorKind, UiRequiredClassification};
 pub use oauth::DeviceCodeInfo;
 pub use oauth::assertion::{AssertionAlgorithm, ClientCertificate};
-pub use result::{AuthenticationResult, TokenSource};
+pub use result::{AuthenticationResult, Scopes, SharedStr, TokenSource};
 pub use secret::{
     AccessToken, Assertion, ClientSecret, ManagedIdentitySecret, Password, RefreshToken,
 };

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use super::ScopeSet;
 use super::pipeline::{Claims, Context, Request, Steps, user_scope};
 use super::{AppCore, correlation_id, normalize_scopes};
 use crate::authority::Metadata;
@@ -519,7 +520,7 @@ impl fmt::Debug for AuthCodeFlow {
 #[must_use = "a request does nothing until it is sent"]
 pub struct InitiateAuthCodeFlowRequest {
     pub(crate) core: Arc<AppCore>,
-    pub(crate) scopes: Result<Vec<String>, Error>,
+    pub(crate) scopes: Result<ScopeSet, Error>,
     pub(crate) redirect_uri: String,
     pub(crate) claims: Option<String>,
     pub(crate) auth: AuthorizeOptions,
@@ -563,7 +564,7 @@ impl InitiateAuthCodeFlowRequest {
             nonce: secrets.nonce,
             code_verifier: secrets.code_verifier,
             redirect_uri,
-            scopes,
+            scopes: scopes.to_vec(),
             claims,
             prompt: self.auth.prompt.map(|p| p.as_str().to_owned()),
         })

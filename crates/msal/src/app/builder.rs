@@ -108,6 +108,8 @@ impl Config {
             tenants: Default::default(),
             inflight: Default::default(),
             refreshing: Default::default(),
+            scope_sets: Default::default(),
+            own_tenant: Default::default(),
         })
     }
 }

@@ -7,7 +7,7 @@ use super::auth_code::{AuthCodeFlow, AuthCodeFlowRequest, InitiateAuthCodeFlowRe
 use super::obo::OnBehalfOfRequest;
 use super::pipeline::{CacheQuery, Claims, Context, Request, Steps};
 use super::ropc::UsernamePasswordRequest;
-use super::{AppCore, normalize_scopes};
+use super::{AppCore, ScopeSet, TenantEntry, normalize_scopes};
 use crate::cache::TokenCache;
 use crate::error::Error;
 use crate::http::BoxFuture;
@@ -60,7 +60,8 @@ impl ConfidentialClientApplication {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        SilentRequest::new(self.core.clone(), normalize_scopes(scopes), account.clone())
+        let scopes = self.core.scope_sets.get(scopes);
+        SilentRequest::new(self.core.clone(), scopes, account.clone())
     }
 
     /// The accounts in the cache that this application can use.
@@ -76,8 +77,8 @@ impl ConfidentialClientApplication {
         S: AsRef<str>,
     {
         ClientCredentialsRequest {
+            scopes: self.core.scope_sets.get(scopes),
             core: self.core.clone(),
-            scopes: normalize_scopes(scopes),
             claims: None,
             force_refresh: false,
             correlation_id: None,
@@ -195,11 +196,19 @@ impl ConfidentialClientApplication {
 #[must_use = "a request does nothing until it is sent"]
 pub struct ClientCredentialsRequest {
     core: Arc<AppCore>,
-    scopes: Result<Vec<String>, Error>,
+    scopes: Result<ScopeSet, Error>,
     claims: Option<String>,
     force_refresh: bool,
     correlation_id: Option<String>,
-    tenant: Option<String>,
+    tenant: Option<RequestTenant>,
+}
+
+/// A request's own tenant: resolved already (found by its name when the request was built),
+/// or a name to resolve.
+#[derive(Debug, Clone)]
+enum RequestTenant {
+    Named(String),
+    Known(TenantEntry),
 }
 
 impl ClientCredentialsRequest {
@@ -207,22 +216,31 @@ impl ClientCredentialsRequest {
 
     /// Asks this tenant instead of the application's (a multi-tenant daemon serving many
     /// customers); the tokens are cached per tenant.
-    pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
-        self.tenant = Some(tenant.into());
+    pub fn with_tenant(mut self, tenant: impl AsRef<str>) -> Self {
+        let tenant = tenant.as_ref();
+        // A tenant this app resolved before is taken as resolved: no copy of its name, and
+        // a cache hit looks nothing up.
+        self.tenant = Some(match self.core.known_tenant(tenant) {
+            Some(entry) => RequestTenant::Known(entry),
+            None => RequestTenant::Named(tenant.to_owned()),
+        });
         self
     }
 
     /// Gets the token.
     pub async fn send(self) -> Result<AuthenticationResult, Error> {
+        let (tenant, known) = match &self.tenant {
+            None => (None, self.core.own_tenant.get()),
+            Some(RequestTenant::Named(t)) => (Some(t.as_str()), None),
+            Some(RequestTenant::Known(e)) => (Some(&*e.realm), Some(e)),
+        };
         // App tokens are cached under the tenant as named (which `for_tenant` keeps).
-        let realm = self
-            .tenant
-            .as_deref()
-            .unwrap_or(self.core.authority.tenant());
+        let realm = tenant.unwrap_or(self.core.authority.tenant());
         let req = Request {
             correlation_id: self.correlation_id.as_deref(),
             claims: Claims::Caller(self.claims.as_deref()),
-            tenant: self.tenant.as_deref(),
+            tenant,
+            known_tenant: known,
             cache: Some(CacheQuery {
                 realm,
                 home_account_id: None,

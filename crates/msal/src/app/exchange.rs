@@ -6,7 +6,7 @@ use crate::account::Account;
 use crate::cache::{CacheWrite, CachedAccessToken};
 use crate::error::{Error, codes};
 use crate::oauth::{ClientInfo, TokenResponse, decode_jwt_payload, post_token_request};
-use crate::result::{AuthenticationResult, TokenSource};
+use crate::result::{AuthenticationResult, Scopes, SharedStr, TokenSource};
 use crate::secret::AccessToken;
 
 impl AppCore {
@@ -136,14 +136,18 @@ impl AppCore {
         let declined = declined_scopes(c.requested, &granted);
         let result = AuthenticationResult {
             access_token: AccessToken::new(std::mem::take(&mut *access_token)),
-            token_type,
+            token_type: if token_type == "Bearer" {
+                SharedStr::from_static("Bearer")
+            } else {
+                SharedStr::from(token_type)
+            },
             expires_on: unix_after(now, lifetimes.expires_in),
             extended_expires_on: lifetimes.ext_expires_in.map(|s| unix_after(now, s)),
             refresh_on: lifetimes.refresh_in.map(|s| unix_after(now, s)),
-            scopes: granted.clone(),
+            scopes: Scopes::from(granted.clone()),
             declined_scopes: declined.clone(),
             source: TokenSource::IdentityProvider,
-            tenant_id: Some(realm).filter(|r| !r.is_empty()),
+            tenant_id: Some(realm).filter(|r| !r.is_empty()).map(SharedStr::from),
             correlation_id: c.correlation_id.to_owned(),
             account,
             id_token_claims: id_claims,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::AppCore;
+use super::ScopeSet;
 use super::auth_code::{
     AuthorizeOptions, AuthorizeUrl, ExpectedIssuer, RequestSecrets, authorize_option_methods,
     code_from_redirect, redeem_code,
@@ -223,7 +224,7 @@ type CancelFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 #[must_use = "a request does nothing until it is sent"]
 pub struct InteractiveRequest {
     pub(crate) core: Arc<AppCore>,
-    pub(crate) scopes: Result<Vec<String>, Error>,
+    pub(crate) scopes: Result<ScopeSet, Error>,
     pub(crate) claims: Option<String>,
     pub(crate) auth: AuthorizeOptions,
     pub(crate) redirect_uri: Option<String>,
@@ -250,7 +251,7 @@ impl fmt::Debug for InteractiveRequest {
 impl InteractiveRequest {
     super::request_options!(claims, partial_scopes, correlation_id);
 
-    pub(crate) fn new(core: Arc<AppCore>, scopes: Result<Vec<String>, Error>) -> Self {
+    pub(crate) fn new(core: Arc<AppCore>, scopes: Result<ScopeSet, Error>) -> Self {
         InteractiveRequest {
             core,
             scopes,

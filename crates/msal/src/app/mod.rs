@@ -60,6 +60,7 @@ mod obo;
 mod pipeline;
 mod public;
 mod ropc;
+mod scopes;
 mod token_file;
 
 use std::collections::HashMap;
@@ -84,6 +85,9 @@ pub use obo::{OnBehalfOfRequest, user_assertion_hash};
 pub use public::{DeviceCodeRequest, PublicClientApplication, SilentRequest};
 pub use ropc::UsernamePasswordRequest;
 pub use token_file::{FederatedTokenFile, MAX_TOKEN_FILE_SIZE};
+
+use scopes::graph_short_form;
+pub(crate) use scopes::{ScopeInterner, ScopeSet};
 
 use crate::authority::{Authority, AuthorityResolver, Metadata};
 use crate::cache::TokenCache;
@@ -116,6 +120,11 @@ pub(crate) struct AppCore {
     pub inflight: std::sync::Mutex<HashMap<[u8; 32], Flight>>,
     /// When a background (proactive) refresh of a request last started.
     pub refreshing: std::sync::Mutex<HashMap<[u8; 32], std::time::Instant>>,
+    /// The scope lists callers asked for, normalised once.
+    pub scope_sets: ScopeInterner,
+    /// The app's own tenant, once resolved: what a cache hit without a per-request tenant
+    /// needs, without a lookup.
+    pub own_tenant: std::sync::OnceLock<TenantEntry>,
 }
 
 /// One shared request to the identity provider.
@@ -153,10 +162,19 @@ fn tenant_key<'a>(tenant: Option<&'a str>, correlation_id: &str) -> Result<&'a s
 /// so that a hit among many tenants reads no allocation of its own tenant's beyond the map
 /// key: the environments the tokens are cached under (a list interned per host, shared by
 /// every tenant of the host, so it stays in the CPU cache).
-#[derive(Debug, Clone)]
-pub(crate) struct TenantEntry {
+///
+/// Shared (one reference count per request that names the tenant, one cache line).
+pub(crate) type TenantEntry = Arc<TenantData>;
+
+/// What [`TenantEntry`] shares.
+#[derive(Debug)]
+pub(crate) struct TenantData {
     pub aliases: Arc<[String]>,
     pub resolved: Arc<TenantAuthority>,
+    /// The realm of the tenant's app tokens: the tenant as named, or the app's own.
+    pub realm: Arc<str>,
+    /// The cache partition of the tenant's app tokens (hashed once, here).
+    pub app_partition: u64,
 }
 
 /// One request to the token endpoint, as [`AppCore::token_request`] sends it.
@@ -193,36 +211,13 @@ fn unix_after(now: i64, secs: u64) -> OffsetDateTime {
     from_unix(now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX)))
 }
 
-/// Checks and normalises the requested scopes: at least one, none empty, split on spaces,
-/// each once (case-insensitively), in the order given.
-pub(crate) fn normalize_scopes<I, S>(scopes: I) -> Result<Vec<String>, Error>
+/// Checks and normalises the requested scopes (see [`scopes::normalize_scope_list`]).
+pub(crate) fn normalize_scopes<I, S>(scopes: I) -> Result<ScopeSet, Error>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    let scopes = scopes.into_iter();
-    let mut out: Vec<String> = Vec::with_capacity(scopes.size_hint().0);
-    let mut push = |part: &str| {
-        if !out.iter().any(|x| x.eq_ignore_ascii_case(part)) {
-            out.push(part.to_owned());
-        }
-    };
-    for s in scopes {
-        let s = s.as_ref();
-        // The common case, one scope per item, without the splitting iterator.
-        if !s.is_empty() && !s.bytes().any(|b| b.is_ascii_whitespace()) {
-            push(s);
-        } else {
-            s.split_whitespace().for_each(&mut push);
-        }
-    }
-    if out.is_empty() {
-        return Err(Error::client(
-            codes::EMPTY_SCOPES,
-            "at least one scope is required (e.g. `https://graph.microsoft.com/.default`)",
-        ));
-    }
-    Ok(out)
+    ScopeSet::new(scopes)
 }
 
 /// Whether a tenant is a tenant id (rather than a domain name or `common`).
@@ -242,28 +237,6 @@ pub(crate) fn correlation_id(given: Option<&str>) -> String {
                 .to_owned()
         }
     }
-}
-
-/// The short form Entra answers a Microsoft Graph scope in (`User.Read` for
-/// `https://graph.microsoft.com/User.Read`), if the scope is one.
-fn graph_short_form(scope: &str) -> Option<&str> {
-    scope
-        .strip_prefix("https://graph.microsoft.com//")
-        .or_else(|| scope.strip_prefix("https://graph.microsoft.com/"))
-        .filter(|s| !s.is_empty() && *s != ".default")
-}
-
-/// The scopes with Graph's full forms replaced by their short forms, when any were.
-pub(crate) fn with_graph_short_forms(scopes: &[String]) -> Option<Vec<String>> {
-    if !scopes.iter().any(|s| graph_short_form(s).is_some()) {
-        return None;
-    }
-    Some(
-        scopes
-            .iter()
-            .map(|s| graph_short_form(s).unwrap_or(s).to_owned())
-            .collect(),
-    )
 }
 
 /// Whether `granted` covers `requested` (case-insensitive; Entra answers Microsoft Graph scopes
@@ -304,7 +277,11 @@ impl AppCore {
         tenant: Option<&str>,
         correlation_id: &str,
     ) -> Result<Arc<TenantAuthority>, Error> {
-        Ok(self.tenant_entry(tenant, correlation_id).await?.resolved)
+        Ok(self
+            .tenant_entry(tenant, correlation_id)
+            .await?
+            .resolved
+            .clone())
     }
 
     /// The environments under which a per-request tenant's tokens are cached (its realm is
@@ -320,7 +297,16 @@ impl AppCore {
         // Boxed: the state of a metadata lookup is not carried by every cache hit's future.
         Ok(Box::pin(self.tenant_entry(tenant, correlation_id))
             .await?
-            .aliases)
+            .aliases
+            .clone())
+    }
+
+    /// A per-request tenant already resolved, if it is (never the app's own, `/`).
+    pub(crate) fn known_tenant(&self, tenant: &str) -> Option<TenantEntry> {
+        if tenant == "/" {
+            return None;
+        }
+        self.tenants_read().get(tenant).cloned()
     }
 
     fn tenants_read(
@@ -347,13 +333,20 @@ impl AppCore {
             None => self.authority.clone(),
         };
         let metadata = self.metadata_for(&authority, correlation_id).await?;
-        let entry = TenantEntry {
+        let realm: Arc<str> = Arc::from(tenant.unwrap_or(self.authority.tenant()));
+        let entry = Arc::new(TenantData {
             aliases: metadata.aliases.clone(),
             resolved: Arc::new(TenantAuthority {
                 authority,
                 metadata,
             }),
-        };
+            app_partition: self.cache.app_partition(&self.client_id, &realm),
+            realm,
+        });
+        if tenant.is_none() {
+            // Set once; a later resolution of the same tenant is equivalent.
+            let _ = self.own_tenant.set(entry.clone());
+        }
         let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
         if tenants.len() >= MAX_TENANTS && !tenants.contains_key(key) {
             // Down to seven eighths, so that this runs once per many new tenants.
@@ -411,7 +404,7 @@ mod tests {
     #[test]
     fn scopes_are_split_deduplicated_and_required() {
         assert_eq!(
-            normalize_scopes(["a b", "A", "c"]).unwrap(),
+            scopes::normalize_scope_list(["a b", "A", "c"]).unwrap(),
             v(&["a", "b", "c"])
         );
         let e = normalize_scopes(["  "]).unwrap_err();

@@ -7,6 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
+use super::ScopeSet;
 use super::pipeline::{CacheQuery, Claims, Context, Request, Steps};
 use super::{AppCore, looks_like_guid};
 use crate::error::{Error, codes};
@@ -38,7 +39,7 @@ fn assertion_user(assertion: &str) -> Option<(String, String)> {
 #[must_use = "a request does nothing until it is sent"]
 pub struct OnBehalfOfRequest {
     pub(crate) core: Arc<AppCore>,
-    pub(crate) scopes: Result<Vec<String>, Error>,
+    pub(crate) scopes: Result<ScopeSet, Error>,
     pub(crate) assertion: Assertion,
     pub(crate) claims: Option<String>,
     pub(crate) force_refresh: bool,

@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 use super::exchange::cached_result;
 use super::{
-    AppCore, Completion, Flight, TenantAuthority, TokenRequest, correlation_id, now_unix,
-    with_graph_short_forms,
+    AppCore, Completion, Flight, ScopeSet, TenantAuthority, TenantEntry, TokenRequest,
+    correlation_id, now_unix,
 };
 use crate::account::Account;
 use crate::authority::Metadata;
@@ -76,10 +76,14 @@ pub(crate) struct Request<'a> {
     /// The caller's correlation id; `None`: a fresh one.
     pub correlation_id: Option<&'a str>,
     /// The normalised scopes, or why they are not.
-    pub scopes: &'a Result<Vec<String>, Error>,
+    pub scopes: &'a Result<ScopeSet, Error>,
     pub claims: Claims<'a>,
     /// A per-request tenant instead of the application's.
     pub tenant: Option<&'a str>,
+    /// The request's tenant (`tenant`, or the app's own) when it is resolved already, for
+    /// app tokens cached under its realm: a hit then looks up no tenant and hashes no
+    /// partition.
+    pub known_tenant: Option<&'a TenantEntry>,
     /// Where a cached token may be found; `None`: the request is never served from the cache.
     pub cache: Option<CacheQuery<'a>>,
     /// Whether concurrent identical calls share one request to the identity provider.
@@ -105,13 +109,14 @@ pub(crate) struct Request<'a> {
 impl<'a> Request<'a> {
     /// A request for a token of the application itself, with the defaults: not cached, not
     /// shared, the credential required, partial grants accepted.
-    pub(crate) fn app(flow: &'static str, scopes: &'a Result<Vec<String>, Error>) -> Self {
+    pub(crate) fn app(flow: &'static str, scopes: &'a Result<ScopeSet, Error>) -> Self {
         Request {
             flow,
             correlation_id: None,
             scopes,
             claims: Claims::Caller(None),
             tenant: None,
+            known_tenant: None,
             cache: None,
             single_flight: false,
             identity: &[],
@@ -126,7 +131,7 @@ impl<'a> Request<'a> {
 
     /// A request for a user's tokens, with the defaults: not cached, not shared, no
     /// credential required (one is sent when the app has it), partial grants refused.
-    pub(crate) fn user(flow: &'static str, scopes: &'a Result<Vec<String>, Error>) -> Self {
+    pub(crate) fn user(flow: &'static str, scopes: &'a Result<ScopeSet, Error>) -> Self {
         Request {
             accept_partial: false,
             user_flow: true,
@@ -334,21 +339,28 @@ impl AppCore {
             };
         }
         attempt!(steps.check());
-        let scopes: &[String] = attempt!(req.scopes.as_ref().map_err(Error::clone));
+        let scopes: &ScopeSet = attempt!(req.scopes.as_ref().map_err(Error::clone));
         // The caller's claims (a claims challenge) skip the cache; the app's client
         // capabilities alone do not: they go with every request, and the tokens cached were
         // issued with them (so they are merged in below, off the hit path).
         let use_cache = !req.force_refresh && !req.claims.skip_cache();
         if use_cache && let Some(q) = &req.cache {
-            // A hit needs only the tenant's cache identity, and hashes nothing.
-            let aliases = attempt!(self.tenant_aliases(req.tenant, &cid).await);
+            // A hit needs only the tenant's cache identity: resolved with the request when it
+            // can be (then no lookup, and the partition is hashed already).
+            let (aliases, partition) = match req.known_tenant {
+                Some(t) if q.home_account_id.is_none() => {
+                    (t.aliases.clone(), Some(t.app_partition))
+                }
+                _ => (attempt!(self.tenant_aliases(req.tenant, &cid).await), None),
+            };
             let now = now_unix();
             // The steps of `cached`, written out: each level of futures on this path is one
             // more move of its state on every call.
-            let query = self.access_token_query(&req, q, scopes, &aliases, now);
+            let mut query = self.access_token_query(&req, q, scopes, &aliases, now);
+            query.partition = partition;
             let mut found = attempt!(self.cache.find_access_token(&query).await);
             if found.is_none() {
-                found = attempt!(self.find_in_short_forms(&query).await);
+                found = attempt!(self.find_in_short_forms(&query, scopes).await);
             }
             if let Some(at) = found {
                 tracing::debug!(correlation_id = %cid, flow = req.flow, "cache hit");
@@ -380,7 +392,7 @@ impl AppCore {
         &self,
         req: &Request<'_>,
         steps: S,
-        scopes: &[String],
+        scopes: &ScopeSet,
         claims: Option<&str>,
         use_cache: bool,
         cid: &str,
@@ -435,14 +447,14 @@ impl AppCore {
         &self,
         req: &Request<'_>,
         q: &CacheQuery<'_>,
-        scopes: &[String],
+        scopes: &ScopeSet,
         aliases: &[String],
         now: i64,
     ) -> Result<Option<Hit>, Error> {
         let query = self.access_token_query(req, q, scopes, aliases, now);
         let mut found = self.cache.find_access_token(&query).await?;
         if found.is_none() {
-            found = self.find_in_short_forms(&query).await?;
+            found = self.find_in_short_forms(&query, scopes).await?;
         }
         Ok(match (found, q.home_account_id) {
             (None, _) => None,
@@ -455,7 +467,7 @@ impl AppCore {
         &'q self,
         req: &Request<'q>,
         q: &CacheQuery<'q>,
-        scopes: &'q [String],
+        scopes: &'q ScopeSet,
         aliases: &'q [String],
         now: i64,
     ) -> AccessTokenQuery<'q> {
@@ -464,6 +476,8 @@ impl AppCore {
             environments: aliases,
             realm: q.realm,
             scopes,
+            scope_bloom: scopes.bloom(),
+            partition: None,
             home_account_id: q.home_account_id,
             user_assertion_hash: req.user_assertion_hash,
             now,
@@ -475,12 +489,14 @@ impl AppCore {
     async fn find_in_short_forms(
         &self,
         query: &AccessTokenQuery<'_>,
+        scopes: &ScopeSet,
     ) -> Result<Option<CachedAccessToken>, Error> {
-        let Some(short) = with_graph_short_forms(query.scopes) else {
+        let Some(short) = scopes.short_forms() else {
             return Ok(None);
         };
         let query = AccessTokenQuery {
-            scopes: &short,
+            scopes: short,
+            scope_bloom: None,
             ..*query
         };
         self.cache.find_access_token(&query).await
@@ -514,7 +530,7 @@ impl AppCore {
     /// (at most one per request every [`BACKGROUND_REFRESH_EVERY`]). The caller is answered
     /// from the cache meanwhile; if the refresh fails, the cached token stays in use while
     /// it is valid.
-    fn refresh_behind(&self, req: &Request<'_>, steps: &impl Steps, scopes: &[String]) {
+    fn refresh_behind(&self, req: &Request<'_>, steps: &impl Steps, scopes: &ScopeSet) {
         // Keyed by the tenant as named, which stands for its authority: no lookup needed.
         let scope = scope_parameter(req, scopes);
         let tenant = req.tenant.unwrap_or("/");

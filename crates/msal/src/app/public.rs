@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use super::ScopeSet;
 use super::interactive::InteractiveRequest;
 use super::pipeline::{CacheQuery, Claims, Context, Request, Steps};
 use super::ropc::UsernamePasswordRequest;
@@ -94,7 +95,7 @@ impl PublicClientApplication {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        InteractiveRequest::new(self.core.clone(), normalize_scopes(scopes))
+        InteractiveRequest::new(self.core.clone(), self.core.scope_sets.get(scopes))
     }
 
     /// Signs a cloud user in with their user name and password (ROPC). Not for federated
@@ -121,7 +122,11 @@ impl PublicClientApplication {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        SilentRequest::new(self.core.clone(), normalize_scopes(scopes), account.clone())
+        SilentRequest::new(
+            self.core.clone(),
+            self.core.scope_sets.get(scopes),
+            account.clone(),
+        )
     }
 
     /// The accounts in the cache that this application can use.
@@ -148,7 +153,7 @@ impl PublicClientApplication {
 impl AppCore {
     pub(crate) fn username_password(
         self: &Arc<Self>,
-        scopes: Result<Vec<String>, Error>,
+        scopes: Result<ScopeSet, Error>,
         username: String,
         password: Password,
     ) -> UsernamePasswordRequest {
@@ -176,7 +181,7 @@ impl AppCore {
 #[must_use = "a request does nothing until it is sent"]
 pub struct DeviceCodeRequest {
     core: Arc<AppCore>,
-    scopes: Result<Vec<String>, Error>,
+    scopes: Result<ScopeSet, Error>,
     claims: Option<String>,
     on_code: Option<CodeCallback>,
     cancel: Option<CancelFuture>,
@@ -291,7 +296,7 @@ impl Steps for DeviceCodePolling {
 #[must_use = "a request does nothing until it is sent"]
 pub struct SilentRequest {
     core: Arc<AppCore>,
-    scopes: Result<Vec<String>, Error>,
+    scopes: Result<ScopeSet, Error>,
     account: Account,
     claims: Option<String>,
     force_refresh: bool,
@@ -304,7 +309,7 @@ impl SilentRequest {
 
     pub(crate) fn new(
         core: Arc<AppCore>,
-        scopes: Result<Vec<String>, Error>,
+        scopes: Result<ScopeSet, Error>,
         account: Account,
     ) -> Self {
         SilentRequest {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::AppCore;
+use super::ScopeSet;
 use super::pipeline::{Claims, Context, Request, Steps};
 use crate::authority::AuthorityKind;
 use crate::error::{Error, codes};
@@ -21,7 +22,7 @@ use crate::secret::Password;
 #[must_use = "a request does nothing until it is sent"]
 pub struct UsernamePasswordRequest {
     pub(crate) core: Arc<AppCore>,
-    pub(crate) scopes: Result<Vec<String>, Error>,
+    pub(crate) scopes: Result<ScopeSet, Error>,
     pub(crate) username: String,
     pub(crate) password: Password,
     pub(crate) claims: Option<String>,

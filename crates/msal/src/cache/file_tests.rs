@@ -79,6 +79,8 @@ async fn find_token(cache: &TokenCache) -> Result<Option<String>, Error> {
             home_account_id: None,
             user_assertion_hash: None,
             now: crate::clock::now_unix(),
+            scope_bloom: None,
+            partition: None,
         })
         .await?;
     Ok(found.map(|t| t.secret.secret().to_owned()))

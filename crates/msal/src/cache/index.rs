@@ -408,11 +408,16 @@ impl<S: BuildHasher + Clone> Store<S> {
     /// The access token the query asks for, if one is cached and has at least five minutes
     /// left (and not more than any server may give). Among several, the one that expires last.
     pub(crate) fn find_access_token(&self, q: &AccessTokenQuery<'_>) -> Option<&AtEntry> {
-        let wanted = key::request_bloom(q.scopes)?;
+        let wanted = match q.scope_bloom {
+            Some(b) => b,
+            None => key::request_bloom(q.scopes)?,
+        };
         let home = q.home_account_id.unwrap_or("");
-        let part = self
-            .at_partitions
-            .get(&self.hasher.partition(home, q.client_id, q.realm))?;
+        let partition = match q.partition {
+            Some(p) if home.is_empty() => p,
+            _ => self.hasher.partition(home, q.client_id, q.realm),
+        };
+        let part = self.at_partitions.get(&partition)?;
         let slots = match &part.by_scope {
             None => &part.slots,
             Some(index) => {

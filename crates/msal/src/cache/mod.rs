@@ -75,6 +75,7 @@ pub use persistence::{CachePersistence, CacheVersion, LoadOutcome, PersistenceLo
 #[cfg(feature = "redis")]
 pub use redis_l2::RedisCache;
 
+pub(crate) use key::request_bloom;
 pub(crate) use query::{AccessTokenQuery, CacheWrite, CachedAccessToken, CachedRefreshToken};
 
 use crate::account::Account;
@@ -440,6 +441,12 @@ impl TokenCache {
             user_assertion_hash: w.user_assertion_hash.filter(|h| !h.is_empty()),
         };
         self.write(scope, |store| store.save_response(&w)).await
+    }
+
+    /// The hash of the partition of the app tokens of `client_id` in `realm`, for
+    /// [`AccessTokenQuery::partition`]: the hasher is the cache's for its whole life.
+    pub(crate) fn app_partition(&self, client_id: &str, realm: &str) -> u64 {
+        self.store().hasher.partition("", client_id, realm)
     }
 
     /// The cached access token for the query, if one has five minutes or more left.

@@ -1,7 +1,10 @@
 //! What the application layer asks the cache and gets back: the write of a token response, an
 //! access-token lookup, and the cached tokens a lookup answers with.
 
+use std::sync::Arc;
+
 use super::schema::AtEntry;
+use crate::result::{Scopes, SharedStr};
 use crate::secret::{AccessToken, RefreshToken};
 
 /// What a token response writes to the cache.
@@ -50,6 +53,12 @@ pub(crate) struct AccessTokenQuery<'a> {
     pub realm: &'a str,
     /// The requested scopes (`offline_access`, `openid`, `profile` are ignored).
     pub scopes: &'a [String],
+    /// The Bloom filter of `scopes` ([`super::key::request_bloom`]), computed once when the
+    /// scopes were normalised; `None`: computed by the lookup.
+    pub scope_bloom: Option<u64>,
+    /// The hash of the partition `("", client_id, realm)` of app tokens, computed once when
+    /// the tenant was resolved; `None`: hashed by the lookup.
+    pub partition: Option<u64>,
     /// The account; `None` for app tokens.
     pub home_account_id: Option<&'a str>,
     /// The hash of the incoming assertion, for on-behalf-of tokens.
@@ -58,13 +67,13 @@ pub(crate) struct AccessTokenQuery<'a> {
     pub now: i64,
 }
 
-/// A cached access token.
+/// A cached access token: what its result reports, shared with the cache (no copies).
 #[derive(Debug, Clone)]
 pub(crate) struct CachedAccessToken {
     /// The token.
     pub secret: AccessToken,
     /// `Bearer`, usually.
-    pub token_type: String,
+    pub token_type: SharedStr,
     /// Expiry, Unix seconds.
     pub expires_on: i64,
     /// Extended expiry, Unix seconds.
@@ -72,9 +81,9 @@ pub(crate) struct CachedAccessToken {
     /// When to refresh proactively, Unix seconds.
     pub refresh_on: Option<i64>,
     /// The scopes of the token, as cached.
-    pub scopes: Vec<String>,
+    pub scopes: Scopes,
     /// The tenant of the token.
-    pub realm: String,
+    pub realm: SharedStr,
     /// The account the token was issued to (`<uid>.<utid>`); `None` for app tokens. The cache
     /// checks it against the query before it serves the token (see [`Self::is_for`]).
     pub home_account_id: Option<String>,
@@ -108,13 +117,13 @@ pub(crate) struct CachedRefreshToken {
 
 pub(super) fn cached_access_token(e: &AtEntry) -> CachedAccessToken {
     CachedAccessToken {
-        secret: e.secret.clone(),
-        token_type: e.token_type().to_owned(),
+        secret: AccessToken::cached(Arc::clone(&e.parts)),
+        token_type: SharedStr::token_type_of(&e.parts),
         expires_on: e.expires_on,
         extended_expires_on: e.extended_expires_on,
         refresh_on: e.refresh_on,
-        scopes: e.scopes().map(str::to_owned).collect(),
-        realm: e.realm().to_owned(),
+        scopes: Scopes::of(&e.parts),
+        realm: SharedStr::realm_of(&e.parts),
         home_account_id: e.home_account_id().map(str::to_owned),
     }
 }

@@ -160,6 +160,8 @@ impl Q {
             home_account_id: self.home.as_deref(),
             user_assertion_hash: self.user_assertion_hash.as_deref(),
             now: self.now,
+            scope_bloom: None,
+            partition: None,
         }
     }
 }
@@ -2087,7 +2089,7 @@ fn partitions_sharing_a_hash_stay_apart() {
     let secret = |store: &index::Store<Colliding>, q: &Q| {
         store
             .find_access_token(&q.q())
-            .map(|e| e.secret.secret().to_owned())
+            .map(|e| secrecy::ExposeSecret::expose_secret(&e.parts.secret).to_owned())
     };
     assert_eq!(
         store.counts()[0],

@@ -26,7 +26,7 @@ pub use retry::ManagedIdentityRetryPolicy;
 pub use source::ManagedIdentitySource;
 
 use super::pipeline::{CacheQuery, Claims, Context, Request, Steps};
-use super::{AppCore, TenantAuthority, TenantEntry, normalize_scopes, now_unix};
+use super::{AppCore, ScopeSet, TenantAuthority, TenantData, TenantEntry, now_unix};
 use crate::authority::{Authority, AuthorityOptions, AuthorityResolver, Metadata};
 use crate::cache::{AccessTokenQuery, TokenCache};
 use crate::error::{Error, codes};
@@ -147,7 +147,7 @@ impl ManagedIdentityApplication {
     pub fn acquire_token_for_client(&self, scope: impl AsRef<str>) -> ManagedIdentityRequest {
         ManagedIdentityRequest {
             app: self.clone(),
-            scopes: normalize_scopes([scope]),
+            scopes: self.core.scope_sets.get([scope]),
             claims: None,
             force_refresh: false,
             correlation_id: None,
@@ -322,18 +322,23 @@ fn core(
         aliases: aliases.clone(),
         authorization_response_iss: false,
     });
-    let own = TenantEntry {
+    let client_id = id.cache_client_id().to_owned();
+    let own: TenantEntry = Arc::new(TenantData {
         aliases,
         resolved: Arc::new(TenantAuthority {
             authority: authority.clone(),
             metadata,
         }),
-    };
+        realm: Arc::from(REALM),
+        app_partition: cache.app_partition(&client_id, REALM),
+    });
     let mut tenants: HashMap<String, TenantEntry, foldhash::fast::RandomState> = HashMap::default();
     // "/" is the key of the app's own tenant, the only one a managed identity request has.
-    tenants.insert("/".to_owned(), own);
+    tenants.insert("/".to_owned(), own.clone());
+    let own_tenant = std::sync::OnceLock::new();
+    let _ = own_tenant.set(own);
     Ok(AppCore {
-        client_id: id.cache_client_id().to_owned(),
+        client_id,
         authority,
         http,
         retry: RetryPolicy::none(),
@@ -347,6 +352,8 @@ fn core(
         tenants: std::sync::RwLock::new(tenants),
         inflight: Default::default(),
         refreshing: Default::default(),
+        scope_sets: Default::default(),
+        own_tenant,
     })
 }
 
@@ -355,7 +362,7 @@ fn core(
 #[must_use = "a request does nothing until it is sent"]
 pub struct ManagedIdentityRequest {
     app: ManagedIdentityApplication,
-    scopes: Result<Vec<String>, Error>,
+    scopes: Result<ScopeSet, Error>,
     claims: Option<String>,
     force_refresh: bool,
     correlation_id: Option<String>,
@@ -399,6 +406,8 @@ impl ManagedIdentityRequest {
             environments: &cx.metadata().aliases,
             realm: REALM,
             scopes,
+            scope_bloom: None,
+            partition: None,
             home_account_id: None,
             user_assertion_hash: None,
             now: now_unix(),
