@@ -88,7 +88,9 @@ fn tower_client(auth: BearerAuth) -> Tower {
 /// A GET through the tower front: the status and the body as JSON (`Null` when it is not).
 async fn tower_get(svc: &mut Tower, url: &str) -> Result<(u16, Value), tower::BoxError> {
     poll_fn(|cx| svc.poll_ready(cx)).await?;
-    let req = http::Request::get(url).body(Full::new(Bytes::new())).unwrap();
+    let req = http::Request::get(url)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
     let res = svc.call(req).await?;
     let status = res.status().as_u16();
     let body = res.into_body().collect().await?.to_bytes();
@@ -290,7 +292,10 @@ async fn a_challenge_that_needs_the_user_is_ui_required_with_the_claims() {
         let seen: Vec<(&str, u16)> = w.iter().map(|r| (r.path.as_str(), r.status)).collect();
         assert_eq!(w.len(), 2, "{seen:?}");
         assert_eq!((w[0].path.as_str(), w[0].status), ("/api/me", 401));
-        assert!(w[1].path.ends_with("/token") && w[1].status == 400, "{seen:?}");
+        assert!(
+            w[1].path.ends_with("/token") && w[1].status == 400,
+            "{seen:?}"
+        );
     })
     .await;
 }
@@ -389,7 +394,10 @@ async fn a_managed_identity_token_source_takes_exactly_one_scope() {
         let client = reqwest_client(BearerAuth::new(app, ["a/.default", "b/.default"]));
         let e = msal_error_of_reqwest(client.get(&url).send().await.unwrap_err());
         assert_eq!(e.code(), codes::INVALID_ARGUMENT);
-        assert!(seen.lock().unwrap().is_empty(), "nothing sent without a token");
+        assert!(
+            seen.lock().unwrap().is_empty(),
+            "nothing sent without a token"
+        );
     })
     .await;
 }

@@ -216,12 +216,13 @@ impl BearerAuth {
     pub(crate) async fn authorization(&self, claims: Option<&str>) -> Result<HeaderValue, Error> {
         let token = self.source.token(&self.scopes, claims).await?;
         // The token came from a server: a byte a header cannot carry is refused, not sent.
-        let mut value = HeaderValue::try_from(format!("Bearer {}", token.secret())).map_err(|_| {
-            Error::service(
-                codes::INVALID_TOKEN_RESPONSE,
-                "the access token contains characters an HTTP header cannot carry",
-            )
-        })?;
+        let mut value =
+            HeaderValue::try_from(format!("Bearer {}", token.secret())).map_err(|_| {
+                Error::service(
+                    codes::INVALID_TOKEN_RESPONSE,
+                    "the access token contains characters an HTTP header cannot carry",
+                )
+            })?;
         value.set_sensitive(true);
         Ok(value)
     }
