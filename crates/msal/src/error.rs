@@ -67,6 +67,12 @@ pub mod codes {
     pub const INVALID_ARGUMENT: &str = "invalid_argument";
     /// The claims request is not valid JSON.
     pub const INVALID_CLAIMS: &str = "invalid_claims";
+    /// A protected API challenged again the token acquired for its claims challenge (the
+    /// middleware answers one challenge per request); the user must sign in with the claims.
+    pub const INSUFFICIENT_CLAIMS: &str = "insufficient_claims";
+    /// A protected API answered with a claims challenge, and the request cannot be sent again
+    /// with a new token because its body is a stream; the error carries the claims.
+    pub const REQUEST_NOT_REPLAYABLE: &str = "request_not_replayable";
     /// Silent acquisition found no account or no usable token in the cache.
     pub const NO_TOKENS_FOUND: &str = "no_tokens_found";
     /// Silent acquisition was called without an account.
@@ -348,6 +354,12 @@ impl Error {
     /// The same error with the HTTP status of the answer behind it.
     pub(crate) fn with_http_status(mut self, status: u16) -> Self {
         self.inner.http_status = Some(status);
+        self
+    }
+
+    /// The same error with the claims to send back (e.g. an API's claims challenge).
+    pub(crate) fn with_claims(mut self, claims: impl Into<String>) -> Self {
+        self.inner.claims = Some(claims.into());
         self
     }
 

@@ -22,6 +22,8 @@ mod clock;
 pub mod error;
 mod hash;
 pub mod http;
+#[cfg(any(feature = "reqwest-middleware", feature = "tower"))]
+pub mod middleware;
 pub mod oauth;
 pub mod result;
 mod runtime;
