@@ -1,7 +1,8 @@
 //! An axum web app that signs users in (the authorization code flow with PKCE, as a
 //! confidential client), keeps a session (a cookie holding a random id, the session on the
 //! server), calls an API with the user's token (silent: the cache, else the refresh token)
-//! and signs out (the account leaves the token cache, the session ends).
+//! and signs out (the account leaves the token cache, the session ends, and the browser goes
+//! through the identity provider's end-session endpoint).
 //!
 //! Against a tenant (a web app registration with a secret and the redirect URI below):
 //!
@@ -284,8 +285,26 @@ async fn logout(State(s): State<Arc<WebApp>>, headers: HeaderMap) -> Response {
             return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e);
         }
     }
+    // Then out of the identity provider's session too (its end-session endpoint), which sends
+    // the browser back to the home page.
+    let end_session = format!(
+        "{}/oauth2/v2.0/logout",
+        s.config.authority.trim_end_matches('/')
+    );
+    let target = match (
+        url::Url::parse(&end_session),
+        url::Url::parse(&s.config.redirect_uri),
+    ) {
+        (Ok(mut end), Ok(redirect)) => {
+            let home = redirect.join("/").map_or_else(|_| "/".into(), String::from);
+            end.query_pairs_mut()
+                .append_pair("post_logout_redirect_uri", &home);
+            end.to_string()
+        }
+        _ => "/".into(),
+    };
     let expired = "session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0";
-    ([(header::SET_COOKIE, expired)], Redirect::to("/")).into_response()
+    ([(header::SET_COOKIE, expired)], Redirect::to(&target)).into_response()
 }
 
 #[tokio::main]
