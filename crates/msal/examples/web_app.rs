@@ -308,33 +308,17 @@ async fn logout(State(s): State<Arc<WebApp>>, headers: HeaderMap) -> Response {
 }
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
-    let config = match Config::from_vars(|k| std::env::var(k).ok()) {
-        Ok(c) => c,
-        Err(usage) => {
-            eprintln!("{usage}");
-            return std::process::ExitCode::from(2);
-        }
-    };
+async fn main() -> std::io::Result<()> {
+    let config = Config::from_vars(|k| std::env::var(k).ok()).unwrap_or_else(|usage| {
+        eprintln!("{usage}");
+        std::process::exit(2)
+    });
+    let state = WebApp::new(config).unwrap_or_else(|e| {
+        eprintln!("error: {e}\nwhat to do: {}", e.advice());
+        std::process::exit(1)
+    });
     let listen = std::env::var("MSAL_LISTEN").unwrap_or_else(|_| "127.0.0.1:5000".into());
-    let state = match WebApp::new(config) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}\nwhat to do: {}", e.advice());
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    let listener = match tokio::net::TcpListener::bind(&listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("cannot listen on {listen}: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
     eprintln!("listening on http://{listen}/");
-    if let Err(e) = serve(listener, router(state)).await {
-        eprintln!("server error: {e}");
-        return std::process::ExitCode::FAILURE;
-    }
-    std::process::ExitCode::SUCCESS
+    serve(listener, router(state)).await
 }
