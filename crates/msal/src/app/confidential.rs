@@ -69,6 +69,14 @@ impl ConfidentialClientApplication {
         self.core.accounts().await
     }
 
+    /// Removes the account and its tokens from the cache: signs a user out of this web app.
+    pub async fn remove_account(&self, account: &crate::Account) -> Result<(), Error> {
+        self.core
+            .cache
+            .remove_account(account, &self.core.client_id)
+            .await
+    }
+
     /// A token for the application itself (client credentials grant), from the cache when it
     /// holds a valid one. Scopes are usually `<resource>/.default`.
     pub fn acquire_token_for_client<I, S>(&self, scopes: I) -> ClientCredentialsRequest
