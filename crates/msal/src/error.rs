@@ -357,7 +357,9 @@ impl Error {
         self
     }
 
-    /// The same error with the claims to send back (e.g. an API's claims challenge).
+    /// The same error with the claims to send back (e.g. an API's claims challenge). Only the
+    /// middleware makes such errors.
+    #[cfg(any(feature = "reqwest-middleware", feature = "tower"))]
     pub(crate) fn with_claims(mut self, claims: impl Into<String>) -> Self {
         self.inner.claims = Some(claims.into());
         self
