@@ -91,6 +91,7 @@ impl ConfidentialClientApplication {
             force_refresh: false,
             correlation_id: None,
             tenant: None,
+            extra_query: Vec::new(),
         }
     }
 
@@ -116,6 +117,7 @@ impl ConfidentialClientApplication {
             force_refresh: false,
             accept_partial: false,
             correlation_id: None,
+            extra_query: Vec::new(),
         }
     }
 
@@ -151,6 +153,7 @@ impl ConfidentialClientApplication {
             claims: None,
             auth: Default::default(),
             correlation_id: None,
+            extra_query: Vec::new(),
         }
     }
 
@@ -179,6 +182,7 @@ impl ConfidentialClientApplication {
             claims: None,
             accept_partial: false,
             correlation_id: None,
+            extra_query: Vec::new(),
         }
     }
 
@@ -209,6 +213,7 @@ pub struct ClientCredentialsRequest {
     force_refresh: bool,
     correlation_id: Option<String>,
     tenant: Option<RequestTenant>,
+    extra_query: Vec<(String, String)>,
 }
 
 /// A request's own tenant: resolved already (found by its name when the request was built),
@@ -220,7 +225,7 @@ enum RequestTenant {
 }
 
 impl ClientCredentialsRequest {
-    super::request_options!(claims, force_refresh, correlation_id);
+    super::request_options!(claims, force_refresh, correlation_id, extra_query);
 
     /// Asks this tenant instead of the application's (a multi-tenant daemon serving many
     /// customers); the tokens are cached per tenant.
@@ -256,6 +261,7 @@ impl ClientCredentialsRequest {
             }),
             single_flight: true,
             force_refresh: self.force_refresh,
+            extra_query: &self.extra_query,
             ..Request::app("client_credentials", &self.scopes)
         };
         self.core.execute(req, &self).await
@@ -278,6 +284,7 @@ impl Steps for &ClientCredentialsRequest {
             force_refresh: true,
             correlation_id: None,
             tenant: self.tenant.clone(),
+            extra_query: self.extra_query.clone(),
         };
         Some(Box::pin(again.send()))
     }
