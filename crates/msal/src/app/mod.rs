@@ -70,6 +70,7 @@ pub(crate) use request_options;
 
 mod auth_code;
 mod builder;
+mod by_refresh_token;
 mod confidential;
 mod credential;
 mod exchange;
@@ -93,6 +94,7 @@ pub use auth_code::{AuthCodeFlow, AuthCodeFlowRequest, InitiateAuthCodeFlowReque
 pub use builder::{
     ConfidentialClientApplicationBuilder, PublicClientApplicationBuilder, TOKEN_EXCHANGE_AUDIENCE,
 };
+pub use by_refresh_token::RefreshTokenRequest;
 pub use confidential::{ClientCredentialsRequest, ConfidentialClientApplication};
 pub use credential::{AssertionContext, AssertionProvider, ClientCredential};
 pub use interactive::{

@@ -130,6 +130,26 @@ impl PublicClientApplication {
         )
     }
 
+    /// Redeems a refresh token obtained elsewhere (e.g. migrated from another token store)
+    /// for `scopes`; the result, and the account and refresh token cached, are as for any
+    /// user sign-in, so [`acquire_token_silent`](Self::acquire_token_silent) is served
+    /// afterwards. See [`RefreshTokenRequest`](crate::RefreshTokenRequest).
+    pub fn acquire_token_by_refresh_token<I, S>(
+        &self,
+        refresh_token: impl Into<crate::RefreshToken>,
+        scopes: I,
+    ) -> crate::RefreshTokenRequest
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        crate::RefreshTokenRequest::new(
+            self.core.clone(),
+            normalize_scopes(scopes),
+            refresh_token.into(),
+        )
+    }
+
     /// The accounts in the cache that this application can use.
     pub async fn accounts(&self) -> Result<Vec<Account>, Error> {
         self.core.accounts().await
