@@ -163,12 +163,24 @@ pub(crate) struct TokenArgs {
     /// interactive: a loopback redirect URI such as http://localhost or http://127.0.0.1/.
     #[arg(long, value_name = "URI")]
     pub(crate) redirect_uri: Option<String>,
+    /// Every flow but managed-identity: a query parameter appended to every request to the
+    /// identity provider (e.g. dc=..., slice=...); repeatable.
+    #[arg(long = "extra-query-parameter", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub(crate) extra_query: Vec<(String, String)>,
     /// managed-identity: a user-assigned identity's object (principal) id.
     #[arg(long, value_name = "ID", conflicts_with = "resource_id")]
     pub(crate) object_id: Option<String>,
     /// managed-identity: a user-assigned identity's Azure resource id.
     #[arg(long, value_name = "ID")]
     pub(crate) resource_id: Option<String>,
+}
+
+/// `KEY=VALUE`, split at the first `=`; the key must not be empty (the value may be).
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
 }
 
 impl Cli {
@@ -193,6 +205,12 @@ impl Cli {
                     return usage(
                         ErrorKind::ArgumentConflict,
                         "managed-identity takes no authority: the source is detected from the environment",
+                    );
+                }
+                if !t.extra_query.is_empty() {
+                    return usage(
+                        ErrorKind::ArgumentConflict,
+                        "--extra-query-parameter is not for the managed-identity flow",
                     );
                 }
                 let selectors = [&t.conn.client_id, &t.object_id, &t.resource_id];

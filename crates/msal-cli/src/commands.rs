@@ -52,12 +52,27 @@ macro_rules! configure {
 }
 
 fn public_app(conn: &ConnArgs, caps: &[String]) -> Result<PublicClientApplication, Error> {
+    public_app_with(conn, caps, &[])
+}
+
+/// A public client whose every request carries these extra query parameters.
+fn public_app_with(
+    conn: &ConnArgs,
+    caps: &[String],
+    extra_query: &[(String, String)],
+) -> Result<PublicClientApplication, Error> {
     configure!(
         PublicClientApplication::builder(conn.client_id.as_deref().unwrap_or_default()),
         conn,
         caps.to_vec()
     )
+    .extra_query_parameters(extra_query.iter().cloned())
     .build()
+}
+
+/// The public client of a `msal token` flow.
+fn token_public_app(args: &TokenArgs) -> Result<PublicClientApplication, Error> {
+    public_app_with(&args.conn, &args.client_capabilities, &args.extra_query)
 }
 
 fn env_secret(var: &str, what: &str) -> Result<String, Error> {
@@ -75,7 +90,8 @@ fn confidential_app(args: &TokenArgs) -> Result<ConfidentialClientApplication, E
         ConfidentialClientApplication::builder(args.conn.client_id.as_deref().unwrap_or_default()),
         &args.conn,
         args.client_capabilities.clone()
-    );
+    )
+    .extra_query_parameters(args.extra_query.iter().cloned());
     let b = match (&args.client_secret_env, &args.certificate) {
         (Some(_), Some(_)) => {
             return Err(Error::client(
@@ -159,7 +175,7 @@ async fn managed_identity(args: &TokenArgs) -> Result<msal::AuthenticationResult
 }
 
 async fn device_code(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
-    let app = public_app(&args.conn, &args.client_capabilities)?;
+    let app = token_public_app(args)?;
     let mut req = app
         .acquire_token_by_device_code(&args.scopes)
         .on_code(|info| eprintln!("{}", info.message))
@@ -173,7 +189,7 @@ async fn device_code(args: &TokenArgs) -> Result<msal::AuthenticationResult, Err
 }
 
 async fn silent(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
-    let app = public_app(&args.conn, &args.client_capabilities)?;
+    let app = token_public_app(args)?;
     let account = pick_account(&app, args.account.as_deref()).await?;
     let mut req = app
         .acquire_token_silent(&args.scopes, &account)
@@ -226,7 +242,7 @@ async fn interactive(
         .as_deref()
         .map(str::parse::<Prompt>)
         .transpose()?;
-    let app = public_app(&args.conn, &args.client_capabilities)?;
+    let app = token_public_app(args)?;
     let mut req = app
         .acquire_token_interactive(&args.scopes)
         .browser(cli_browser(format))
@@ -254,7 +270,7 @@ async fn username_password(args: &TokenArgs) -> Result<msal::AuthenticationResul
         "username-password",
     )?;
     let password = env_secret(var, "password")?;
-    let app = public_app(&args.conn, &args.client_capabilities)?;
+    let app = token_public_app(args)?;
     let mut req = app.acquire_token_by_username_password(&args.scopes, username, password);
     if let Some(c) = &args.claims {
         req = req.with_claims(c.clone());

@@ -363,3 +363,104 @@ fn decode_prints_header_and_claims_unvalidated() {
     let out = msal().args(["decode", "garbage"]).output().unwrap();
     assert_eq!(out.status.code(), Some(6));
 }
+
+/// `--extra-query-parameter KEY=VALUE` (repeatable) goes on the query of the token endpoint,
+/// exactly as given and in order, never in the form; a parameter the library sets itself is
+/// a client error (exit 6) before anything is sent; managed-identity refuses it (usage, 2).
+#[tokio::test(flavor = "multi_thread")]
+async fn extra_query_parameters_reach_the_token_endpoints_query() {
+    let emu = emulator().await;
+    let mut cmd = client_credentials(&emu, None);
+    cmd.args([
+        "--extra-query-parameter",
+        "dc=ESTS-PUB-WUS2-AZ1-FD000-TEST1",
+        "--extra-query-parameter",
+        "slice=testslice",
+    ]);
+    let (code, v, _) = run(&mut cmd);
+    assert_eq!(code, 0, "{v}");
+    let token: Vec<_> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/oauth2/v2.0/token"))
+        .collect();
+    assert_eq!(token.len(), 1);
+    assert_eq!(
+        token[0].query.as_deref(),
+        Some("dc=ESTS-PUB-WUS2-AZ1-FD000-TEST1&slice=testslice")
+    );
+    assert!(token[0].form.iter().all(|(k, _)| k != "dc" && k != "slice"));
+
+    emu.clear_requests();
+    let mut cmd = client_credentials(&emu, None);
+    cmd.args(["--extra-query-parameter", "client_id=other"]);
+    let (code, v, _) = run(&mut cmd);
+    assert_eq!(code, 6, "{v}");
+    assert_eq!(v["error"]["code"], "invalid_argument");
+    assert!(emu.requests().is_empty(), "nothing was sent");
+
+    let mut cmd = msal();
+    cmd.args([
+        "token",
+        "managed-identity",
+        "--scope",
+        "https://management.azure.com/.default",
+        "--extra-query-parameter",
+        "dc=x",
+    ]);
+    let (code, _, stderr) = run(&mut cmd);
+    assert_eq!(code, 2, "{stderr}");
+    let mut cmd = client_credentials(&emu, None);
+    cmd.args(["--extra-query-parameter", "no-equals-sign"]);
+    let (code, _, stderr) = run(&mut cmd);
+    assert_eq!(code, 2, "{stderr}");
+}
+
+/// `accounts remove` reads and writes the cache only: it needs no credential, so it signs a
+/// user out of a confidential client (a web app) by its client id as well.
+#[tokio::test(flavor = "multi_thread")]
+async fn accounts_remove_signs_a_user_out_of_a_confidential_clients_cache() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("web-app-cache.json");
+    let web_app = msal::ConfidentialClientApplication::builder(d::CONFIDENTIAL_CLIENT_ID)
+        .authority(emu.authority(d::TENANT_ID))
+        .allow_insecure_loopback(true)
+        .client_secret(d::CLIENT_SECRET)
+        .token_cache(msal::TokenCache::with_persistence(std::sync::Arc::new(
+            msal::cache::FileCachePersistence::new(&cache),
+        )))
+        .build()
+        .unwrap();
+    let r = web_app
+        .acquire_token_by_username_password(["User.Read"], d::USER_USERNAME, d::USER_PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    let home = r.account.unwrap().home_account_id;
+    let cmd = |args: &[&str]| {
+        let mut c = msal();
+        c.args(args);
+        common_args(
+            &mut c,
+            &emu.authority(d::TENANT_ID),
+            d::CONFIDENTIAL_CLIENT_ID,
+        );
+        c.arg("--cache").arg(&cache);
+        c
+    };
+    let (code, v, _) = run(&mut cmd(&["accounts", "list"]));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["accounts"][0]["home_account_id"], home.as_str());
+    let (code, v, _) = run(&mut cmd(&[
+        "accounts",
+        "remove",
+        "--account",
+        d::USER_USERNAME,
+    ]));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["removed"], true);
+    let (code, v, _) = run(&mut cmd(&["accounts", "list"]));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["accounts"], serde_json::json!([]));
+}

@@ -35,6 +35,7 @@ pub use app::{
     ConfidentialClientApplicationBuilder, FederatedTokenFile, ManagedIdentityApplication,
     ManagedIdentityApplicationBuilder, ManagedIdentityId, ManagedIdentityRetryPolicy,
     ManagedIdentitySource, Prompt, PublicClientApplication, PublicClientApplicationBuilder,
+    RefreshTokenRequest,
 };
 pub use authority::{Authority, AuthorityKind};
 pub use cache::TokenCache;

@@ -182,6 +182,8 @@ pub(crate) struct AuthorizeUrl<'a> {
     pub secrets: &'a RequestSecrets,
     pub claims: Option<&'a str>,
     pub options: &'a AuthorizeOptions,
+    /// The app's and the request's extra query parameters (checked already).
+    pub extra_query: &'a [(&'a str, &'a str)],
 }
 
 impl AuthorizeUrl<'_> {
@@ -230,6 +232,7 @@ impl AuthorizeUrl<'_> {
             for (k, v) in &self.options.extra {
                 q.append_pair(k, v);
             }
+            q.extend_pairs(self.extra_query);
         }
         Ok(url)
     }
@@ -525,10 +528,11 @@ pub struct InitiateAuthCodeFlowRequest {
     pub(crate) claims: Option<String>,
     pub(crate) auth: AuthorizeOptions,
     pub(crate) correlation_id: Option<String>,
+    pub(crate) extra_query: Vec<(String, String)>,
 }
 
 impl InitiateAuthCodeFlowRequest {
-    super::request_options!(claims, correlation_id);
+    super::request_options!(claims, correlation_id, extra_query);
 
     authorize_option_methods!();
 
@@ -544,8 +548,10 @@ impl InitiateAuthCodeFlowRequest {
                 format!("`{redirect_uri}` is not an absolute URI"),
             ));
         }
+        super::extra_query::check(&self.extra_query)?;
         let claims = core.claims(self.claims.as_deref())?;
         let metadata = core.metadata(&cid).await?;
+        let extra_query = super::extra_query::merge(&core.extra_query, &self.extra_query);
         let secrets = RequestSecrets::new();
         let scope = user_scope(&scopes);
         let url = AuthorizeUrl {
@@ -556,6 +562,7 @@ impl InitiateAuthCodeFlowRequest {
             secrets: &secrets,
             claims: claims.as_deref(),
             options: &self.auth,
+            extra_query: &extra_query,
         }
         .build()?;
         Ok(AuthCodeFlow {
@@ -581,10 +588,11 @@ pub struct AuthCodeFlowRequest {
     pub(crate) claims: Option<String>,
     pub(crate) accept_partial: bool,
     pub(crate) correlation_id: Option<String>,
+    pub(crate) extra_query: Vec<(String, String)>,
 }
 
 impl AuthCodeFlowRequest {
-    super::request_options!(claims, partial_scopes, correlation_id);
+    super::request_options!(claims, partial_scopes, correlation_id, extra_query);
 
     /// Checks the redirect (its `state`, an `error` in it) and redeems the code.
     pub async fn send(self) -> Result<AuthenticationResult, Error> {
@@ -598,6 +606,7 @@ impl AuthCodeFlowRequest {
             correlation_id: self.correlation_id.as_deref(),
             claims,
             accept_partial: self.accept_partial,
+            extra_query: &self.extra_query,
             ..Request::user("authorization_code", &scopes)
         };
         self.core.execute(req, &self).await

@@ -37,6 +37,7 @@ struct Config {
     capabilities: Vec<String>,
     retry: Option<RetryPolicy>,
     credential: Option<ClientCredential>,
+    extra_query: Vec<(String, String)>,
     error: Option<Error>,
 }
 
@@ -105,6 +106,7 @@ impl Config {
             client_capabilities: self.capabilities,
             credential: self.credential,
             public,
+            extra_query: self.extra_query,
             tenants: Default::default(),
             inflight: Default::default(),
             refreshing: Default::default(),
@@ -179,6 +181,25 @@ macro_rules! common_builder_methods {
             S: Into<String>,
         {
             self.cfg.capabilities = caps.into_iter().map(Into::into).collect();
+            self
+        }
+
+        /// Query parameters appended to the URL of every request to the identity provider
+        /// (token endpoint, device code endpoint, authorize URL), e.g. a test slice's
+        /// `[("slice", "testslice")]`; a request's own
+        /// `with_extra_query_parameters` win on the same name. A parameter the library sets
+        /// itself (`client_id`, `grant_type`, `scope`, `client_secret`, ...) is a `Client`
+        /// error `invalid_argument` from `build()`.
+        pub fn extra_query_parameters<I, K, V>(mut self, params: I) -> Self
+        where
+            I: IntoIterator<Item = (K, V)>,
+            K: Into<String>,
+            V: Into<String>,
+        {
+            self.cfg.extra_query = super::extra_query::collect(params).collect();
+            if let Err(e) = super::extra_query::check(&self.cfg.extra_query) {
+                self.cfg.fail(e);
+            }
             self
         }
 

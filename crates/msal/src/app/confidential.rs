@@ -64,6 +64,26 @@ impl ConfidentialClientApplication {
         SilentRequest::new(self.core.clone(), scopes, account.clone())
     }
 
+    /// Redeems a refresh token obtained elsewhere (e.g. migrated from another token store)
+    /// for `scopes`; the result, and the account and refresh token cached, are as for any
+    /// user sign-in, so [`acquire_token_silent`](Self::acquire_token_silent) is served
+    /// afterwards. See [`RefreshTokenRequest`](crate::RefreshTokenRequest).
+    pub fn acquire_token_by_refresh_token<I, S>(
+        &self,
+        refresh_token: impl Into<crate::RefreshToken>,
+        scopes: I,
+    ) -> crate::RefreshTokenRequest
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        crate::RefreshTokenRequest::new(
+            self.core.clone(),
+            normalize_scopes(scopes),
+            refresh_token.into(),
+        )
+    }
+
     /// The accounts in the cache that this application can use.
     pub async fn accounts(&self) -> Result<Vec<crate::Account>, Error> {
         self.core.accounts().await
@@ -91,6 +111,7 @@ impl ConfidentialClientApplication {
             force_refresh: false,
             correlation_id: None,
             tenant: None,
+            extra_query: Vec::new(),
         }
     }
 
@@ -116,6 +137,7 @@ impl ConfidentialClientApplication {
             force_refresh: false,
             accept_partial: false,
             correlation_id: None,
+            extra_query: Vec::new(),
         }
     }
 
@@ -151,6 +173,7 @@ impl ConfidentialClientApplication {
             claims: None,
             auth: Default::default(),
             correlation_id: None,
+            extra_query: Vec::new(),
         }
     }
 
@@ -179,6 +202,7 @@ impl ConfidentialClientApplication {
             claims: None,
             accept_partial: false,
             correlation_id: None,
+            extra_query: Vec::new(),
         }
     }
 
@@ -209,6 +233,7 @@ pub struct ClientCredentialsRequest {
     force_refresh: bool,
     correlation_id: Option<String>,
     tenant: Option<RequestTenant>,
+    extra_query: Vec<(String, String)>,
 }
 
 /// A request's own tenant: resolved already (found by its name when the request was built),
@@ -220,7 +245,7 @@ enum RequestTenant {
 }
 
 impl ClientCredentialsRequest {
-    super::request_options!(claims, force_refresh, correlation_id);
+    super::request_options!(claims, force_refresh, correlation_id, extra_query);
 
     /// Asks this tenant instead of the application's (a multi-tenant daemon serving many
     /// customers); the tokens are cached per tenant.
@@ -256,6 +281,7 @@ impl ClientCredentialsRequest {
             }),
             single_flight: true,
             force_refresh: self.force_refresh,
+            extra_query: &self.extra_query,
             ..Request::app("client_credentials", &self.scopes)
         };
         self.core.execute(req, &self).await
@@ -278,6 +304,7 @@ impl Steps for &ClientCredentialsRequest {
             force_refresh: true,
             correlation_id: None,
             tenant: self.tenant.clone(),
+            extra_query: self.extra_query.clone(),
         };
         Some(Box::pin(again.send()))
     }

@@ -35,10 +35,12 @@ impl AppCore {
         if let Some(c) = r.claims {
             form.push(("claims", c));
         }
+        // The credential's audience is the endpoint itself; the query goes on the URL only.
+        let url = super::extra_query::append(token_endpoint, r.extra_query);
         let answer = post_token_request(
             self.http.as_ref(),
             &self.retry,
-            token_endpoint,
+            &url,
             &form,
             r.correlation_id,
         )

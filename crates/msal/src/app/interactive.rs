@@ -234,6 +234,7 @@ pub struct InteractiveRequest {
     pub(crate) accept_partial: bool,
     pub(crate) correlation_id: Option<String>,
     pub(crate) cancel: Option<CancelFuture>,
+    pub(crate) extra_query: Vec<(String, String)>,
 }
 
 impl fmt::Debug for InteractiveRequest {
@@ -249,7 +250,7 @@ impl fmt::Debug for InteractiveRequest {
 }
 
 impl InteractiveRequest {
-    super::request_options!(claims, partial_scopes, correlation_id);
+    super::request_options!(claims, partial_scopes, correlation_id, extra_query);
 
     pub(crate) fn new(core: Arc<AppCore>, scopes: Result<ScopeSet, Error>) -> Self {
         InteractiveRequest {
@@ -264,6 +265,7 @@ impl InteractiveRequest {
             accept_partial: false,
             correlation_id: None,
             cancel: None,
+            extra_query: Vec::new(),
         }
     }
 
@@ -332,11 +334,13 @@ impl InteractiveRequest {
             accept_partial,
             correlation_id,
             cancel,
+            extra_query,
         } = self;
         let req = Request {
             correlation_id: correlation_id.as_deref(),
             claims: Claims::Caller(claims.as_deref()),
             accept_partial,
+            extra_query: &extra_query,
             ..Request::user("interactive", &scopes)
         };
         let uri = LoopbackUri::parse(redirect_uri.as_deref().unwrap_or(DEFAULT_REDIRECT_URI));
@@ -382,6 +386,7 @@ impl Steps for BrowserSignIn {
             secrets: &secrets,
             claims: cx.claims,
             options: &self.auth,
+            extra_query: cx.extra_query,
         }
         .build()?;
         // The listener answers while the browser (or a callback that blocks) does its part.

@@ -10,7 +10,8 @@
 //! Both are cheap to clone (`Arc` inside) and share one token cache per application.
 
 /// The option setters that request types share, generated from the names of the fields each
-/// request has (`claims`, `force_refresh`, `accept_partial`, `correlation_id`).
+/// request has (`claims`, `force_refresh`, `accept_partial`, `correlation_id`,
+/// `extra_query`).
 macro_rules! request_options {
     (@one claims) => {
         /// Sends a claims request (e.g. the claims of a claims challenge, or of an error's
@@ -42,6 +43,25 @@ macro_rules! request_options {
             self
         }
     };
+    (@one extra_query) => {
+        /// Appends these query parameters to the URL of every request of this call to the
+        /// identity provider (token endpoint, device code endpoint, authorize URL), e.g.
+        /// `[("dc", "ESTS-PUB-WUS2-AZ1-FD000-TEST1")]`; they replace the app's
+        /// [`extra_query_parameters`](crate::ConfidentialClientApplicationBuilder::extra_query_parameters)
+        /// of the same name. A parameter the library sets itself (`client_id`, `grant_type`,
+        /// `scope`, `code`, `redirect_uri`, `client_secret`, `client_assertion`,
+        /// `refresh_token`, `username`, `password`, `claims`, ...) is refused with a `Client`
+        /// error `invalid_argument` when the request is sent.
+        pub fn with_extra_query_parameters<I, K, V>(mut self, params: I) -> Self
+        where
+            I: IntoIterator<Item = (K, V)>,
+            K: Into<String>,
+            V: Into<String>,
+        {
+            self.extra_query.extend($crate::app::extra_query::collect(params));
+            self
+        }
+    };
     ($($option:ident),+) => {
         $(request_options!(@one $option);)+
     };
@@ -50,9 +70,11 @@ pub(crate) use request_options;
 
 mod auth_code;
 mod builder;
+mod by_refresh_token;
 mod confidential;
 mod credential;
 mod exchange;
+pub(crate) mod extra_query;
 mod interactive;
 mod loopback;
 mod managed_identity;
@@ -72,6 +94,7 @@ pub use auth_code::{AuthCodeFlow, AuthCodeFlowRequest, InitiateAuthCodeFlowReque
 pub use builder::{
     ConfidentialClientApplicationBuilder, PublicClientApplicationBuilder, TOKEN_EXCHANGE_AUDIENCE,
 };
+pub use by_refresh_token::RefreshTokenRequest;
 pub use confidential::{ClientCredentialsRequest, ConfidentialClientApplication};
 pub use credential::{AssertionContext, AssertionProvider, ClientCredential};
 pub use interactive::{
@@ -111,6 +134,8 @@ pub(crate) struct AppCore {
     pub client_capabilities: Vec<String>,
     pub credential: Option<ClientCredential>,
     pub public: bool,
+    /// The app's extra query parameters, sent with every request (checked when built).
+    pub extra_query: Vec<(String, String)>,
     /// Per-request tenants already resolved: the authority and its metadata, so a cache hit
     /// for a tenant parses no URL and builds no key (the hot path of multi-tenant daemons).
     /// At most [`MAX_TENANTS`]: tenant names may come from untrusted input.
@@ -190,6 +215,8 @@ pub(crate) struct TokenRequest<'a> {
     /// Whether the grant needs a confidential client.
     pub credential_required: bool,
     pub correlation_id: &'a str,
+    /// The extra query parameters, appended to the endpoint's URL (the app's and the request's).
+    pub extra_query: &'a [(&'a str, &'a str)],
 }
 
 /// What a token answer is saved and reported with.

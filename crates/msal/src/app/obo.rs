@@ -45,10 +45,17 @@ pub struct OnBehalfOfRequest {
     pub(crate) force_refresh: bool,
     pub(crate) accept_partial: bool,
     pub(crate) correlation_id: Option<String>,
+    pub(crate) extra_query: Vec<(String, String)>,
 }
 
 impl OnBehalfOfRequest {
-    super::request_options!(claims, force_refresh, partial_scopes, correlation_id);
+    super::request_options!(
+        claims,
+        force_refresh,
+        partial_scopes,
+        correlation_id,
+        extra_query
+    );
 
     /// Gets the token: from the cache when a token for the same incoming assertion and scopes
     /// is there, else from the identity provider.
@@ -79,6 +86,7 @@ impl OnBehalfOfRequest {
             force_refresh: self.force_refresh,
             accept_partial: self.accept_partial,
             credential_required: true,
+            extra_query: &self.extra_query,
             ..Request::user("on_behalf_of", &self.scopes)
         };
         core.execute(req, &self).await
@@ -119,6 +127,7 @@ impl Steps for &OnBehalfOfRequest {
             force_refresh: true,
             accept_partial: self.accept_partial,
             correlation_id: None,
+            extra_query: self.extra_query.clone(),
         };
         Some(Box::pin(again.send()))
     }

@@ -104,6 +104,8 @@ pub(crate) struct Request<'a> {
     pub credential_required: bool,
     /// A silent request: throttled after a `UiRequired` answer too.
     pub silent: bool,
+    /// The request's own extra query parameters (the app's are added).
+    pub extra_query: &'a [(String, String)],
 }
 
 impl<'a> Request<'a> {
@@ -126,6 +128,7 @@ impl<'a> Request<'a> {
             user_flow: false,
             credential_required: true,
             silent: false,
+            extra_query: &[],
         }
     }
 
@@ -171,6 +174,9 @@ pub(crate) struct Context<'a> {
     pub claims: Option<&'a str>,
     /// The authority the request goes to, and its metadata.
     pub authority: &'a TenantAuthority,
+    /// The extra query parameters of every request to the identity provider: the app's and
+    /// the request's.
+    pub extra_query: &'a [(&'a str, &'a str)],
     req: &'a Request<'a>,
 }
 
@@ -231,6 +237,7 @@ impl Context<'_> {
                 silent: self.req.silent,
                 credential_required: self.req.credential_required,
                 correlation_id: self.correlation_id,
+                extra_query: self.extra_query,
             })
             .await
     }
@@ -256,7 +263,7 @@ fn scope_parameter(req: &Request<'_>, scopes: &[String]) -> String {
 
 /// The identity of a request, hashed: `kind`, the flow, the app, the authority (its URL, or
 /// the tenant as named, which stands for it), the scope
-/// parameter, the flow's own identity and `extra`.
+/// parameter, the flow's own identity, its extra query parameters and `extra`.
 fn request_key(
     kind: &str,
     core: &AppCore,
@@ -265,9 +272,22 @@ fn request_key(
     scope: &str,
     extra: &[&str],
 ) -> [u8; 32] {
-    let mut parts = Vec::with_capacity(5 + req.identity.len() + extra.len());
+    let mut parts = Vec::with_capacity(6 + req.identity.len() + extra.len());
     parts.extend([kind, req.flow, core.client_id.as_str(), authority, scope]);
     parts.extend_from_slice(req.identity);
+    // Requests to different slices are different requests; the app's parameters are the same
+    // for all of its requests, so only the request's own tell them apart.
+    let query = (!req.extra_query.is_empty()).then(|| {
+        let pairs: Vec<(&str, &str)> = req
+            .extra_query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        super::extra_query::identity(&pairs)
+    });
+    if let Some(q) = &query {
+        parts.push(q);
+    }
     parts.extend_from_slice(extra);
     throttle_key(&parts)
 }
@@ -339,6 +359,7 @@ impl AppCore {
             };
         }
         attempt!(steps.check());
+        attempt!(super::extra_query::check(req.extra_query));
         let scopes: &ScopeSet = attempt!(req.scopes.as_ref().map_err(Error::clone));
         // The caller's claims (a claims challenge) skip the cache; the app's client
         // capabilities alone do not: they go with every request, and the tokens cached were
@@ -399,12 +420,14 @@ impl AppCore {
     ) -> Result<AuthenticationResult, Error> {
         let resolved = self.tenant_authority(req.tenant, cid).await?;
         let scope = scope_parameter(req, scopes);
+        let extra_query = super::extra_query::merge(&self.extra_query, req.extra_query);
         let cx = Context {
             core: self,
             correlation_id: cid,
             scope: &scope,
             claims,
             authority: &resolved,
+            extra_query: &extra_query,
             req,
         };
         let cx = &cx;

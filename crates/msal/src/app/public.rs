@@ -85,6 +85,7 @@ impl PublicClientApplication {
             cancel: None,
             correlation_id: None,
             accept_partial: false,
+            extra_query: Vec::new(),
         }
     }
 
@@ -129,6 +130,26 @@ impl PublicClientApplication {
         )
     }
 
+    /// Redeems a refresh token obtained elsewhere (e.g. migrated from another token store)
+    /// for `scopes`; the result, and the account and refresh token cached, are as for any
+    /// user sign-in, so [`acquire_token_silent`](Self::acquire_token_silent) is served
+    /// afterwards. See [`RefreshTokenRequest`](crate::RefreshTokenRequest).
+    pub fn acquire_token_by_refresh_token<I, S>(
+        &self,
+        refresh_token: impl Into<crate::RefreshToken>,
+        scopes: I,
+    ) -> crate::RefreshTokenRequest
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        crate::RefreshTokenRequest::new(
+            self.core.clone(),
+            normalize_scopes(scopes),
+            refresh_token.into(),
+        )
+    }
+
     /// The accounts in the cache that this application can use.
     pub async fn accounts(&self) -> Result<Vec<Account>, Error> {
         self.core.accounts().await
@@ -165,6 +186,7 @@ impl AppCore {
             claims: None,
             accept_partial: false,
             correlation_id: None,
+            extra_query: Vec::new(),
         }
     }
 
@@ -187,6 +209,7 @@ pub struct DeviceCodeRequest {
     cancel: Option<CancelFuture>,
     correlation_id: Option<String>,
     accept_partial: bool,
+    extra_query: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for DeviceCodeRequest {
@@ -198,7 +221,7 @@ impl std::fmt::Debug for DeviceCodeRequest {
 }
 
 impl DeviceCodeRequest {
-    super::request_options!(claims, partial_scopes, correlation_id);
+    super::request_options!(claims, partial_scopes, correlation_id, extra_query);
 
     /// Called once with the code and the server's message, which you show to the user.
     pub fn on_code(mut self, f: impl Fn(&DeviceCodeInfo) + Send + Sync + 'static) -> Self {
@@ -222,11 +245,13 @@ impl DeviceCodeRequest {
             cancel,
             correlation_id,
             accept_partial,
+            extra_query,
         } = self;
         let req = Request {
             correlation_id: correlation_id.as_deref(),
             claims: Claims::Caller(claims.as_deref()),
             accept_partial,
+            extra_query: &extra_query,
             ..Request::user("device_code", &scopes)
         };
         core.execute(req, DeviceCodePolling { on_code, cancel })
@@ -258,8 +283,10 @@ impl Steps for DeviceCodePolling {
         if let Some(c) = cx.claims {
             form.push(("claims", c));
         }
-        let info = device_code::request_code(core.http.as_ref(), &core.retry, endpoint, &form, cid)
-            .await?;
+        let endpoint = super::extra_query::append(endpoint, cx.extra_query);
+        let info =
+            device_code::request_code(core.http.as_ref(), &core.retry, &endpoint, &form, cid)
+                .await?;
         tracing::info!(correlation_id = %cid, verification_uri = %info.verification_uri, "device code issued; waiting for the user");
         if let Some(cb) = &self.on_code {
             cb(&info);
@@ -278,10 +305,12 @@ impl Steps for DeviceCodePolling {
         let cancel = self
             .cancel
             .unwrap_or_else(|| Box::pin(std::future::pending()));
+        let token_endpoint =
+            super::extra_query::append(&cx.metadata().token_endpoint, cx.extra_query);
         device_code::poll(
             core.http.as_ref(),
             &core.retry,
-            &cx.metadata().token_endpoint,
+            &token_endpoint,
             &poll_form,
             &info,
             cid,
@@ -302,10 +331,17 @@ pub struct SilentRequest {
     force_refresh: bool,
     accept_partial: bool,
     correlation_id: Option<String>,
+    extra_query: Vec<(String, String)>,
 }
 
 impl SilentRequest {
-    super::request_options!(claims, force_refresh, partial_scopes, correlation_id);
+    super::request_options!(
+        claims,
+        force_refresh,
+        partial_scopes,
+        correlation_id,
+        extra_query
+    );
 
     pub(crate) fn new(
         core: Arc<AppCore>,
@@ -320,6 +356,7 @@ impl SilentRequest {
             force_refresh: false,
             accept_partial: false,
             correlation_id: None,
+            extra_query: Vec::new(),
         }
     }
 
@@ -348,6 +385,7 @@ impl SilentRequest {
             force_refresh: self.force_refresh,
             accept_partial: self.accept_partial,
             silent: true,
+            extra_query: &self.extra_query,
             ..Request::user("silent", &self.scopes)
         };
         core.execute(req, &self).await
@@ -431,6 +469,7 @@ impl Steps for &SilentRequest {
             force_refresh: true,
             accept_partial: self.accept_partial,
             correlation_id: None,
+            extra_query: self.extra_query.clone(),
         };
         Some(Box::pin(again.send()))
     }

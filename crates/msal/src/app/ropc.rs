@@ -28,6 +28,7 @@ pub struct UsernamePasswordRequest {
     pub(crate) claims: Option<String>,
     pub(crate) accept_partial: bool,
     pub(crate) correlation_id: Option<String>,
+    pub(crate) extra_query: Vec<(String, String)>,
 }
 
 /// The answer of Entra's user realm discovery that matters here.
@@ -41,7 +42,7 @@ struct UserRealm {
 }
 
 impl UsernamePasswordRequest {
-    super::request_options!(claims, partial_scopes, correlation_id);
+    super::request_options!(claims, partial_scopes, correlation_id, extra_query);
 
     /// Signs the user in with their password.
     ///
@@ -58,6 +59,7 @@ impl UsernamePasswordRequest {
             claims: Claims::Caller(self.claims.as_deref()),
             identity: &identity,
             accept_partial: self.accept_partial,
+            extra_query: &self.extra_query,
             ..Request::user("username_password", &self.scopes)
         };
         self.core.execute(req, &self).await

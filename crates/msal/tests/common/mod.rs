@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -220,6 +220,7 @@ async fn metadata(
 async fn token(
     State(ctx): State<Ctx>,
     Path(tenant): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -227,7 +228,7 @@ async fn token(
         &ctx,
         "POST",
         format!("/{tenant}/oauth2/v2.0/token"),
-        String::new(),
+        query.unwrap_or_default(),
         headers,
         &body,
     );
@@ -238,6 +239,7 @@ async fn token(
 async fn devicecode(
     State(ctx): State<Ctx>,
     Path(tenant): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -245,7 +247,7 @@ async fn devicecode(
         &ctx,
         "POST",
         format!("/{tenant}/oauth2/v2.0/devicecode"),
-        String::new(),
+        query.unwrap_or_default(),
         headers,
         &body,
     );

@@ -349,6 +349,7 @@ fn core(
         client_capabilities: capabilities,
         credential: None,
         public: false,
+        extra_query: Vec::new(),
         tenants: std::sync::RwLock::new(tenants),
         inflight: Default::default(),
         refreshing: Default::default(),
