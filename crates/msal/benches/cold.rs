@@ -2,7 +2,7 @@
 //! `reqwest` POST of the same form to the same server: the library's overhead over the round
 //! trip itself.
 //!
-//! `cargo bench -p msal --bench cold`. The identity provider is an axum server on loopback
+//! `cargo bench -p msal-entra --bench cold`. The identity provider is an axum server on loopback
 //! answering a fixed token; the library's authority metadata is fetched once, before timing
 //! (as in a running service), and every timed call skips the cache (`force_refresh`), so it
 //! sends the token request, parses, checks and caches the answer.

@@ -11,7 +11,7 @@
 //! MSAL_AUTHORITY=https://login.microsoftonline.com/<tenant> MSAL_CLIENT_ID=<app-id> \
 //! MSAL_CLIENT_SECRET=<secret> MSAL_SCOPE=https://management.azure.com/.default \
 //! MSAL_URL="https://management.azure.com/subscriptions?api-version=2022-12-01" \
-//! cargo run -p msal --features azure_core --example azure_sdk_credential
+//! cargo run -p msal-entra --features azure_core --example azure_sdk_credential
 //! ```
 //!
 //! Against the emulator over TLS (`msal emulator --tls --ca-out ca.pem --port 8400`):
@@ -35,7 +35,7 @@ use msal::{
 pub const USAGE: &str = "usage: MSAL_SCOPE=<resource>/.default MSAL_URL=<endpoint to GET> \
 [MSAL_AUTHORITY=<authority> MSAL_CLIENT_ID=<app id> (MSAL_CLIENT_SECRET=<secret> | \
 MSAL_CERTIFICATE=<pem>)] [MSAL_CA_FILE=<pem>] \
-cargo run -p msal --features azure_core --example azure_sdk_credential";
+cargo run -p msal-entra --features azure_core --example azure_sdk_credential";
 
 /// The client's configuration.
 pub struct Config {

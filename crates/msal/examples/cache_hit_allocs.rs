@@ -3,7 +3,7 @@
 //! example), and heap bytes per cached app token.
 //!
 //! ```sh
-//! cargo run --release -p msal --example cache_hit_allocs -- --tenants 1000 --tokens-per-tenant 10
+//! cargo run --release -p msal-entra --example cache_hit_allocs -- --tenants 1000 --tokens-per-tenant 10
 //! ```
 //!
 //! Prints one JSON line: `allocs_per_hit`, `bytes_per_hit` (allocated, whether freed or not),

@@ -7,7 +7,7 @@
 //! ```sh
 //! MSAL_CLIENT_ID=<app-id> [MSAL_AUTHORITY=https://login.microsoftonline.com/organizations] \
 //! [MSAL_SCOPES="User.Read"] [MSAL_CACHE_FILE=msal-cache.json] \
-//! cargo run -p msal --example cli_device_code
+//! cargo run -p msal-entra --example cli_device_code
 //! ```
 //!
 //! Against the emulator (`msal emulator --port 8400` prints its ids; the public client is
@@ -27,7 +27,7 @@ use msal::{AuthenticationResult, DeviceCodeInfo, ErrorKind, PublicClientApplicat
 pub const USAGE: &str = "usage: MSAL_CLIENT_ID=<app id> \
 [MSAL_AUTHORITY=https://login.microsoftonline.com/organizations] [MSAL_SCOPES=\"User.Read ...\"] \
 [MSAL_CACHE_FILE=msal-cache.json] [MSAL_USERNAME=<account to use>] \
-cargo run -p msal --example cli_device_code";
+cargo run -p msal-entra --example cli_device_code";
 
 /// The tool's configuration.
 pub struct Config {

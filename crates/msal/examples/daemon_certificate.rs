@@ -8,7 +8,7 @@
 //! ```sh
 //! MSAL_AUTHORITY=https://login.microsoftonline.com/<tenant-id> MSAL_CLIENT_ID=<app-id> \
 //! MSAL_CERTIFICATE=daemon.pem [MSAL_SCOPE=https://graph.microsoft.com/.default] \
-//! [MSAL_CACHE_FILE=daemon-cache.json] cargo run -p msal --example daemon_certificate
+//! [MSAL_CACHE_FILE=daemon-cache.json] cargo run -p msal-entra --example daemon_certificate
 //! ```
 //!
 //! Against the emulator: `tests/examples_run.rs` runs it with the emulator's default app and
@@ -28,7 +28,7 @@ use msal::{AuthenticationResult, ClientCertificate, ConfidentialClientApplicatio
 pub const USAGE: &str = "usage: MSAL_AUTHORITY=https://login.microsoftonline.com/<tenant> \
 MSAL_CLIENT_ID=<app id> MSAL_CERTIFICATE=<pem with key and certificate> \
 [MSAL_SCOPE=<resource>/.default] [MSAL_CACHE_FILE=<file>] [MSAL_CA_FILE=<pem>] \
-cargo run -p msal --example daemon_certificate";
+cargo run -p msal-entra --example daemon_certificate";
 
 /// The daemon's configuration.
 pub struct Config {

@@ -8,7 +8,7 @@
 //! ```sh
 //! MSAL_CLIENT_ID=<app-id> [MSAL_AUTHORITY=https://login.microsoftonline.com/organizations] \
 //! [MSAL_SCOPES="User.Read"] [MSAL_CACHE_FILE=desktop-cache.json] \
-//! cargo run -p msal --example desktop_browser
+//! cargo run -p msal-entra --example desktop_browser
 //! ```
 //!
 //! The browser is `$BROWSER` when set, else the system's (`xdg-open`, `open`, Windows' URL
@@ -28,7 +28,7 @@ use msal::{AuthenticationResult, Browser, ErrorKind, PublicClientApplication};
 /// How to run this example.
 pub const USAGE: &str = "usage: MSAL_CLIENT_ID=<app id> \
 [MSAL_AUTHORITY=https://login.microsoftonline.com/organizations] [MSAL_SCOPES=\"User.Read ...\"] \
-[MSAL_CACHE_FILE=<file>] [BROWSER=<command>] cargo run -p msal --example desktop_browser";
+[MSAL_CACHE_FILE=<file>] [BROWSER=<command>] cargo run -p msal-entra --example desktop_browser";
 
 /// The app's configuration.
 pub struct Config {

@@ -7,11 +7,11 @@
 //!
 //! ```sh
 //! [MSAL_SCOPE=https://management.azure.com/.default] [MSAL_MI_CLIENT_ID=<id> |
-//! MSAL_MI_OBJECT_ID=<id> | MSAL_MI_RESOURCE_ID=<id>] cargo run -p msal --example managed_identity_service
+//! MSAL_MI_OBJECT_ID=<id> | MSAL_MI_RESOURCE_ID=<id>] cargo run -p msal-entra --example managed_identity_service
 //! ```
 //!
 //! Against the emulator (`msal emulator --port 8400` prints the variables of every source),
-//! e.g. IMDS: `AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:8400 cargo run -p msal
+//! e.g. IMDS: `AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:8400 cargo run -p msal-entra
 //! --example managed_identity_service`. `tests/examples_run.rs` runs it that way.
 
 use msal::{
@@ -20,7 +20,7 @@ use msal::{
 
 /// How to run this example.
 pub const USAGE: &str = "usage: [MSAL_SCOPE=<resource>/.default] [MSAL_MI_CLIENT_ID=<id> | \
-MSAL_MI_OBJECT_ID=<id> | MSAL_MI_RESOURCE_ID=<id>] cargo run -p msal --example managed_identity_service";
+MSAL_MI_OBJECT_ID=<id> | MSAL_MI_RESOURCE_ID=<id>] cargo run -p msal-entra --example managed_identity_service";
 
 /// The service's configuration.
 pub struct Config {

@@ -17,7 +17,7 @@
 //! MSAL_AUTHORITY=https://login.microsoftonline.com/<tenant> MSAL_CLIENT_ID=<api-app-id> \
 //! MSAL_CLIENT_SECRET=<secret> MSAL_DOWNSTREAM_URL=https://graph.microsoft.com/v1.0/me \
 //! [MSAL_DOWNSTREAM_SCOPES=https://graph.microsoft.com/User.Read] [MSAL_LISTEN=127.0.0.1:5001] \
-//! cargo run -p msal --example web_api_obo
+//! cargo run -p msal-entra --example web_api_obo
 //! ```
 //!
 //! Against the emulator (`msal emulator --port 8400`): its confidential app is the API behind
@@ -38,7 +38,7 @@ use msal::{ConfidentialClientApplication, ErrorKind};
 pub const USAGE: &str = "usage: MSAL_AUTHORITY=<authority> MSAL_CLIENT_ID=<api app id> \
 MSAL_CLIENT_SECRET=<secret> MSAL_DOWNSTREAM_URL=<downstream API> \
 [MSAL_DOWNSTREAM_SCOPES=https://graph.microsoft.com/User.Read] [MSAL_LISTEN=127.0.0.1:5001] \
-cargo run -p msal --example web_api_obo";
+cargo run -p msal-entra --example web_api_obo";
 
 /// The web API's configuration.
 pub struct Config {

@@ -10,7 +10,7 @@
 //! MSAL_AUTHORITY=https://login.microsoftonline.com/<tenant> MSAL_CLIENT_ID=<app-id> \
 //! MSAL_CLIENT_SECRET=<secret> MSAL_API_URL=https://graph.microsoft.com/v1.0/me \
 //! [MSAL_SCOPES=User.Read] [MSAL_LISTEN=127.0.0.1:5000] \
-//! [MSAL_REDIRECT_URI=http://localhost:5000/auth/callback] cargo run -p msal --example web_app
+//! [MSAL_REDIRECT_URI=http://localhost:5000/auth/callback] cargo run -p msal-entra --example web_app
 //! ```
 //!
 //! Against the emulator (`msal emulator --port 8400`): `MSAL_AUTHORITY=http://127.0.0.1:8400/
@@ -34,7 +34,7 @@ use msal::{Account, AuthCodeFlow, ConfidentialClientApplication, ErrorKind};
 pub const USAGE: &str = "usage: MSAL_AUTHORITY=<authority> MSAL_CLIENT_ID=<app id> \
 MSAL_CLIENT_SECRET=<secret> MSAL_API_URL=<API to call> [MSAL_SCOPES=User.Read] \
 [MSAL_LISTEN=127.0.0.1:5000] [MSAL_REDIRECT_URI=http://localhost:5000/auth/callback] \
-cargo run -p msal --example web_app";
+cargo run -p msal-entra --example web_app";
 
 /// Sessions kept at most: more sign-ins wait until some sign out.
 const MAX_SESSIONS: usize = 10_000;
