@@ -11,23 +11,6 @@ use serde_json::Value;
 
 const RESOURCE: &str = "https://management.azure.com/";
 
-/// A bounded request: every test request finishes or fails within 20 s.
-async fn send(req: reqwest::RequestBuilder) -> Answer {
-    let resp = tokio::time::timeout(Duration::from_secs(20), req.send())
-        .await
-        .expect("answer in time")
-        .expect("answer");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap();
-    let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Answer {
-        status,
-        json,
-        headers,
-    }
-}
-
 fn imds(emu: &EmulatorHandle, extra: &[(&str, &str)]) -> reqwest::RequestBuilder {
     let mut q = vec![("api-version", "2018-02-01"), ("resource", RESOURCE)];
     q.extend_from_slice(extra);

@@ -37,7 +37,15 @@ impl Answer {
 }
 
 pub async fn post_form(url: &str, form: &[(&str, &str)]) -> Answer {
-    let resp = client().post(url).form(form).send().await.unwrap();
+    send(client().post(url).form(form)).await
+}
+
+/// Sends a request and reads its answer, within 20 s.
+pub async fn send(req: reqwest::RequestBuilder) -> Answer {
+    let resp = tokio::time::timeout(std::time::Duration::from_secs(20), req.send())
+        .await
+        .expect("an answer in time")
+        .expect("an answer");
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let text = resp.text().await.unwrap();
