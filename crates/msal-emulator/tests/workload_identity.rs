@@ -4,7 +4,6 @@
 
 mod common;
 
-
 use common::*;
 use msal_emulator::{EmulatorHandle, defaults as d};
 use serde_json::Value;
