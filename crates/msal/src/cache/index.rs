@@ -31,11 +31,55 @@ pub(crate) const EXPIRY_MARGIN_SECS: i64 = 300;
 /// by a buggy server through another MSAL, and would otherwise be served for ever.
 pub(crate) const MAX_LEFT_SECS: i64 = crate::oauth::MAX_TOKEN_LIFETIME_SECS as i64 + 86_400;
 
-/// One entry: the JSON object as read or written, and its typed view.
+/// One entry: its typed view, and the JSON object as read or written when the typed view
+/// cannot give it back exactly.
 pub(super) struct Rec<T> {
-    pub(super) raw: Raw,
+    /// `None` when `entry` renders the object field for field, in order (an access token as
+    /// this library or MSAL Python writes it): the object would cost more than the token
+    /// itself (about 1.4 KiB of map nodes and strings), for nothing.
+    pub(super) raw: Option<Raw>,
     pub(super) entry: T,
 }
+
+impl<T: Render> Rec<T> {
+    /// Keeps `raw` unless `entry` renders it exactly.
+    fn new(raw: Raw, entry: T) -> Self {
+        let rendered = entry.render();
+        let same = rendered
+            .as_ref()
+            .is_some_and(|r| r.len() == raw.len() && r.iter().zip(raw.iter()).all(|(a, b)| a == b));
+        Rec {
+            raw: (!same).then_some(raw),
+            entry,
+        }
+    }
+
+    /// The entry's JSON object.
+    pub(super) fn json(&self) -> std::borrow::Cow<'_, Raw> {
+        match &self.raw {
+            Some(raw) => std::borrow::Cow::Borrowed(raw),
+            None => std::borrow::Cow::Owned(self.entry.render().unwrap_or_default()),
+        }
+    }
+}
+
+/// A typed entry that can give back its JSON object, so that the object need not be kept.
+pub(super) trait Render {
+    /// The entry's JSON object as this library writes it; `None`: the type cannot.
+    fn render(&self) -> Option<Raw> {
+        None
+    }
+}
+
+impl Render for Arc<AtEntry> {
+    fn render(&self) -> Option<Raw> {
+        Some(AtEntry::render(self))
+    }
+}
+impl Render for RtEntry {}
+impl Render for IdTokenEntry {}
+impl Render for AccountEntry {}
+impl Render for AppMetadataEntry {}
 
 /// One section: entries by key, sorted (so the output is stable).
 pub(super) struct Section<T> {
@@ -304,7 +348,7 @@ impl<S: BuildHasher + Clone> Store<S> {
         if let Some(home) = entry.home_account_id() {
             self.index_user(Slot::At, home, &key);
         }
-        self.ats.entries.insert(key, Rec { raw, entry });
+        self.ats.entries.insert(key, Rec::new(raw, entry));
         self.generation += 1;
         Ok(())
     }
@@ -335,7 +379,7 @@ impl<S: BuildHasher + Clone> Store<S> {
         let entry = RtEntry::parse(&key, &raw)?;
         self.remove_rt(&key);
         self.index_user(Slot::Rt, &entry.home_account_id, &key);
-        self.rts.entries.insert(key, Rec { raw, entry });
+        self.rts.entries.insert(key, Rec::new(raw, entry));
         self.generation += 1;
         Ok(())
     }
@@ -353,7 +397,7 @@ impl<S: BuildHasher + Clone> Store<S> {
         let entry = IdTokenEntry::parse(&key, &raw)?;
         self.remove_idt(&key);
         self.index_user(Slot::Idt, &entry.home_account_id, &key);
-        self.idts.entries.insert(key, Rec { raw, entry });
+        self.idts.entries.insert(key, Rec::new(raw, entry));
         self.generation += 1;
         Ok(())
     }
@@ -371,7 +415,7 @@ impl<S: BuildHasher + Clone> Store<S> {
         let entry = AccountEntry::parse(&key, &raw)?;
         self.remove_account_entry(&key);
         self.index_user(Slot::Account, &entry.account.home_account_id, &key);
-        self.accounts.entries.insert(key, Rec { raw, entry });
+        self.accounts.entries.insert(key, Rec::new(raw, entry));
         self.generation += 1;
         Ok(())
     }
@@ -387,7 +431,7 @@ impl<S: BuildHasher + Clone> Store<S> {
 
     pub(super) fn insert_app_metadata(&mut self, key: String, raw: Raw) -> Result<(), Error> {
         let entry = AppMetadataEntry::parse(&key, &raw)?;
-        self.app_metadata.entries.insert(key, Rec { raw, entry });
+        self.app_metadata.entries.insert(key, Rec::new(raw, entry));
         self.generation += 1;
         Ok(())
     }

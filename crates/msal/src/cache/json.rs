@@ -6,7 +6,7 @@ use std::hash::BuildHasher;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
-use super::index::{Section, Store};
+use super::index::{Render, Section, Store};
 use super::key::{self, PartitionHasher};
 use super::schema;
 use crate::error::{Error, codes};
@@ -17,9 +17,9 @@ impl<T> Section<T> {
     }
 }
 
-impl<T> Serialize for Section<T> {
+impl<T: Render> Serialize for Section<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.entries.iter().map(|(k, r)| (k, &r.raw)))
+        serializer.collect_map(self.entries.iter().map(|(k, r)| (k, r.json())))
     }
 }
 

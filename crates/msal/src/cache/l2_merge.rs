@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::distributed::{CachePartition, PartitionWrite};
-use super::index::{MAX_LEFT_SECS, Section, Store};
+use super::index::{MAX_LEFT_SECS, Render, Section, Store};
 use super::key;
 use super::schema::{self, AtEntry, Raw, RtEntry};
 use crate::error::{Error, codes};
@@ -106,7 +106,7 @@ impl<S: BuildHasher + Clone> Store<S> {
         let add_at = |out: &mut PartitionSnapshot, e: &AtEntry| {
             if let Some(rec) = self.ats.entries.get(&e.key) {
                 out.fields
-                    .insert(field(key::ACCESS_TOKEN, &e.key), entry_json(&rec.raw));
+                    .insert(field(key::ACCESS_TOKEN, &e.key), entry_json(&rec.json()));
                 out.last_expiry = out.last_expiry.max(Some(e.expires_on));
             }
         };
@@ -127,7 +127,7 @@ impl<S: BuildHasher + Clone> Store<S> {
                     ] {
                         for k in keys {
                             if let Some(r) = raw.raw(k) {
-                                out.fields.insert(field(section, k), entry_json(r));
+                                out.fields.insert(field(section, k), entry_json(&r));
                                 out.has_user_entries = true;
                             }
                         }
@@ -154,7 +154,7 @@ impl<S: BuildHasher + Clone> Store<S> {
         for (k, rec) in &self.app_metadata.entries {
             if rec.entry.client_id.eq_ignore_ascii_case(scope.client_id) {
                 out.fields
-                    .insert(field(key::APP_METADATA, k), entry_json(&rec.raw));
+                    .insert(field(key::APP_METADATA, k), entry_json(&rec.json()));
             }
         }
         out
@@ -244,11 +244,11 @@ impl<S: BuildHasher + Clone> Store<S> {
 
 /// A section's raw entries, whatever its entry type.
 trait RawSection {
-    fn raw(&self, key: &str) -> Option<&Raw>;
+    fn raw(&self, key: &str) -> Option<std::borrow::Cow<'_, Raw>>;
 }
 
-impl<T> RawSection for Section<T> {
-    fn raw(&self, key: &str) -> Option<&Raw> {
-        self.entries.get(key).map(|r| &r.raw)
+impl<T: Render> RawSection for Section<T> {
+    fn raw(&self, key: &str) -> Option<std::borrow::Cow<'_, Raw>> {
+        self.entries.get(key).map(|r| r.json())
     }
 }

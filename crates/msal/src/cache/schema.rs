@@ -42,6 +42,8 @@ pub(crate) struct AtEntry {
     pub expires_on: i64,
     pub extended_expires_on: Option<i64>,
     pub refresh_on: Option<i64>,
+    /// When the token was cached; kept only to write the entry back (see [`AtEntry::render`]).
+    cached_at: Option<i64>,
 }
 
 /// A refresh token.
@@ -191,7 +193,41 @@ impl AtEntry {
             expires_on: f.req_time("expires_on")?,
             extended_expires_on,
             refresh_on: f.opt_time("refresh_on")?,
+            cached_at: f.opt_time("cached_at")?,
         })
+    }
+
+    /// The entry as [`access_token`] writes it, field for field and in its order. The cache
+    /// keeps the JSON object of an entry only when this differs from it (see `index::Rec`).
+    pub(crate) fn render(&self) -> Raw {
+        use secrecy::ExposeSecret as _;
+        let at = |t: i64| Value::String(t.to_string());
+        let mut m = Raw::new();
+        m.insert("credential_type".into(), s(key::ACCESS_TOKEN));
+        m.insert("secret".into(), s(self.parts.secret.expose_secret()));
+        m.insert(
+            "home_account_id".into(),
+            self.home_account_id().map_or(Value::Null, s),
+        );
+        m.insert("environment".into(), s(self.environment()));
+        m.insert("client_id".into(), s(self.client_id()));
+        m.insert("target".into(), s(self.target()));
+        m.insert("realm".into(), s(self.realm()));
+        m.insert("token_type".into(), s(self.part(5)));
+        if let Some(t) = self.cached_at {
+            m.insert("cached_at".into(), at(t));
+        }
+        m.insert("expires_on".into(), at(self.expires_on));
+        if let Some(t) = self.extended_expires_on {
+            m.insert("extended_expires_on".into(), at(t));
+        }
+        if let Some(t) = self.refresh_on {
+            m.insert("refresh_on".into(), at(t));
+        }
+        if let Some(hash) = self.user_assertion_hash() {
+            m.insert("user_assertion_hash".into(), s(hash));
+        }
+        m
     }
 
     fn part(&self, i: usize) -> &str {

@@ -2122,3 +2122,51 @@ fn partitions_sharing_a_hash_stay_apart() {
     );
     assert_eq!(store.counts()[0], 3);
 }
+
+#[test]
+fn access_tokens_keep_their_json_object_only_when_it_says_more_than_the_entry() {
+    let hasher = key::PartitionHasher::with_state(foldhash::fast::RandomState::default());
+    let mut store = index::Store::from_json("", hasher).unwrap();
+    let home = home();
+    store
+        .save_response(&Resp::app(TENANT, &["s"], "app-token").w())
+        .unwrap();
+    store
+        .save_response(&Resp::user(&home, TENANT, &["s"], "user-token").w())
+        .unwrap();
+    assert!(
+        store.ats.entries.values().all(|r| r.raw.is_none()),
+        "entries this library wrote are rendered from their typed view"
+    );
+    let written = store.to_json().unwrap();
+
+    // Read back, the same entries are again kept without their object, and written the same.
+    let hasher = key::PartitionHasher::with_state(foldhash::fast::RandomState::default());
+    let again = index::Store::from_json(&written, hasher).unwrap();
+    assert!(again.ats.entries.values().all(|r| r.raw.is_none()));
+    assert_eq!(again.to_json().unwrap(), written);
+
+    // A field another MSAL wrote, or another order, keeps the object as it was.
+    let mut doc: Value = serde_json::from_str(&written).unwrap();
+    let ats = doc["AccessToken"].as_object_mut().unwrap();
+    let (first, second) = {
+        let mut keys = ats.keys().cloned();
+        (keys.next().unwrap(), keys.next().unwrap())
+    };
+    ats[&first]["keyid"] = json!("from-msal-dotnet");
+    let entry = ats[&second].as_object_mut().unwrap();
+    let secret = entry.shift_remove("secret").unwrap();
+    entry.insert("secret".into(), secret);
+    let edited = serde_json::to_string_pretty(&doc).unwrap();
+    let hasher = key::PartitionHasher::with_state(foldhash::fast::RandomState::default());
+    let foreign = index::Store::from_json(&edited, hasher).unwrap();
+    assert!(foreign.ats.entries.values().all(|r| r.raw.is_some()));
+    let back: Value = serde_json::from_str(&foreign.to_json().unwrap()).unwrap();
+    assert_eq!(back["AccessToken"], doc["AccessToken"]);
+    let order = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(
+        order(&back["AccessToken"][&second]),
+        order(&doc["AccessToken"][&second]),
+        "the order another MSAL wrote is kept"
+    );
+}
