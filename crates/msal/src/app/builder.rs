@@ -112,6 +112,7 @@ impl Config {
             refreshing: Default::default(),
             scope_sets: Default::default(),
             own_tenant: Default::default(),
+            telemetry: Default::default(),
         })
     }
 }

@@ -307,16 +307,21 @@ impl Steps for DeviceCodePolling {
             .unwrap_or_else(|| Box::pin(std::future::pending()));
         let token_endpoint =
             super::extra_query::append(&cx.metadata().token_endpoint, cx.extra_query);
-        device_code::poll(
+        // Every poll carries the same telemetry; only the outcome of the flow is recorded.
+        let report = core.telemetry.report("device_code", cx.cache_refresh());
+        let answer = device_code::poll(
             core.http.as_ref(),
             &core.retry,
             &token_endpoint,
             &poll_form,
             &info,
             cid,
+            &report.headers,
             cancel,
         )
-        .await
+        .await;
+        core.telemetry_outcome(&report, cid, &answer);
+        answer
     }
 }
 

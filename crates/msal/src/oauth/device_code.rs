@@ -137,6 +137,7 @@ pub(crate) async fn poll(
     form: &[(&str, &str)],
     info: &DeviceCodeInfo,
     correlation_id: &str,
+    telemetry: &http::HeaderMap,
     cancel: impl Future<Output = ()>,
 ) -> Result<TokenResponse, Error> {
     let mut interval = Duration::from_secs(info.interval.0.max(MIN_INTERVAL_SECS));
@@ -161,7 +162,8 @@ pub(crate) async fn poll(
             )
             .with_correlation_id(correlation_id));
         }
-        match post_token_request(http, retry, token_endpoint, form, correlation_id).await {
+        match post_token_request(http, retry, token_endpoint, form, correlation_id, telemetry).await
+        {
             Ok(t) => return Ok(t),
             Err(e) => match e.code() {
                 "authorization_pending" => continue,
