@@ -155,6 +155,14 @@ impl AppCore {
                 now,
             })
             .await?;
+        let pii = self.pii_logging;
+        tracing::debug!(
+            correlation_id = %c.correlation_id,
+            tenant = %crate::pii::pii(&realm, pii),
+            home_account_id = %crate::pii::pii(home_account_id.as_deref().unwrap_or_default(), pii),
+            username = %crate::pii::pii(account.as_ref().map_or("", |a| a.username.as_str()), pii),
+            "token response saved in the cache"
+        );
         let declined = declined_scopes(c.requested, &granted);
         let result = AuthenticationResult {
             access_token: AccessToken::new(std::mem::take(&mut *access_token)),

@@ -153,6 +153,8 @@ pub(crate) struct AppCore {
     pub own_tenant: std::sync::OnceLock<TenantEntry>,
     /// The server telemetry since the last successful token request.
     pub telemetry: telemetry::ServerTelemetry,
+    /// Whether log events show personal data (user names, ids, tenants) as they are.
+    pub pii_logging: bool,
 }
 
 /// One shared request to the identity provider.

@@ -579,11 +579,12 @@ impl AppCore {
         }
         if let Some(job) = steps.refresh_in_background() {
             let flow = req.flow;
+            let pii = self.pii_logging;
             // Without a Tokio runtime there is nothing to run it on: the token is still valid,
             // and a later call past refresh_on tries again.
             crate::runtime::spawn_detached(async move {
                 if let Err(e) = job.await {
-                    tracing::warn!(flow, error = %e, "background refresh failed; the cached token stays in use");
+                    tracing::warn!(flow, error = %crate::pii::pii_error(&e, pii), "background refresh failed; the cached token stays in use");
                 }
             });
         }

@@ -445,7 +445,7 @@ impl Steps for &SilentRequest {
             match refresh(cx, frt).await {
                 Ok(resp) => return Ok(resp),
                 Err(e) if own.is_some() => {
-                    tracing::debug!(correlation_id = %cid, error = %e, "silent: the family refresh token failed; using the app's own");
+                    tracing::debug!(correlation_id = %cid, error = %crate::pii::pii_error(&e, core.pii_logging), "silent: the family refresh token failed; using the app's own");
                 }
                 Err(e) if e.suberror() == Some("client_mismatch") => {
                     return Err(silent_failed(
