@@ -96,11 +96,12 @@ impl fmt::Display for PiiUrl<'_> {
             .map_or(self.url.len(), |i| host_start + i);
         let (origin, rest) = self.url.split_at(host_end);
         f.write_str(origin)?;
-        if !rest.is_empty() && rest != "/" {
+        if rest.is_empty() || rest == "/" {
+            f.write_str(rest)
+        } else {
             f.write_str("/")?;
-            marker(rest, f)?;
+            marker(rest, f)
         }
-        Ok(())
     }
 }
 

@@ -312,11 +312,13 @@ impl Steps for DeviceCodePolling {
         let answer = device_code::poll(
             core.http.as_ref(),
             &core.retry,
-            &token_endpoint,
-            &poll_form,
+            device_code::PollRequest {
+                token_endpoint: &token_endpoint,
+                form: &poll_form,
+                correlation_id: cid,
+                telemetry: &report.headers,
+            },
             &info,
-            cid,
-            &report.headers,
             cancel,
         )
         .await;
