@@ -105,6 +105,10 @@ pub(crate) struct ConnArgs {
     /// Diagnostic log on stderr (never secrets, tokens or assertions).
     #[arg(long)]
     pub(crate) verbose: bool,
+    /// `--verbose`, with personal data (user names, account ids, tenants) shown in the log
+    /// rather than redacted; still never secrets, tokens or assertions.
+    #[arg(long)]
+    pub(crate) verbose_pii: bool,
 }
 
 impl ConnArgs {

@@ -35,7 +35,8 @@ macro_rules! configure {
             .allow_insecure_loopback(conn.insecure_loopback)
             .timeout(Duration::from_secs(conn.timeout.max(1)))
             .token_cache(cache_for(conn))
-            .client_capabilities($caps);
+            .client_capabilities($caps)
+            .enable_pii_logging(conn.verbose_pii);
         b = match (&conn.authority, &conn.oidc_authority) {
             (_, Some(issuer)) => b.oidc_authority(issuer.clone()),
             (Some(a), None) => b.authority(a.clone()),

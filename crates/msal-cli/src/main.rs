@@ -38,16 +38,16 @@ fn main() -> ExitCode {
     rt.block_on(async move {
         match cli.command {
             Command::Token(args) => {
-                init_logging(args.conn.verbose);
+                init_logging(args.conn.verbose || args.conn.verbose_pii);
                 commands::token(*args).await
             }
             Command::Accounts { action } => match action {
                 AccountsAction::List { conn } => {
-                    init_logging(conn.verbose);
+                    init_logging(conn.verbose || conn.verbose_pii);
                     commands::accounts_list(conn).await
                 }
                 AccountsAction::Remove { conn, account } => {
-                    init_logging(conn.verbose);
+                    init_logging(conn.verbose || conn.verbose_pii);
                     commands::accounts_remove(conn, account).await
                 }
             },

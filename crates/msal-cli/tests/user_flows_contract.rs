@@ -168,6 +168,54 @@ async fn username_password_then_on_behalf_of() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_pii_shows_the_user_in_the_log_and_verbose_does_not() {
+    let emu = emulator().await;
+    let authority = emu.authority(defaults::TENANT_ID);
+    let mut logs = Vec::new();
+    for flag in ["--verbose", "--verbose-pii"] {
+        let (code, out, err) = msal(
+            &[
+                "token",
+                "username-password",
+                "--authority",
+                &authority,
+                "--insecure-loopback",
+                "--client-id",
+                defaults::PUBLIC_CLIENT_ID,
+                "--scope",
+                defaults::API_SCOPE,
+                "--username",
+                defaults::USER_USERNAME,
+                "--password-env",
+                "MSAL_TEST_PASSWORD",
+                "--output",
+                "json",
+                flag,
+            ],
+            &[("MSAL_TEST_PASSWORD", defaults::USER_PASSWORD)],
+        )
+        .await;
+        assert_eq!(code, 0, "{out}{err}");
+        let token = one_object(&out)["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            err.contains("username/password: requesting a token"),
+            "{err}"
+        );
+        assert!(!err.contains(defaults::USER_PASSWORD), "{err}");
+        assert!(!err.contains(&token), "{err}");
+        logs.push(err);
+    }
+    assert!(!logs[0].contains(defaults::USER_USERNAME), "{}", logs[0]);
+    assert!(!logs[0].contains(defaults::TENANT_ID), "{}", logs[0]);
+    assert!(logs[0].contains("[pii:"), "{}", logs[0]);
+    assert!(logs[1].contains(defaults::USER_USERNAME), "{}", logs[1]);
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_print_the_error_object_and_exit_with_its_kind() {
     let emu = emulator().await;
     let authority = emu.authority(defaults::TENANT_ID);

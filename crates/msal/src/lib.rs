@@ -25,6 +25,7 @@ pub mod http;
 #[cfg(any(feature = "reqwest-middleware", feature = "tower"))]
 pub mod middleware;
 pub mod oauth;
+mod pii;
 pub mod result;
 mod runtime;
 pub mod secret;

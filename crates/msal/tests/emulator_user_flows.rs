@@ -316,6 +316,12 @@ async fn family_apps_share_refresh_tokens_and_outsiders_do_not() {
     assert_eq!(r.source, TokenSource::IdentityProvider);
     let refresh = emu.requests().pop().unwrap();
     assert_eq!(refresh.form_value("grant_type"), Some("refresh_token"));
+    // The emulator's request log keeps the server telemetry (the silent flow's, a cache miss).
+    assert_eq!(
+        refresh.header("x-client-current-telemetry"),
+        Some("4|84,2|")
+    );
+    assert_eq!(refresh.header("x-client-last-telemetry"), Some("4|0|||"));
     assert_eq!(
         refresh.form_value("client_id"),
         Some(defaults::SECOND_PUBLIC_CLIENT_ID)

@@ -38,6 +38,7 @@ struct Config {
     retry: Option<RetryPolicy>,
     credential: Option<ClientCredential>,
     extra_query: Vec<(String, String)>,
+    pii_logging: bool,
     error: Option<Error>,
 }
 
@@ -99,8 +100,14 @@ impl Config {
             authority,
             http,
             retry: self.retry.unwrap_or_default(),
-            resolver: AuthorityResolver::default(),
-            cache: self.cache.unwrap_or_default(),
+            resolver: AuthorityResolver::default().with_pii_logging(self.pii_logging),
+            cache: {
+                let cache = self.cache.unwrap_or_default();
+                if self.pii_logging {
+                    cache.log_pii();
+                }
+                cache
+            },
             throttle: ThrottleStore::default(),
             instance_discovery: self.instance_discovery.unwrap_or(!self.oidc),
             client_capabilities: self.capabilities,
@@ -112,6 +119,8 @@ impl Config {
             refreshing: Default::default(),
             scope_sets: Default::default(),
             own_tenant: Default::default(),
+            telemetry: Default::default(),
+            pii_logging: self.pii_logging,
         })
     }
 }
@@ -131,6 +140,16 @@ macro_rules! common_builder_methods {
         pub fn oidc_authority(mut self, issuer: impl Into<String>) -> Self {
             self.cfg.authority = Some(issuer.into());
             self.cfg.oidc = true;
+            self
+        }
+
+        /// Shows personal data (user names, account and object ids, tenant ids, authority
+        /// URLs, the server's error descriptions) in the library's `tracing` events; off by
+        /// default, when they are replaced by a marker (`[pii:<salted hash prefix>]`) that
+        /// tells values apart within one run. MSAL's `enablePiiLogging`. Tokens, secrets,
+        /// passwords, assertions and codes are never logged either way.
+        pub fn enable_pii_logging(mut self, enable: bool) -> Self {
+            self.cfg.pii_logging = enable;
             self
         }
 

@@ -1,6 +1,7 @@
 //! The exchange with the token endpoint, the last steps of the pipeline: sending a token
 //! request (throttled, with the client's credential and the claims) and saving its answer.
 
+use super::telemetry::Report;
 use super::{AppCore, Completion, TokenRequest, declined_scopes, from_unix, now_unix, unix_after};
 use crate::account::Account;
 use crate::cache::{CacheWrite, CachedAccessToken};
@@ -37,14 +38,17 @@ impl AppCore {
         }
         // The credential's audience is the endpoint itself; the query goes on the URL only.
         let url = super::extra_query::append(token_endpoint, r.extra_query);
+        let report = self.telemetry.report(r.flow, r.cache_refresh);
         let answer = post_token_request(
             self.http.as_ref(),
             &self.retry,
             &url,
             &form,
             r.correlation_id,
+            &report.headers,
         )
         .await;
+        self.telemetry_outcome(&report, r.correlation_id, &answer);
         if let Some(key) = r.throttle_key {
             match &answer {
                 Ok(_) => self.throttle.clear(&key),
@@ -52,6 +56,22 @@ impl AppCore {
             }
         }
         answer
+    }
+
+    /// Records the outcome of a token request sent with the telemetry `report`: a success
+    /// clears what it reported, a failure is reported with the next request.
+    pub(crate) fn telemetry_outcome<T>(
+        &self,
+        report: &Report,
+        correlation_id: &str,
+        answer: &Result<T, Error>,
+    ) {
+        match answer {
+            Ok(_) => self.telemetry.succeeded(report),
+            // The caller's own cancellation is no failure of the request.
+            Err(e) if e.code() == codes::CANCELLED => {}
+            Err(e) => self.telemetry.failed(report, correlation_id, e.code()),
+        }
     }
 
     /// Saves a token answer in the cache and reports it.
@@ -135,6 +155,14 @@ impl AppCore {
                 now,
             })
             .await?;
+        let pii = self.pii_logging;
+        tracing::debug!(
+            correlation_id = %c.correlation_id,
+            tenant = %crate::pii::pii(&realm, pii),
+            home_account_id = %crate::pii::pii(home_account_id.as_deref().unwrap_or_default(), pii),
+            username = %crate::pii::pii(account.as_ref().map_or("", |a| a.username.as_str()), pii),
+            "token response saved in the cache"
+        );
         let declined = declined_scopes(c.requested, &granted);
         let result = AuthenticationResult {
             access_token: AccessToken::new(std::mem::take(&mut *access_token)),

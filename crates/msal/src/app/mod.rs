@@ -83,6 +83,7 @@ mod pipeline;
 mod public;
 mod ropc;
 mod scopes;
+mod telemetry;
 mod token_file;
 
 use std::collections::HashMap;
@@ -150,6 +151,10 @@ pub(crate) struct AppCore {
     /// The app's own tenant, once resolved: what a cache hit without a per-request tenant
     /// needs, without a lookup.
     pub own_tenant: std::sync::OnceLock<TenantEntry>,
+    /// The server telemetry since the last successful token request.
+    pub telemetry: telemetry::ServerTelemetry,
+    /// Whether log events show personal data (user names, ids, tenants) as they are.
+    pub pii_logging: bool,
 }
 
 /// One shared request to the identity provider.
@@ -217,6 +222,10 @@ pub(crate) struct TokenRequest<'a> {
     pub correlation_id: &'a str,
     /// The extra query parameters, appended to the endpoint's URL (the app's and the request's).
     pub extra_query: &'a [(&'a str, &'a str)],
+    /// The flow's name, for its telemetry.
+    pub flow: &'static str,
+    /// Why the cache did not answer, for the telemetry.
+    pub cache_refresh: telemetry::CacheRefresh,
 }
 
 /// What a token answer is saved and reported with.

@@ -22,6 +22,7 @@
 use std::sync::Arc;
 
 use super::exchange::cached_result;
+use super::telemetry::{self, CacheRefresh};
 use super::{
     AppCore, Completion, Flight, ScopeSet, TenantAuthority, TenantEntry, TokenRequest,
     correlation_id, now_unix,
@@ -198,6 +199,18 @@ impl Context<'_> {
         )
     }
 
+    /// Why the cache did not answer the request, as its telemetry reports it.
+    pub(crate) fn cache_refresh(&self) -> CacheRefresh {
+        if !telemetry::consults_cache(self.req.flow) {
+            CacheRefresh::NonSilent
+        } else if self.req.force_refresh || self.req.claims.skip_cache() {
+            CacheRefresh::ForceRefresh
+        } else {
+            // Expired tokens are not told from absent ones: the cache never answers them.
+            CacheRefresh::AtAbsent
+        }
+    }
+
     /// Sends the request to the token endpoint: `grant_type`, `client_id`, the grant's own
     /// `fields`, `scope` (and `client_info` for a user's tokens), throttled by the request's
     /// key.
@@ -238,6 +251,8 @@ impl Context<'_> {
                 credential_required: self.req.credential_required,
                 correlation_id: self.correlation_id,
                 extra_query: self.extra_query,
+                flow: self.req.flow,
+                cache_refresh: self.cache_refresh(),
             })
             .await
     }
@@ -385,6 +400,7 @@ impl AppCore {
             }
             if let Some(at) = found {
                 tracing::debug!(correlation_id = %cid, flow = req.flow, "cache hit");
+                self.telemetry.hit();
                 if at.refresh_on.is_some_and(|r| r <= now) {
                     self.refresh_behind(&req, &steps, scopes);
                 }
@@ -439,6 +455,7 @@ impl AppCore {
                     .cached(req, q, scopes, &cx.metadata().aliases, now_unix())
                     .await?
             {
+                self.telemetry.hit();
                 return Ok(hit.into_result(cid.to_owned()));
             }
             let resp = steps.token(cx).await?;
@@ -562,11 +579,12 @@ impl AppCore {
         }
         if let Some(job) = steps.refresh_in_background() {
             let flow = req.flow;
+            let pii = self.pii_logging;
             // Without a Tokio runtime there is nothing to run it on: the token is still valid,
             // and a later call past refresh_on tries again.
             crate::runtime::spawn_detached(async move {
                 if let Err(e) = job.await {
-                    tracing::warn!(flow, error = %e, "background refresh failed; the cached token stays in use");
+                    tracing::warn!(flow, error = %crate::pii::pii_error(&e, pii), "background refresh failed; the cached token stays in use");
                 }
             });
         }

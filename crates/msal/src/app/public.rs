@@ -307,16 +307,23 @@ impl Steps for DeviceCodePolling {
             .unwrap_or_else(|| Box::pin(std::future::pending()));
         let token_endpoint =
             super::extra_query::append(&cx.metadata().token_endpoint, cx.extra_query);
-        device_code::poll(
+        // Every poll carries the same telemetry; only the outcome of the flow is recorded.
+        let report = core.telemetry.report("device_code", cx.cache_refresh());
+        let answer = device_code::poll(
             core.http.as_ref(),
             &core.retry,
-            &token_endpoint,
-            &poll_form,
+            device_code::PollRequest {
+                token_endpoint: &token_endpoint,
+                form: &poll_form,
+                correlation_id: cid,
+                telemetry: &report.headers,
+            },
             &info,
-            cid,
             cancel,
         )
-        .await
+        .await;
+        core.telemetry_outcome(&report, cid, &answer);
+        answer
     }
 }
 
@@ -440,7 +447,7 @@ impl Steps for &SilentRequest {
             match refresh(cx, frt).await {
                 Ok(resp) => return Ok(resp),
                 Err(e) if own.is_some() => {
-                    tracing::debug!(correlation_id = %cid, error = %e, "silent: the family refresh token failed; using the app's own");
+                    tracing::debug!(correlation_id = %cid, error = %crate::pii::pii_error(&e, core.pii_logging), "silent: the family refresh token failed; using the app's own");
                 }
                 Err(e) if e.suberror() == Some("client_mismatch") => {
                     return Err(silent_failed(

@@ -14,6 +14,7 @@ use crate::error::{Error, codes};
 use crate::hash::hex_sha256;
 use crate::http::{HttpRequest, send_with_retry};
 use crate::oauth::TokenResponse;
+use crate::pii::{pii, pii_error};
 use crate::result::AuthenticationResult;
 use crate::secret::Password;
 
@@ -84,7 +85,12 @@ impl Steps for &UsernamePasswordRequest {
                 .check_not_federated(username, cx.correlation_id)
                 .await?;
         }
-        tracing::debug!(correlation_id = %cx.correlation_id, scope = %cx.scope, "username/password: requesting a token");
+        tracing::debug!(
+            correlation_id = %cx.correlation_id,
+            scope = %cx.scope,
+            username = %pii(username, cx.core.pii_logging),
+            "username/password: requesting a token"
+        );
         cx.token_request(
             "password",
             &[("username", username), ("password", self.password.secret())],
@@ -118,7 +124,8 @@ impl AppCore {
                 None
             }
             Err(e) => {
-                tracing::debug!(correlation_id = %cid, error = %e, "user realm discovery failed; taking the user as managed");
+                // A transport error names the URL, and the URL the user.
+                tracing::debug!(correlation_id = %cid, error = %pii_error(&e, self.pii_logging), "user realm discovery failed; taking the user as managed");
                 None
             }
         };

@@ -23,6 +23,7 @@ use crate::http::{
     HeaderValue, HttpClient, HttpRequest, HttpResponse, RetryPolicy, send_with_retry,
     standard_headers,
 };
+use crate::pii::pii_url;
 
 /// The host that validates authorities on hosts that are not well-known Entra hosts.
 const WORLDWIDE_DISCOVERY_HOST: &str = "login.microsoftonline.com";
@@ -86,6 +87,16 @@ pub(crate) struct AuthorityResolver {
     failures: Mutex<HashMap<MetadataKey, (StdInstant, Error)>>,
     /// The distinct alias lists seen, shared by every metadata that has the same list.
     alias_sets: Mutex<Vec<Arc<[String]>>>,
+    /// Whether log events show authority URLs whole (their path names the tenant).
+    pii_logging: bool,
+}
+
+impl AuthorityResolver {
+    /// A resolver whose log events show authority URLs whole when `pii_logging`.
+    pub(crate) fn with_pii_logging(mut self, pii_logging: bool) -> Self {
+        self.pii_logging = pii_logging;
+        self
+    }
 }
 
 /// Makes room for one more cell in a full map: drops the cells that hold nothing and that no
@@ -205,7 +216,7 @@ impl AuthorityResolver {
         let mut failures = lock(&self.failures);
         let (at, error) = failures.get(key)?;
         if at.elapsed() < FAILURE_TTL {
-            tracing::debug!(authority = %key.0, "discovery refused this authority moments ago; not asking again");
+            tracing::debug!(authority = %pii_url(&key.0, self.pii_logging), "discovery refused this authority moments ago; not asking again");
             return Some(error.clone());
         }
         failures.remove(key);
@@ -249,7 +260,10 @@ impl AuthorityResolver {
             let host = authority.host();
             (host.clone(), vec![host], authority.metadata_url()?)
         };
-        tracing::debug!(%url, %authority, "fetching OpenID Connect metadata");
+        tracing::debug!(
+            url = %pii_url(url.as_str(), self.pii_logging),
+            "fetching OpenID Connect metadata"
+        );
         let resp = get(http, url.clone(), correlation_id).await?;
         if !resp.status.is_success() {
             return Err(error_answer(&resp, &url, correlation_id));
@@ -298,7 +312,8 @@ impl AuthorityResolver {
         let cell = cell_for(&self.instances, &key);
         let result = cell
             .get_or_try_init(|| async {
-                let (instance, others) = fetch_instance(authority, http, correlation_id).await?;
+                let (instance, others) =
+                    fetch_instance(authority, http, correlation_id, self.pii_logging).await?;
                 let mut map = lock(&self.instances);
                 // An answer may list any number of aliases: those past the bound are looked
                 // up when asked for.
@@ -359,9 +374,10 @@ async fn fetch_instance(
     authority: &Authority,
     http: &dyn HttpClient,
     correlation_id: &str,
+    pii_logging: bool,
 ) -> Result<(Instance, Vec<(String, Instance)>), Error> {
     let url = instance_discovery_url(authority)?;
-    tracing::debug!(%url, %authority, "instance discovery");
+    tracing::debug!(url = %pii_url(url.as_str(), pii_logging), "instance discovery");
     let resp = get(http, url.clone(), correlation_id).await?;
     let invalid_instance = |desc: Option<&str>| {
         Error::client(

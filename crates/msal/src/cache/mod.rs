@@ -116,6 +116,9 @@ struct Distributed {
     options: DistributedCacheOptions,
     /// Whether the last call succeeded: failures are logged once per outage.
     healthy: AtomicBool,
+    /// Whether log events show partitions whole (they name tenants and accounts): set by
+    /// an application with PII logging on that uses the cache.
+    pii_logging: AtomicBool,
 }
 
 impl Distributed {
@@ -145,6 +148,8 @@ impl Distributed {
                 .with_source(elapsed)),
             }
         };
+        let pii = self.pii_logging.load(Ordering::Relaxed);
+        let partition = crate::pii::pii(partition.id(), pii);
         match result {
             Ok(v) => {
                 if !self.healthy.swap(true, Ordering::Relaxed) {
@@ -157,12 +162,12 @@ impl Distributed {
                 if self.healthy.swap(false, Ordering::Relaxed) {
                     tracing::warn!(
                         %partition,
-                        error = %e,
+                        error = %crate::pii::pii_error(&e, pii),
                         "the distributed token cache failed; going on with the in-memory cache \
                          and the identity provider until it is back"
                     );
                 } else {
-                    tracing::debug!(%partition, error = %e, "the distributed token cache failed again");
+                    tracing::debug!(%partition, error = %crate::pii::pii_error(&e, pii), "the distributed token cache failed again");
                 }
                 Ok(None)
             }
@@ -217,8 +222,17 @@ impl TokenCache {
                     backend: l2,
                     options,
                     healthy: AtomicBool::new(true),
+                    pii_logging: AtomicBool::new(false),
                 }),
             }),
+        }
+    }
+
+    /// Shows partitions (they name tenants and accounts) whole in the cache's log events:
+    /// an application with PII logging on turns it on for the cache it uses.
+    pub(crate) fn log_pii(&self) {
+        if let Some(d) = &self.inner.distributed {
+            d.pii_logging.store(true, Ordering::Relaxed);
         }
     }
 
@@ -420,9 +434,10 @@ impl TokenCache {
         match error {
             Some(e) if d.options.strict => Err(e),
             Some(e) => {
+                let pii = d.pii_logging.load(Ordering::Relaxed);
                 tracing::warn!(
-                    %partition,
-                    error = %e,
+                    partition = %crate::pii::pii(partition.id(), pii),
+                    error = %crate::pii::pii_error(&e, pii),
                     "skipped corrupt entries of the distributed token cache"
                 );
                 Ok(merged > 0)

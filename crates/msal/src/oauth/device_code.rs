@@ -125,6 +125,15 @@ pub(crate) async fn request_code(
     Ok(info)
 }
 
+/// What each poll of the token endpoint sends.
+pub(crate) struct PollRequest<'a> {
+    pub token_endpoint: &'a Url,
+    pub form: &'a [(&'a str, &'a str)],
+    pub correlation_id: &'a str,
+    /// The server telemetry headers, the same on every poll.
+    pub telemetry: &'a http::HeaderMap,
+}
+
 /// Polls the token endpoint until the user signed in, declined, the code expired, or `cancel`
 /// completed. Honours `interval`, `authorization_pending` and `slow_down` (+5 s each time).
 ///
@@ -133,12 +142,16 @@ pub(crate) async fn request_code(
 pub(crate) async fn poll(
     http: &dyn HttpClient,
     retry: &RetryPolicy,
-    token_endpoint: &Url,
-    form: &[(&str, &str)],
+    req: PollRequest<'_>,
     info: &DeviceCodeInfo,
-    correlation_id: &str,
     cancel: impl Future<Output = ()>,
 ) -> Result<TokenResponse, Error> {
+    let PollRequest {
+        token_endpoint,
+        form,
+        correlation_id,
+        telemetry,
+    } = req;
     let mut interval = Duration::from_secs(info.interval.0.max(MIN_INTERVAL_SECS));
     let deadline = after(tokio::time::Instant::now(), info.expires_in.0);
     tokio::pin!(cancel);
@@ -161,7 +174,8 @@ pub(crate) async fn poll(
             )
             .with_correlation_id(correlation_id));
         }
-        match post_token_request(http, retry, token_endpoint, form, correlation_id).await {
+        match post_token_request(http, retry, token_endpoint, form, correlation_id, telemetry).await
+        {
             Ok(t) => return Ok(t),
             Err(e) => match e.code() {
                 "authorization_pending" => continue,

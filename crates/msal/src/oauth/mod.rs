@@ -8,6 +8,7 @@ use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+use http::HeaderMap;
 use serde::Deserialize;
 use url::Url;
 use zeroize::Zeroize;
@@ -317,23 +318,46 @@ pub(crate) async fn post_form(
     form: &[(&str, &str)],
     correlation_id: &str,
 ) -> Result<HttpResponse, Error> {
+    post_form_with(
+        http,
+        retry,
+        endpoint,
+        form,
+        correlation_id,
+        HeaderMap::new(),
+    )
+    .await
+}
+
+/// [`post_form`] with more headers (the token endpoint's telemetry).
+async fn post_form_with(
+    http: &dyn HttpClient,
+    retry: &RetryPolicy,
+    endpoint: &Url,
+    form: &[(&str, &str)],
+    correlation_id: &str,
+    headers: HeaderMap,
+) -> Result<HttpResponse, Error> {
     let mut req = HttpRequest::post_form(endpoint.clone(), form.iter().copied());
     req.headers
         .extend(crate::http::standard_headers(correlation_id));
+    req.headers.extend(headers);
     send_with_retry(http, req, retry)
         .await
         .map_err(|e| e.with_correlation_id(correlation_id))
 }
 
-/// Sends a form to the token endpoint and parses the answer.
+/// Sends a form to the token endpoint, with the standard headers and `headers` (the server
+/// telemetry), and parses the answer.
 pub(crate) async fn post_token_request(
     http: &dyn HttpClient,
     retry: &RetryPolicy,
     endpoint: &Url,
     form: &[(&str, &str)],
     correlation_id: &str,
+    headers: &HeaderMap,
 ) -> Result<TokenResponse, Error> {
-    let resp = post_form(http, retry, endpoint, form, correlation_id).await?;
+    let resp = post_form_with(http, retry, endpoint, form, correlation_id, headers.clone()).await?;
     parse_token_response(resp, correlation_id)
 }
 
@@ -396,7 +420,7 @@ pub(crate) fn join_scopes<'a>(scopes: impl IntoIterator<Item = &'a str>) -> Stri
 mod tests {
     use super::*;
     use crate::ErrorKind;
-    use http::{HeaderMap, StatusCode};
+    use http::StatusCode;
 
     fn resp(status: u16, body: &str) -> HttpResponse {
         HttpResponse::new(

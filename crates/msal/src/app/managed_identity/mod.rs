@@ -355,6 +355,8 @@ fn core(
         refreshing: Default::default(),
         scope_sets: Default::default(),
         own_tenant,
+        telemetry: Default::default(),
+        pii_logging: false,
     })
 }
 
@@ -416,7 +418,7 @@ impl ManagedIdentityRequest {
         match cx.core.cache.find_access_token(&query).await {
             Ok(found) => found.map(|at| crate::hash::hex_sha256(at.secret.secret())),
             Err(e) => {
-                tracing::warn!(error = %e, "the token to refresh could not be read from the cache");
+                tracing::warn!(error = %crate::pii::pii_error(&e, cx.core.pii_logging), "the token to refresh could not be read from the cache");
                 None
             }
         }
