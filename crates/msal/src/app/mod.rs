@@ -81,6 +81,7 @@ mod managed_identity;
 mod obo;
 mod pipeline;
 mod public;
+mod region;
 mod ropc;
 mod scopes;
 mod token_file;
@@ -106,6 +107,7 @@ pub use managed_identity::{
 };
 pub use obo::{OnBehalfOfRequest, user_assertion_hash};
 pub use public::{DeviceCodeRequest, PublicClientApplication, SilentRequest};
+pub use region::{DEFAULT_IMDS_TIMEOUT, REGION_NAME_VAR, Region, RegionDetection};
 pub use ropc::UsernamePasswordRequest;
 pub use token_file::{FederatedTokenFile, MAX_TOKEN_FILE_SIZE};
 
@@ -150,6 +152,8 @@ pub(crate) struct AppCore {
     /// The app's own tenant, once resolved: what a cache hit without a per-request tenant
     /// needs, without a lookup.
     pub own_tenant: std::sync::OnceLock<TenantEntry>,
+    /// The regional endpoint (ESTS-R) of the app's own tokens: its region, or how to find it.
+    pub regional: region::Regional,
 }
 
 /// One shared request to the identity provider.
@@ -217,6 +221,8 @@ pub(crate) struct TokenRequest<'a> {
     pub correlation_id: &'a str,
     /// The extra query parameters, appended to the endpoint's URL (the app's and the request's).
     pub extra_query: &'a [(&'a str, &'a str)],
+    /// Whether it goes to the app's regional endpoint, when it has one (app tokens only).
+    pub regional: bool,
 }
 
 /// What a token answer is saved and reported with.

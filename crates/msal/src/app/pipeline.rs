@@ -106,6 +106,9 @@ pub(crate) struct Request<'a> {
     pub silent: bool,
     /// The request's own extra query parameters (the app's are added).
     pub extra_query: &'a [(String, String)],
+    /// Goes to the app's regional endpoint when it has one: app tokens of the client
+    /// credentials grant only, as in every MSAL (see `region.rs`).
+    pub regional: bool,
 }
 
 impl<'a> Request<'a> {
@@ -129,6 +132,7 @@ impl<'a> Request<'a> {
             credential_required: true,
             silent: false,
             extra_query: &[],
+            regional: false,
         }
     }
 
@@ -238,6 +242,7 @@ impl Context<'_> {
                 credential_required: self.req.credential_required,
                 correlation_id: self.correlation_id,
                 extra_query: self.extra_query,
+                regional: self.req.regional,
             })
             .await
     }

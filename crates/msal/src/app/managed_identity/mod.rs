@@ -355,6 +355,7 @@ fn core(
         refreshing: Default::default(),
         scope_sets: Default::default(),
         own_tenant,
+        regional: Default::default(),
     })
 }
 
