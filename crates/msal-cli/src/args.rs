@@ -297,7 +297,14 @@ mod tests {
 
     #[test]
     fn region_is_only_for_client_credentials() {
-        let base = ["--authority", "https://a/t", "--client-id", "c", "--scope", "s"];
+        let base = [
+            "--authority",
+            "https://a/t",
+            "--client-id",
+            "c",
+            "--scope",
+            "s",
+        ];
         let with = |flow: &'static str, region: &'static str| {
             let mut v = vec!["token", flow];
             v.extend_from_slice(&base);
@@ -313,7 +320,14 @@ mod tests {
                 "{flow}"
             );
         }
-        let mi = ["token", "managed-identity", "--scope", "s", "--region", "auto"];
+        let mi = [
+            "token",
+            "managed-identity",
+            "--scope",
+            "s",
+            "--region",
+            "auto",
+        ];
         assert_eq!(check(&mi), Err(ErrorKind::ArgumentConflict));
     }
 

@@ -429,7 +429,10 @@ async fn region_is_taken_by_client_credentials_only() {
         .env("REGION_NAME", " West US 2");
     let (code, v, stderr) = run(&mut cmd);
     assert_eq!(code, 0, "{v} {stderr}");
-    assert!(stderr.contains("Azure region detected from REGION_NAME"), "{stderr}");
+    assert!(
+        stderr.contains("Azure region detected from REGION_NAME"),
+        "{stderr}"
+    );
     assert!(stderr.contains("westus2"), "{stderr}");
     assert!(stderr.contains("no regional host"), "{stderr}");
     assert!(!stderr.contains(d::CLIENT_SECRET), "no secret in the log");
@@ -443,11 +446,21 @@ async fn region_is_taken_by_client_credentials_only() {
     assert!(emu.requests().is_empty(), "nothing was sent");
 
     let mut cmd = msal();
-    cmd.args(["token", "device-code", "--scope", "User.Read", "--region", "westus2"]);
+    cmd.args([
+        "token",
+        "device-code",
+        "--scope",
+        "User.Read",
+        "--region",
+        "westus2",
+    ]);
     common_args(&mut cmd, &emu.authority(d::TENANT_ID), d::PUBLIC_CLIENT_ID);
     let (code, _, stderr) = run(&mut cmd);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("--region is only for the client-credentials flow"), "{stderr}");
+    assert!(
+        stderr.contains("--region is only for the client-credentials flow"),
+        "{stderr}"
+    );
     let mut cmd = msal();
     cmd.args([
         "token",

@@ -20,8 +20,8 @@ use axum::routing::get;
 use common::{MockIdp, TENANT, app_token, user_token};
 use msal::error::codes;
 use msal::http::{
-    BoxFuture, HeaderValue, HttpClient, HttpRequest, HttpResponse, ReqwestHttpClient,
-    StatusCode, TransportError,
+    BoxFuture, HeaderValue, HttpClient, HttpRequest, HttpResponse, ReqwestHttpClient, StatusCode,
+    TransportError,
 };
 use msal::{
     ConfidentialClientApplication, ErrorKind, Region, RegionDetection, TokenCache, TokenSource,
@@ -327,7 +327,10 @@ async fn no_region_from_imds_falls_back_to_global_logged_and_remembered() {
                 text.contains("WARN") && text.contains("no Azure region detected"),
                 "{name}: {text}"
             );
-            assert!(!text.contains("s3cret-value"), "{name}: no secret in the log");
+            assert!(
+                !text.contains("s3cret-value"),
+                "{name}: no secret in the log"
+            );
         }
     })
     .await
@@ -374,15 +377,27 @@ async fn regional_and_global_apps_share_the_cache() {
             .send()
             .await
             .unwrap();
-        let r = global.acquire_token_for_client([SCOPE]).send().await.unwrap();
+        let r = global
+            .acquire_token_for_client([SCOPE])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.source, TokenSource::Cache);
         assert_eq!(r.access_token.secret(), "at-shared");
         assert_eq!(idp.token_requests().len(), 1, "no second request");
         // Cached under the global environment (the authority's host), not the regional one.
         let json: serde_json::Value = serde_json::from_str(&cache.serialize()).unwrap();
-        let at = json["AccessToken"].as_object().unwrap().values().next().unwrap();
+        let at = json["AccessToken"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap();
         let env = at["environment"].as_str().unwrap();
-        assert!(env.starts_with("localhost") && !env.contains("westus2"), "{env}");
+        assert!(
+            env.starts_with("localhost") && !env.contains("westus2"),
+            "{env}"
+        );
     })
     .await
     .unwrap();
@@ -503,7 +518,11 @@ async fn each_cloud_has_its_regional_host_and_other_kinds_stay_global() {
         ),
     ] {
         let url = token_url(authority, Some("westus2")).await;
-        assert_eq!(url.to_ascii_lowercase(), expected.to_ascii_lowercase(), "{authority}");
+        assert_eq!(
+            url.to_ascii_lowercase(),
+            expected.to_ascii_lowercase(),
+            "{authority}"
+        );
     }
     // Without a region: the global endpoint.
     assert_eq!(
@@ -523,7 +542,9 @@ async fn the_emulator_answers_on_the_regional_alias_and_reports_its_region() {
         let emu = Emulator::start(EmulatorConfig::default_directory())
             .await
             .unwrap();
-        let authority = emu.authority(d::TENANT_ID).replace("127.0.0.1", "localhost");
+        let authority = emu
+            .authority(d::TENANT_ID)
+            .replace("127.0.0.1", "localhost");
         let app = ConfidentialClientApplication::builder(d::CONFIDENTIAL_CLIENT_ID)
             .authority(authority)
             .allow_insecure_loopback(true)

@@ -78,7 +78,12 @@ pub(crate) async fn location(
     State(shared): State<Arc<Shared>>,
     Extension(inc): Extension<Arc<Incoming>>,
 ) -> Reply {
-    let bad = |why: &str| Reply::json(400, &serde_json::json!({ "error": "invalid_request", "error_description": why }));
+    let bad = |why: &str| {
+        Reply::json(
+            400,
+            &serde_json::json!({ "error": "invalid_request", "error_description": why }),
+        )
+    };
     if !inc
         .header("metadata")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))

@@ -43,7 +43,8 @@ pub const REGION_NAME_VAR: &str = "REGION_NAME";
 const DEFAULT_IMDS: &str = "http://169.254.169.254";
 
 /// The path and query of the VM's location on the instance metadata service.
-const IMDS_LOCATION: &str = "/metadata/instance/compute/location?format=text&api-version=2021-01-01";
+const IMDS_LOCATION: &str =
+    "/metadata/instance/compute/location?format=text&api-version=2021-01-01";
 
 /// How long detection waits for the instance metadata service (MSAL waits 2 s): off Azure
 /// nothing answers at its address, and a token request must not wait long for that.
@@ -366,7 +367,10 @@ mod tests {
     #[test]
     fn regions_are_dns_labels() {
         assert_eq!(normalize_region(" West US 2 ").as_deref(), Some("westus2"));
-        assert_eq!(normalize_region("eastus2euap").as_deref(), Some("eastus2euap"));
+        assert_eq!(
+            normalize_region("eastus2euap").as_deref(),
+            Some("eastus2euap")
+        );
         for bad in [
             "",
             "  ",
