@@ -26,7 +26,6 @@
 //! the regional `Host` header, so the server sees which host was asked): the library has no
 //! test hook of its own, and the real computation of the regional host is what is tested.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use url::Url;
@@ -86,7 +85,10 @@ impl Region {
 /// service at `http://169.254.169.254` by default, with a 2 s timeout.
 #[derive(Debug, Clone)]
 pub struct RegionDetection {
-    vars: Option<HashMap<String, String>>,
+    /// `REGION_NAME` from the variables given (`Some(None)`: not among them); `None`: the
+    /// process's. Only that one is kept: the variables may be a whole environment, secrets
+    /// included, and the app's `Debug` shows this.
+    given_region_name: Option<Option<String>>,
     imds: String,
     timeout: Duration,
 }
@@ -94,7 +96,7 @@ pub struct RegionDetection {
 impl Default for RegionDetection {
     fn default() -> Self {
         RegionDetection {
-            vars: None,
+            given_region_name: None,
             imds: DEFAULT_IMDS.to_owned(),
             timeout: DEFAULT_IMDS_TIMEOUT,
         }
@@ -115,11 +117,11 @@ impl RegionDetection {
         K: Into<String>,
         V: Into<String>,
     {
-        self.vars = Some(
-            vars.into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        );
+        let region_name = vars.into_iter().find_map(|(k, v)| {
+            let k: String = k.into();
+            (k == REGION_NAME_VAR).then(|| v.into())
+        });
+        self.given_region_name = Some(region_name);
         self
     }
 
@@ -138,10 +140,11 @@ impl RegionDetection {
         self
     }
 
-    fn var(&self, name: &str) -> Option<String> {
-        match &self.vars {
-            Some(vars) => vars.get(name).cloned(),
-            None => std::env::var(name).ok(),
+    /// `REGION_NAME`, from the variables given or the process's environment.
+    fn region_name(&self) -> Option<String> {
+        match &self.given_region_name {
+            Some(given) => given.clone(),
+            None => std::env::var(REGION_NAME_VAR).ok(),
         }
     }
 
@@ -292,10 +295,7 @@ impl AppCore {
     /// Detects the region once: `REGION_NAME`, then the instance metadata service.
     async fn detect_region(&self, correlation_id: &str) -> Option<String> {
         let detection = &self.regional.detection;
-        if let Some(raw) = detection
-            .var(REGION_NAME_VAR)
-            .filter(|v| !v.trim().is_empty())
-        {
+        if let Some(raw) = detection.region_name().filter(|v| !v.trim().is_empty()) {
             match normalize_region(&raw) {
                 Some(r) => {
                     tracing::info!(correlation_id, region = %r, source = "env", "Azure region detected from REGION_NAME");
@@ -409,6 +409,16 @@ mod tests {
         );
         let ip = url::Host::<&str>::Ipv4(std::net::Ipv4Addr::LOCALHOST);
         assert_eq!(regional_host("westus2", &ip), None);
+    }
+
+    #[test]
+    fn only_region_name_is_kept_of_the_variables_given() {
+        let d = RegionDetection::new()
+            .vars([("AZURE_CLIENT_SECRET", "s3cret"), ("REGION_NAME", "eastus")]);
+        assert_eq!(d.region_name().as_deref(), Some("eastus"));
+        assert!(!format!("{d:?}").contains("s3cret"));
+        let none = RegionDetection::new().vars([("OTHER", "x")]);
+        assert_eq!(none.region_name(), None);
     }
 
     #[test]
