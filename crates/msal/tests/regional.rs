@@ -280,6 +280,28 @@ async fn imds_is_asked_once_for_the_region_of_many_requests() {
         let regional = format!("westus2.localhost:{}", port(&idp));
         assert_eq!(token_hosts(&idp), vec![regional.clone(); 3]);
         assert_eq!(imds.hits(), 1, "the region is detected once per app");
+
+        // Concurrent first requests share one detection too.
+        let slow = Imds::start(200, "westus2", Duration::from_millis(200)).await;
+        let app = builder(&idp)
+            .azure_region(Region::AutoDetect)
+            .region_detection(detection(&[], &slow.base))
+            .build()
+            .unwrap();
+        let scopes: Vec<String> = (0..4)
+            .map(|i| format!("api://other-{i}/.default"))
+            .collect();
+        for s in &scopes {
+            idp.push_token(app_token("at", s));
+        }
+        let calls = scopes
+            .iter()
+            .map(|s| app.acquire_token_for_client([s.as_str()]).send());
+        for r in futures_util::future::join_all(calls).await {
+            r.unwrap();
+        }
+        assert_eq!(slow.hits(), 1, "one detection for concurrent requests");
+        assert_eq!(token_hosts(&idp), vec![regional; 7]);
     })
     .await
     .unwrap();
