@@ -605,3 +605,26 @@ async fn the_emulator_answers_on_the_regional_alias_and_reports_its_region() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn a_client_assertion_is_made_for_the_regional_endpoint() {
+    let http = Arc::new(Recorder::default());
+    let audiences = Arc::new(Mutex::new(Vec::new()));
+    let seen = audiences.clone();
+    let app = ConfidentialClientApplication::builder("daemon-app")
+        .authority("https://login.microsoftonline.com/contoso.onmicrosoft.com")
+        .instance_discovery(false)
+        .client_assertion(move |ctx| {
+            seen.lock().unwrap().push(ctx.token_endpoint);
+            Box::pin(async { Ok(msal::Assertion::new("signed.jwt.assertion")) })
+        })
+        .azure_region(Region::named("westus2"))
+        .http_client(http)
+        .build()
+        .unwrap();
+    app.acquire_token_for_client([SCOPE]).send().await.unwrap();
+    assert_eq!(
+        *audiences.lock().unwrap(),
+        vec!["https://westus2.login.microsoft.com/contoso.onmicrosoft.com/oauth2/v2.0/token"]
+    );
+}
