@@ -171,6 +171,11 @@ pub(crate) struct TokenArgs {
     /// identity provider (e.g. dc=..., slice=...); repeatable.
     #[arg(long = "extra-query-parameter", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub(crate) extra_query: Vec<(String, String)>,
+    /// client-credentials: ask Entra ID's endpoint in this Azure region (ESTS-R), e.g.
+    /// westus2, or `auto` to detect it (REGION_NAME, else the VM's instance metadata; the
+    /// global endpoint when neither tells).
+    #[arg(long, value_name = "REGION")]
+    pub(crate) region: Option<String>,
     /// managed-identity: a user-assigned identity's object (principal) id.
     #[arg(long, value_name = "ID", conflicts_with = "resource_id")]
     pub(crate) object_id: Option<String>,
@@ -203,6 +208,16 @@ impl Cli {
         use clap::CommandFactory;
         use clap::error::ErrorKind;
         let usage = |kind, msg: &str| Err(Cli::command().error(kind, msg));
+        // Only app tokens have regional endpoints (as in every MSAL).
+        if let Command::Token(t) = &self.command
+            && t.region.is_some()
+            && t.flow != Flow::ClientCredentials
+        {
+            return usage(
+                ErrorKind::ArgumentConflict,
+                "--region is only for the client-credentials flow",
+            );
+        }
         let conn = match &self.command {
             Command::Token(t) if t.flow == Flow::ManagedIdentity => {
                 if t.conn.authority.is_some() || t.conn.oidc_authority.is_some() {
@@ -282,6 +297,42 @@ mod tests {
         let cli = Cli::try_parse_from(std::iter::once("msal").chain(args.iter().copied()))
             .map_err(|e| e.kind())?;
         cli.check().map_err(|e| e.kind())
+    }
+
+    #[test]
+    fn region_is_only_for_client_credentials() {
+        let base = [
+            "--authority",
+            "https://a/t",
+            "--client-id",
+            "c",
+            "--scope",
+            "s",
+        ];
+        let with = |flow: &'static str, region: &'static str| {
+            let mut v = vec!["token", flow];
+            v.extend_from_slice(&base);
+            v.extend_from_slice(&["--region", region]);
+            v
+        };
+        assert_eq!(check(&with("client-credentials", "westus2")), Ok(()));
+        assert_eq!(check(&with("client-credentials", "auto")), Ok(()));
+        for flow in ["device-code", "silent", "on-behalf-of", "interactive"] {
+            assert_eq!(
+                check(&with(flow, "westus2")),
+                Err(ErrorKind::ArgumentConflict),
+                "{flow}"
+            );
+        }
+        let mi = [
+            "token",
+            "managed-identity",
+            "--scope",
+            "s",
+            "--region",
+            "auto",
+        ];
+        assert_eq!(check(&mi), Err(ErrorKind::ArgumentConflict));
     }
 
     #[test]

@@ -8,7 +8,8 @@ use msal::cache::FileCachePersistence;
 use msal::error::codes;
 use msal::{
     Browser, ClientCertificate, ConfidentialClientApplication, Error, ManagedIdentityApplication,
-    ManagedIdentityId, Prompt, PublicClientApplication, TokenCache, UiRequiredClassification,
+    ManagedIdentityId, Prompt, PublicClientApplication, Region, TokenCache,
+    UiRequiredClassification,
 };
 use serde_json::json;
 
@@ -93,6 +94,12 @@ fn confidential_app(args: &TokenArgs) -> Result<ConfidentialClientApplication, E
         args.client_capabilities.clone()
     )
     .extra_query_parameters(args.extra_query.iter().cloned());
+    // `--region` is refused for the other flows by `Cli::check`.
+    let b = match args.region.as_deref().map(str::trim) {
+        Some(r) if r.eq_ignore_ascii_case("auto") => b.azure_region(Region::AutoDetect),
+        Some(r) => b.azure_region(Region::named(r)),
+        None => b,
+    };
     let b = match (&args.client_secret_env, &args.certificate) {
         (Some(_), Some(_)) => {
             return Err(Error::client(

@@ -416,6 +416,64 @@ async fn extra_query_parameters_reach_the_token_endpoints_query() {
     assert_eq!(code, 2, "{stderr}");
 }
 
+/// `--region REGION|auto` on client-credentials: the region is used (`auto` reads REGION_NAME
+/// from the environment), a region that is not a DNS label is a client error (exit 6) before
+/// anything is sent, and the other flows refuse the flag (usage, exit 2). The emulator's
+/// authority is on 127.0.0.1, which has no regional host, so the token comes from the global
+/// endpoint, as the verbose log says (the library's wire tests cover the regional host).
+#[tokio::test(flavor = "multi_thread")]
+async fn region_is_taken_by_client_credentials_only() {
+    let emu = emulator().await;
+    let mut cmd = client_credentials(&emu, None);
+    cmd.args(["--region", "auto", "--verbose"])
+        .env("REGION_NAME", " West US 2");
+    let (code, v, stderr) = run(&mut cmd);
+    assert_eq!(code, 0, "{v} {stderr}");
+    assert!(
+        stderr.contains("Azure region detected from REGION_NAME"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("westus2"), "{stderr}");
+    assert!(stderr.contains("no regional host"), "{stderr}");
+    assert!(!stderr.contains(d::CLIENT_SECRET), "no secret in the log");
+
+    emu.clear_requests();
+    let mut cmd = client_credentials(&emu, None);
+    cmd.args(["--region", "westus2.evil.example"]);
+    let (code, v, _) = run(&mut cmd);
+    assert_eq!(code, 6, "{v}");
+    assert_eq!(v["error"]["code"], "invalid_region");
+    assert!(emu.requests().is_empty(), "nothing was sent");
+
+    let mut cmd = msal();
+    cmd.args([
+        "token",
+        "device-code",
+        "--scope",
+        "User.Read",
+        "--region",
+        "westus2",
+    ]);
+    common_args(&mut cmd, &emu.authority(d::TENANT_ID), d::PUBLIC_CLIENT_ID);
+    let (code, _, stderr) = run(&mut cmd);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--region is only for the client-credentials flow"),
+        "{stderr}"
+    );
+    let mut cmd = msal();
+    cmd.args([
+        "token",
+        "managed-identity",
+        "--scope",
+        "https://management.azure.com/.default",
+        "--region",
+        "auto",
+    ]);
+    let (code, _, stderr) = run(&mut cmd);
+    assert_eq!(code, 2, "{stderr}");
+}
+
 /// `accounts remove` reads and writes the cache only: it needs no credential, so it signs a
 /// user out of a confidential client (a web app) by its client id as well.
 #[tokio::test(flavor = "multi_thread")]

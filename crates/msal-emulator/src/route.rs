@@ -22,6 +22,9 @@ pub(crate) enum Route {
     UserRealm(String),
     /// The managed identity sources.
     Imds,
+    /// IMDS's location of the VM (`/metadata/instance/compute/location`): regional endpoint
+    /// detection.
+    ImdsLocation,
     AppService,
     ServiceFabric,
     AzureMl,
@@ -59,6 +62,7 @@ impl Route {
             ["devicelogin"] => Route::DeviceLogin,
             ["api", "me"] => Route::ApiMe,
             ["metadata", "identity", "oauth2", "token"] => Route::Imds,
+            ["metadata", "instance", "compute", "location"] => Route::ImdsLocation,
             ["msi", "app-service", "token"] => Route::AppService,
             ["msi", "service-fabric", "token"] => Route::ServiceFabric,
             ["msi", "azure-ml", "token"] => Route::AzureMl,
@@ -91,6 +95,7 @@ impl Route {
             Route::DeviceLogin => "/devicelogin".into(),
             Route::ApiMe => "/api/me".into(),
             Route::Imds => "/metadata/identity/oauth2/token".into(),
+            Route::ImdsLocation => "/metadata/instance/compute/location".into(),
             Route::AppService => "/msi/app-service/token".into(),
             Route::ServiceFabric => "/msi/service-fabric/token".into(),
             Route::AzureMl => "/msi/azure-ml/token".into(),
@@ -197,6 +202,10 @@ mod tests {
         );
         assert_eq!(percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
         assert_eq!(Route::parse("/metadata/identity/oauth2/token"), Route::Imds);
+        assert_eq!(
+            Route::parse("/metadata/instance/compute/location"),
+            Route::ImdsLocation
+        );
         assert_eq!(Route::parse("/MSI/Arc/token/"), Route::Arc);
         assert_eq!(
             Route::parse("/federation/.well-known/openid-configuration"),

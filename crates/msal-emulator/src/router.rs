@@ -106,6 +106,10 @@ fn router(shared: Arc<Shared>) -> Router {
             get_only(identity::imds).layer(faults(Endpoint::Imds)),
         )
         .route(
+            "/metadata/instance/compute/location",
+            get_only(identity::location),
+        )
+        .route(
             "/msi/app-service/token",
             get_only(identity::app_service).layer(faults(Endpoint::AppService)),
         )

@@ -53,6 +53,12 @@ impl RecordedRequest {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    /// The host the client asked for (its `Host` header, `host[:port]`): the emulator's own,
+    /// or another name that reaches it, such as a regional alias `westus2.localhost:{port}`.
+    pub fn host(&self) -> Option<&str> {
+        self.header("host")
+    }
 }
 
 /// A request, its body read and its form and query decoded.

@@ -654,3 +654,59 @@ async fn the_banner_prints_each_sources_environment() {
         .unwrap();
     assert_eq!(thumb.len(), 40);
 }
+
+/// IMDS's location of the VM, which regional endpoint detection asks for: the region as text
+/// with `format=text`, a JSON string without; 400 without `Metadata: true` or an API version;
+/// 404 when the emulator is configured with no region (off Azure).
+#[tokio::test]
+async fn imds_reports_the_vm_location_for_region_detection() {
+    let emu = start().await;
+    let url = format!(
+        "{}/metadata/instance/compute/location",
+        emu.base_url_no_slash()
+    );
+    let q = [("format", "text"), ("api-version", "2021-01-01")];
+    let a = send(client().get(&url).query(&q).header("Metadata", "true")).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json, Value::String(d::REGION.into()));
+    assert!(a.header("content-type").unwrap().starts_with("text/plain"));
+    let a = send(
+        client()
+            .get(&url)
+            .query(&[("api-version", "2021-01-01")])
+            .header("Metadata", "true"),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(
+        a.header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert_eq!(a.json, Value::String(d::REGION.into()));
+    let a = send(client().get(&url).query(&q)).await;
+    assert_eq!(a.status, 400, "no Metadata header");
+    let a = send(
+        client()
+            .get(&url)
+            .query(&[("format", "text")])
+            .header("Metadata", "true"),
+    )
+    .await;
+    assert_eq!(a.status, 400, "no api-version");
+    let logged = emu.requests();
+    assert_eq!(
+        logged[0].host(),
+        Some(emu.base_url_no_slash().trim_start_matches("http://"))
+    );
+
+    let mut cfg = EmulatorConfig::default_directory();
+    cfg.options.region = String::new();
+    let off_azure = Emulator::start(cfg).await.unwrap();
+    let url = format!(
+        "{}/metadata/instance/compute/location",
+        off_azure.base_url_no_slash()
+    );
+    let a = send(client().get(&url).query(&q).header("Metadata", "true")).await;
+    assert_eq!(a.status, 404);
+}

@@ -63,6 +63,8 @@ pub mod codes {
     pub const EMPTY_SCOPES: &str = "empty_scopes";
     /// A configuration value is not valid.
     pub const INVALID_CONFIGURATION: &str = "invalid_configuration";
+    /// The Azure region given for regional endpoints is not one (a region is one DNS label).
+    pub const INVALID_REGION: &str = "invalid_region";
     /// A parameter passed to a request is not valid.
     pub const INVALID_ARGUMENT: &str = "invalid_argument";
     /// The claims request is not valid JSON.

@@ -36,7 +36,7 @@ pub use app::{
     ConfidentialClientApplicationBuilder, FederatedTokenFile, ManagedIdentityApplication,
     ManagedIdentityApplicationBuilder, ManagedIdentityId, ManagedIdentityRetryPolicy,
     ManagedIdentitySource, Prompt, PublicClientApplication, PublicClientApplicationBuilder,
-    RefreshTokenRequest,
+    RefreshTokenRequest, Region, RegionDetection,
 };
 pub use authority::{Authority, AuthorityKind};
 pub use cache::TokenCache;

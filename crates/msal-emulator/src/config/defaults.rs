@@ -53,6 +53,8 @@ pub const NO_CONSENT_USER_USERNAME: &str = "noconsent.user@contoso.onmicrosoft.c
 pub const CLAIMS_CHALLENGE_USER_USERNAME: &str = "cae.user@contoso.onmicrosoft.com";
 /// The code the MFA page accepts (it is also shown on the page).
 pub const MFA_CODE: &str = "123456";
+/// The Azure region the emulated VM's instance metadata reports (regional endpoints).
+pub const REGION: &str = "westus2";
 
 /// Microsoft Graph's resource identifier.
 pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";

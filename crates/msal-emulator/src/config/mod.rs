@@ -187,6 +187,12 @@ pub struct EmulatorOptions {
     /// emulator serves (issuer, endpoints, `verification_uri`, pages) starts with it; a
     /// default port (443 for https, 80 for http) is dropped, as WHATWG URL parsers drop it.
     pub public_url: Option<String>,
+    /// The Azure region the emulated VM is in, as IMDS reports it at
+    /// `/metadata/instance/compute/location` (regional endpoint detection); empty: none
+    /// (404, as off Azure). The emulator answers token requests on any host name that reaches
+    /// it, so a client can send its regional requests (`{region}.localhost:{port}`) to it;
+    /// the request log keeps the `Host` each request named ([`crate::RecordedRequest::host`]).
+    pub region: String,
 }
 
 impl Default for EmulatorOptions {
@@ -207,6 +213,7 @@ impl Default for EmulatorOptions {
             identity_header_secret: defaults::IDENTITY_HEADER.to_string(),
             arc_key_dir: None,
             public_url: None,
+            region: defaults::REGION.to_string(),
         }
     }
 }

@@ -13,4 +13,6 @@ mod source;
 pub(crate) use self::federation::{
     federation_discovery, federation_keys, service_account_token, sign_service_account_token,
 };
-pub(crate) use self::serve::{app_service, arc, azure_ml, cloud_shell, imds, service_fabric};
+pub(crate) use self::serve::{
+    app_service, arc, azure_ml, cloud_shell, imds, location, service_fabric,
+};

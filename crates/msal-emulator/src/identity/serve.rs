@@ -69,6 +69,41 @@ source_handler!(
     Source::Arc
 );
 
+/// `GET /metadata/instance/compute/location`: the region of the emulated VM, which MSAL's
+/// regional endpoint detection asks for (`?format=text&api-version=...`, `Metadata: true`),
+/// as IMDS answers it: the name as text with `format=text`, else as a JSON string; 400
+/// without the header or the API version; 404 when the emulator is configured with no region
+/// (as off Azure, where nothing answers).
+pub(crate) async fn location(
+    State(shared): State<Arc<Shared>>,
+    Extension(inc): Extension<Arc<Incoming>>,
+) -> Reply {
+    let bad = |why: &str| {
+        Reply::json(
+            400,
+            &serde_json::json!({ "error": "invalid_request", "error_description": why }),
+        )
+    };
+    if !inc
+        .header("metadata")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
+        return bad("Required metadata header not specified");
+    }
+    if inc.q("api-version").is_none() {
+        return bad("Bad request. api-version was not specified in the request");
+    }
+    let region = shared.st().options.region.clone();
+    if region.is_empty() {
+        return Reply::json(404, &serde_json::json!({ "error": "not_found" }));
+    }
+    if inc.q("format") == Some("text") {
+        Reply::new(200, "text/plain; charset=utf-8", region)
+    } else {
+        Reply::json(200, &serde_json::Value::String(region))
+    }
+}
+
 fn serve(
     source: Source,
     shared: &Shared,

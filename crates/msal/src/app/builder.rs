@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::credential::{AssertionContext, ClientCredential};
 use super::managed_identity::ManagedIdentityApplication;
+use super::region::{Region, RegionDetection, Regional};
 use super::token_file::FederatedTokenFile;
 use super::{AppCore, ConfidentialClientApplication, PublicClientApplication};
 use crate::authority::{Authority, AuthorityOptions, AuthorityResolver};
@@ -39,6 +40,8 @@ struct Config {
     credential: Option<ClientCredential>,
     extra_query: Vec<(String, String)>,
     pii_logging: bool,
+    region: Option<Region>,
+    region_detection: RegionDetection,
     error: Option<Error>,
 }
 
@@ -82,6 +85,7 @@ impl Config {
                 "a confidential client needs a credential: a client secret, a certificate or an assertion",
             ));
         }
+        let regional = Regional::new(self.region, self.region_detection, authority.kind())?;
         let http: Arc<dyn HttpClient> = match self.http {
             Some(h) => h,
             None => {
@@ -121,6 +125,7 @@ impl Config {
             own_tenant: Default::default(),
             telemetry: Default::default(),
             pii_logging: self.pii_logging,
+            regional,
         })
     }
 }
@@ -340,6 +345,41 @@ impl ConfidentialClientApplicationBuilder {
                 Ok(Assertion::new(token.access_token.secret()))
             })
         })
+    }
+
+    /// Asks the app's own tokens (client credentials) of Entra ID's endpoint in this Azure
+    /// region (ESTS-R), as MSAL does: `{region}.login.microsoft.com` for the public cloud,
+    /// `{region}.{host}` for another cloud. User flows stay on the global endpoint, and the
+    /// tokens are cached under the global environment (shared with apps that use no region).
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), msal::Error> {
+    /// use msal::{ConfidentialClientApplication, Region};
+    /// let app = ConfidentialClientApplication::builder("my-client-id")
+    ///     .authority("https://login.microsoftonline.com/contoso.onmicrosoft.com")
+    ///     .client_secret("...")
+    ///     .azure_region(Region::named("westus2")) // or Region::AutoDetect
+    ///     .build()?;
+    /// # let _ = app; Ok(()) }
+    /// ```
+    ///
+    /// [`Region::AutoDetect`] reads `REGION_NAME`, else asks the instance metadata service
+    /// of the Azure VM (at most 2 s, see [`region_detection`](Self::region_detection)), once
+    /// per application; when neither tells, the global endpoint is used and a warning logged.
+    /// A named region that is not one DNS label (letters, digits, `-`) is a `Client` error
+    /// `invalid_region` from `build()`. Only Entra ID authorities are regionalised (not B2C,
+    /// AD FS, CIAM or generic OpenID Connect issuers, whose tokens come from their own
+    /// endpoints, logged).
+    pub fn azure_region(mut self, region: Region) -> Self {
+        self.cfg.region = Some(region);
+        self
+    }
+
+    /// Where [`Region::AutoDetect`] looks (default: the process's environment, then
+    /// `http://169.254.169.254` with a 2 s timeout).
+    pub fn region_detection(mut self, detection: RegionDetection) -> Self {
+        self.cfg.region_detection = detection;
+        self
     }
 
     /// Builds the application, or returns the first configuration error.

@@ -282,6 +282,7 @@ impl ClientCredentialsRequest {
             single_flight: true,
             force_refresh: self.force_refresh,
             extra_query: &self.extra_query,
+            regional: true,
             ..Request::app("client_credentials", &self.scopes)
         };
         self.core.execute(req, &self).await

@@ -18,7 +18,16 @@ impl AppCore {
         if let Some(key) = &r.throttle_key {
             self.throttle.check(key)?;
         }
-        let token_endpoint = &r.metadata.token_endpoint;
+        // App tokens go to the regional endpoint when the app has one (the credential's
+        // audience is then that endpoint, as in MSAL .NET and Go); the answer is cached under
+        // the metadata's (global) environment all the same.
+        let regional = if r.regional {
+            self.regional_token_endpoint(&r.metadata.token_endpoint, r.correlation_id)
+                .await
+        } else {
+            None
+        };
+        let token_endpoint = regional.as_ref().unwrap_or(&r.metadata.token_endpoint);
         let credential = match &self.credential {
             Some(c) => Some(c.fields(&self.client_id, token_endpoint.as_str()).await?),
             None if r.credential_required => {

@@ -81,6 +81,7 @@ mod managed_identity;
 mod obo;
 mod pipeline;
 mod public;
+mod region;
 mod ropc;
 mod scopes;
 mod telemetry;
@@ -107,6 +108,7 @@ pub use managed_identity::{
 };
 pub use obo::{OnBehalfOfRequest, user_assertion_hash};
 pub use public::{DeviceCodeRequest, PublicClientApplication, SilentRequest};
+pub use region::{DEFAULT_IMDS_TIMEOUT, REGION_NAME_VAR, Region, RegionDetection};
 pub use ropc::UsernamePasswordRequest;
 pub use token_file::{FederatedTokenFile, MAX_TOKEN_FILE_SIZE};
 
@@ -155,6 +157,8 @@ pub(crate) struct AppCore {
     pub telemetry: telemetry::ServerTelemetry,
     /// Whether log events show personal data (user names, ids, tenants) as they are.
     pub pii_logging: bool,
+    /// The regional endpoint (ESTS-R) of the app's own tokens: its region, or how to find it.
+    pub regional: region::Regional,
 }
 
 /// One shared request to the identity provider.
@@ -226,6 +230,8 @@ pub(crate) struct TokenRequest<'a> {
     pub flow: &'static str,
     /// Why the cache did not answer, for the telemetry.
     pub cache_refresh: telemetry::CacheRefresh,
+    /// Whether it goes to the app's regional endpoint, when it has one (app tokens only).
+    pub regional: bool,
 }
 
 /// What a token answer is saved and reported with.

@@ -107,6 +107,9 @@ pub(crate) struct Request<'a> {
     pub silent: bool,
     /// The request's own extra query parameters (the app's are added).
     pub extra_query: &'a [(String, String)],
+    /// Goes to the app's regional endpoint when it has one: app tokens of the client
+    /// credentials grant only, as in every MSAL (see `region.rs`).
+    pub regional: bool,
 }
 
 impl<'a> Request<'a> {
@@ -130,6 +133,7 @@ impl<'a> Request<'a> {
             credential_required: true,
             silent: false,
             extra_query: &[],
+            regional: false,
         }
     }
 
@@ -253,6 +257,7 @@ impl Context<'_> {
                 extra_query: self.extra_query,
                 flow: self.req.flow,
                 cache_refresh: self.cache_refresh(),
+                regional: self.req.regional,
             })
             .await
     }

@@ -357,6 +357,7 @@ fn core(
         own_tenant,
         telemetry: Default::default(),
         pii_logging: false,
+        regional: Default::default(),
     })
 }
 
