@@ -11,7 +11,7 @@
 
 /// The option setters that request types share, generated from the names of the fields each
 /// request has (`claims`, `force_refresh`, `accept_partial`, `correlation_id`,
-/// `extra_query`).
+/// `extra_query`, `tenant`).
 macro_rules! request_options {
     (@one claims) => {
         /// Sends a claims request (e.g. the claims of a claims challenge, or of an error's
@@ -59,6 +59,18 @@ macro_rules! request_options {
             V: Into<String>,
         {
             self.extra_query.extend($crate::app::extra_query::collect(params));
+            self
+        }
+    };
+    (@one tenant) => {
+        /// Asks this tenant (a tenant id or a domain name) instead of the application's:
+        /// the request goes to `{instance}/{tenant}/oauth2/v2.0/...` (token, device code and
+        /// authorize endpoints) and the user's tokens are cached under the tenant of the
+        /// answer. Only Entra ID (and External ID) authorities take one; on a B2C, ADFS or
+        /// generic OIDC authority, or a name that is not a tenant's, the request fails with a
+        /// `Client` error `invalid_authority` before anything is sent.
+        pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
+            self.tenant = Some(tenant.into());
             self
         }
     };

@@ -46,6 +46,7 @@ pub struct OnBehalfOfRequest {
     pub(crate) accept_partial: bool,
     pub(crate) correlation_id: Option<String>,
     pub(crate) extra_query: Vec<(String, String)>,
+    pub(crate) tenant: Option<String>,
 }
 
 impl OnBehalfOfRequest {
@@ -54,7 +55,8 @@ impl OnBehalfOfRequest {
         force_refresh,
         partial_scopes,
         correlation_id,
-        extra_query
+        extra_query,
+        tenant
     );
 
     /// Gets the token: from the cache when a token for the same incoming assertion and scopes
@@ -67,10 +69,10 @@ impl OnBehalfOfRequest {
         // token), each call asks the identity provider.
         let user = assertion_user(assertion);
         let cache = user.as_ref().map(|(home, tid)| CacheQuery {
-            realm: if looks_like_guid(core.authority.tenant()) {
-                core.authority.tenant()
-            } else {
-                tid.as_str()
+            realm: match self.tenant.as_deref() {
+                Some(t) => t,
+                None if looks_like_guid(core.authority.tenant()) => core.authority.tenant(),
+                None => tid.as_str(),
             },
             home_account_id: Some(home.as_str()),
             account: None,
@@ -87,6 +89,7 @@ impl OnBehalfOfRequest {
             accept_partial: self.accept_partial,
             credential_required: true,
             extra_query: &self.extra_query,
+            tenant: self.tenant.as_deref(),
             ..Request::user("on_behalf_of", &self.scopes)
         };
         core.execute(req, &self).await
@@ -128,6 +131,7 @@ impl Steps for &OnBehalfOfRequest {
             accept_partial: self.accept_partial,
             correlation_id: None,
             extra_query: self.extra_query.clone(),
+            tenant: self.tenant.clone(),
         };
         Some(Box::pin(again.send()))
     }
