@@ -167,6 +167,10 @@ pub(crate) struct TokenArgs {
     /// identity provider (e.g. dc=..., slice=...); repeatable.
     #[arg(long = "extra-query-parameter", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub(crate) extra_query: Vec<(String, String)>,
+    /// Every flow but managed-identity: ask this tenant (a tenant id or a domain name)
+    /// instead of the authority's; Entra ID authorities only.
+    #[arg(long, value_name = "TENANT")]
+    pub(crate) tenant: Option<String>,
     /// managed-identity: a user-assigned identity's object (principal) id.
     #[arg(long, value_name = "ID", conflicts_with = "resource_id")]
     pub(crate) object_id: Option<String>,
@@ -211,6 +215,12 @@ impl Cli {
                     return usage(
                         ErrorKind::ArgumentConflict,
                         "--extra-query-parameter is not for the managed-identity flow",
+                    );
+                }
+                if t.tenant.is_some() {
+                    return usage(
+                        ErrorKind::ArgumentConflict,
+                        "--tenant is not for the managed-identity flow",
                     );
                 }
                 let selectors = [&t.conn.client_id, &t.object_id, &t.resource_id];

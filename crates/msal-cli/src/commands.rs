@@ -138,6 +138,9 @@ async fn client_credentials(args: &TokenArgs) -> Result<msal::AuthenticationResu
     if let Some(c) = &args.claims {
         req = req.with_claims(c.clone());
     }
+    if let Some(t) = &args.tenant {
+        req = req.with_tenant(t);
+    }
     req.force_refresh(args.force_refresh).send().await
 }
 
@@ -185,6 +188,9 @@ async fn device_code(args: &TokenArgs) -> Result<msal::AuthenticationResult, Err
     if let Some(c) = &args.claims {
         req = req.with_claims(c.clone());
     }
+    if let Some(t) = &args.tenant {
+        req = req.with_tenant(t.clone());
+    }
     req.send().await
 }
 
@@ -196,6 +202,9 @@ async fn silent(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
         .force_refresh(args.force_refresh);
     if let Some(c) = &args.claims {
         req = req.with_claims(c.clone());
+    }
+    if let Some(t) = &args.tenant {
+        req = req.with_tenant(t.clone());
     }
     req.send().await
 }
@@ -259,6 +268,9 @@ async fn interactive(
     if let Some(c) = &args.claims {
         req = req.with_claims(c.clone());
     }
+    if let Some(t) = &args.tenant {
+        req = req.with_tenant(t.clone());
+    }
     req.send().await
 }
 
@@ -275,6 +287,9 @@ async fn username_password(args: &TokenArgs) -> Result<msal::AuthenticationResul
     if let Some(c) = &args.claims {
         req = req.with_claims(c.clone());
     }
+    if let Some(t) = &args.tenant {
+        req = req.with_tenant(t.clone());
+    }
     req.send().await
 }
 
@@ -287,6 +302,9 @@ async fn on_behalf_of(args: &TokenArgs) -> Result<msal::AuthenticationResult, Er
         .force_refresh(args.force_refresh);
     if let Some(c) = &args.claims {
         req = req.with_claims(c.clone());
+    }
+    if let Some(t) = &args.tenant {
+        req = req.with_tenant(t.clone());
     }
     req.send().await
 }
