@@ -860,8 +860,10 @@ mod tests {
             scopes: vec!["User.Read".into()],
             claims: None,
             prompt: None,
+            tenant: None,
         };
         let v = serde_json::to_value(&flow).unwrap();
+        assert!(v.get("tenant").is_none(), "a flow without a tenant of its own names none");
         assert_eq!(v["code_verifier"], "verifier-secret");
         assert_eq!(v["scope"], serde_json::json!(["User.Read"]));
         assert!(v.get("claims_challenge").is_none());

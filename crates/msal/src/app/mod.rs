@@ -88,6 +88,7 @@ mod credential;
 mod exchange;
 pub(crate) mod extra_query;
 mod interactive;
+mod long_running;
 mod loopback;
 mod managed_identity;
 mod obo;
@@ -116,6 +117,7 @@ pub use managed_identity::{
     ManagedIdentityApplication, ManagedIdentityApplicationBuilder, ManagedIdentityId,
     ManagedIdentityRequest, ManagedIdentityRetryPolicy, ManagedIdentitySource,
 };
+pub use long_running::LongRunningOnBehalfOfRequest;
 pub use obo::{OnBehalfOfRequest, user_assertion_hash};
 pub use public::{DeviceCodeRequest, PublicClientApplication, SilentRequest};
 pub use ropc::UsernamePasswordRequest;

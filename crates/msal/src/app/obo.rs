@@ -27,7 +27,7 @@ pub fn user_assertion_hash(assertion: &str) -> String {
 /// its `oid` and `tid` claims. A cloud user's home account id is `<oid>.<tid>`; a guest's is
 /// not (their home tenant is another one), so their tokens are not found this way and each
 /// call asks the identity provider, which is correct, only slower.
-fn assertion_user(assertion: &str) -> Option<(String, String)> {
+pub(crate) fn assertion_user(assertion: &str) -> Option<(String, String)> {
     let claims = decode_jwt_payload(assertion).ok()?;
     let oid = claims.get("oid")?.as_str()?;
     let tid = claims.get("tid")?.as_str()?;
@@ -69,11 +69,7 @@ impl OnBehalfOfRequest {
         // token), each call asks the identity provider.
         let user = assertion_user(assertion);
         let cache = user.as_ref().map(|(home, tid)| CacheQuery {
-            realm: match self.tenant.as_deref() {
-                Some(t) => t,
-                None if looks_like_guid(core.authority.tenant()) => core.authority.tenant(),
-                None => tid.as_str(),
-            },
+            realm: realm(core, self.tenant.as_deref(), tid),
             home_account_id: Some(home.as_str()),
             account: None,
         });
@@ -108,15 +104,7 @@ impl Steps for &OnBehalfOfRequest {
     }
 
     async fn token(self, cx: &Context<'_>) -> Result<TokenResponse, Error> {
-        tracing::debug!(correlation_id = %cx.correlation_id, scope = %cx.scope, "on-behalf-of: requesting a token");
-        cx.token_request(
-            JWT_BEARER_GRANT,
-            &[
-                ("assertion", self.assertion.secret().trim()),
-                ("requested_token_use", "on_behalf_of"),
-            ],
-        )
-        .await
+        grant(cx, self.assertion.secret().trim()).await
     }
 
     fn refresh_in_background(
@@ -134,6 +122,29 @@ impl Steps for &OnBehalfOfRequest {
             tenant: self.tenant.clone(),
         };
         Some(Box::pin(again.send()))
+    }
+}
+
+/// The on-behalf-of grant: the jwt-bearer grant with the incoming assertion.
+pub(crate) async fn grant(cx: &Context<'_>, assertion: &str) -> Result<TokenResponse, Error> {
+    tracing::debug!(correlation_id = %cx.correlation_id, scope = %cx.scope, "on-behalf-of: requesting a token");
+    cx.token_request(
+        JWT_BEARER_GRANT,
+        &[
+            ("assertion", assertion),
+            ("requested_token_use", "on_behalf_of"),
+        ],
+    )
+    .await
+}
+
+/// The realm the tokens of an on-behalf-of request are looked up in: the request's tenant,
+/// else the authority's tenant id, else `fallback` (the tenant of the assertion's user).
+pub(crate) fn realm<'a>(core: &'a AppCore, tenant: Option<&'a str>, fallback: &'a str) -> &'a str {
+    match tenant {
+        Some(t) => t,
+        None if looks_like_guid(core.authority.tenant()) => core.authority.tenant(),
+        None => fallback,
     }
 }
 

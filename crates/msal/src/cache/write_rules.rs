@@ -133,19 +133,29 @@ impl<S: BuildHasher + Clone> Store<S> {
             }
 
             if let Some(refresh_token) = w.refresh_token {
+                // An on-behalf-of refresh token belongs to its session (the assertion's hash,
+                // or the key of a long-running process): it replaces the session's own only.
+                let session = w.user_assertion_hash.filter(|h| !h.is_empty());
                 let stale: Vec<String> = self
                     .user_entries(home, |u| &u.rts, &self.rts)
                     .filter(|(_, e)| {
                         e.environment.eq_ignore_ascii_case(w.environment)
                             && e.client_id.eq_ignore_ascii_case(w.client_id)
+                            && e.user_assertion_hash.as_deref() == session
                     })
                     .map(|(k, _)| k.clone())
                     .collect();
                 for k in &stale {
                     self.remove_rt(k);
                 }
-                let key = key::refresh_token(home, w.environment, w.client_id, &target);
-                let raw = schema::refresh_token(&written, home, refresh_token, w.family_id);
+                let key = match session {
+                    Some(h) => {
+                        key::session_refresh_token(home, w.environment, w.client_id, &target, h)
+                    }
+                    None => key::refresh_token(home, w.environment, w.client_id, &target),
+                };
+                let raw =
+                    schema::refresh_token(&written, home, refresh_token, w.family_id, session);
                 self.insert_rt(key, raw)?;
             }
         }
