@@ -84,7 +84,10 @@ async fn a_process_keeps_getting_tokens_after_the_callers_token_expired() {
     assert_eq!(t.field("grant_type"), Some(JWT_BEARER));
     assert_eq!(t.field("assertion"), Some(caller.as_str()));
     assert_eq!(t.field("requested_token_use"), Some("on_behalf_of"));
-    assert_eq!(cached_sessions(&app), (vec![key.clone()], vec![key.clone()]));
+    assert_eq!(
+        cached_sessions(&app),
+        (vec![key.clone()], vec![key.clone()])
+    );
 
     // Later, without the caller's token: the refresh token grant, exactly.
     idp.push_token(token("lr-at-2", "lr-rt-2", 3599));
@@ -115,7 +118,10 @@ async fn a_process_keeps_getting_tokens_after_the_callers_token_expired() {
     assert_eq!(t.field("client_secret"), Some("s3cret"));
     assert_eq!(t.field("scope"), Some(GRANTED));
     // The new tokens replaced the session's, under the same key.
-    assert_eq!(cached_sessions(&app), (vec![key.clone()], vec![key.clone()]));
+    assert_eq!(
+        cached_sessions(&app),
+        (vec![key.clone()], vec![key.clone()])
+    );
     assert!(!app.token_cache().serialize().contains(&caller));
 
     // Then from the cache.
@@ -128,7 +134,10 @@ async fn a_process_keeps_getting_tokens_after_the_callers_token_expired() {
         (r.source, r.access_token.secret()),
         (TokenSource::Cache, "lr-at-2")
     );
-    assert_eq!(r.account.unwrap().home_account_id, format!("{UID}.{TENANT}"));
+    assert_eq!(
+        r.account.unwrap().home_account_id,
+        format!("{UID}.{TENANT}")
+    );
     assert_eq!(idp.token_requests().len(), 2);
 
     // Forced: the rotated refresh token.

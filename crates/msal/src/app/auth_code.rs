@@ -863,7 +863,10 @@ mod tests {
             tenant: None,
         };
         let v = serde_json::to_value(&flow).unwrap();
-        assert!(v.get("tenant").is_none(), "a flow without a tenant of its own names none");
+        assert!(
+            v.get("tenant").is_none(),
+            "a flow without a tenant of its own names none"
+        );
         assert_eq!(v["code_verifier"], "verifier-secret");
         assert_eq!(v["scope"], serde_json::json!(["User.Read"]));
         assert!(v.get("claims_challenge").is_none());

@@ -47,7 +47,12 @@ impl ConfidentialClientApplication {
     {
         let assertion: Assertion = assertion.into();
         let key = user_assertion_hash(assertion.secret().trim());
-        LongRunningOnBehalfOfRequest::new(self.core.clone(), normalize_scopes(scopes), Some(assertion), key)
+        LongRunningOnBehalfOfRequest::new(
+            self.core.clone(),
+            normalize_scopes(scopes),
+            Some(assertion),
+            key,
+        )
     }
 
     /// A token for a running long-running process, by its session key: from the cache, else
@@ -179,8 +184,7 @@ impl LongRunningOnBehalfOfRequest {
             }
             None => {
                 // Nothing of the session in the cache: nothing to redeem, and nothing is sent.
-                let Some(session) = core.cache.find_obo_session(&core.client_id, key).await?
-                else {
+                let Some(session) = core.cache.find_obo_session(&core.client_id, key).await? else {
                     return Err(not_in_cache().with_correlation_id(&cid));
                 };
                 let home_tenant = session

@@ -113,11 +113,11 @@ pub use credential::{AssertionContext, AssertionProvider, ClientCredential};
 pub use interactive::{
     Browser, BrowserCallback, DEFAULT_INTERACTIVE_TIMEOUT, DEFAULT_REDIRECT_URI, InteractiveRequest,
 };
+pub use long_running::LongRunningOnBehalfOfRequest;
 pub use managed_identity::{
     ManagedIdentityApplication, ManagedIdentityApplicationBuilder, ManagedIdentityId,
     ManagedIdentityRequest, ManagedIdentityRetryPolicy, ManagedIdentitySource,
 };
-pub use long_running::LongRunningOnBehalfOfRequest;
 pub use obo::{OnBehalfOfRequest, user_assertion_hash};
 pub use public::{DeviceCodeRequest, PublicClientApplication, SilentRequest};
 pub use ropc::UsernamePasswordRequest;

@@ -491,7 +491,10 @@ impl Steps for &SilentRequest {
 }
 
 /// Redeems one refresh token, throttled by the request and the token.
-pub(crate) async fn refresh(cx: &Context<'_>, rt: &CachedRefreshToken) -> Result<TokenResponse, Error> {
+pub(crate) async fn refresh(
+    cx: &Context<'_>,
+    rt: &CachedRefreshToken,
+) -> Result<TokenResponse, Error> {
     let secret = rt.secret.secret();
     let key = cx.throttle_key(&[&hex_sha256(secret)]);
     tracing::debug!(correlation_id = %cx.correlation_id, "silent: redeeming the refresh token");

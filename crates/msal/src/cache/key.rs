@@ -70,20 +70,14 @@ pub(crate) fn refresh_token(
     ])
 }
 
-/// The key of an on-behalf-of session's refresh token: the user's refresh token key and the
-/// session key (`user_assertion_hash`), kept as given (session keys are case-sensitive), so
-/// that the sessions of one user do not replace each other's refresh token.
-pub(crate) fn session_refresh_token(
-    home_account_id: &str,
-    environment: &str,
-    client_id: &str,
-    target: &str,
-    user_assertion_hash: &str,
-) -> String {
-    format!(
-        "{}-{user_assertion_hash}",
-        refresh_token(home_account_id, environment, client_id, target)
-    )
+/// The key of an on-behalf-of session's token: the token's key and the session key
+/// (`user_assertion_hash`), kept as given (session keys are case-sensitive), so that the
+/// sessions of one user (one per incoming assertion, or per long-running process) do not
+/// replace each other's access and refresh tokens.
+pub(crate) fn in_session(mut key: String, user_assertion_hash: &str) -> String {
+    key.push('-');
+    key.push_str(user_assertion_hash);
+    key
 }
 
 /// The key of an id token (an empty target, as the schema requires).

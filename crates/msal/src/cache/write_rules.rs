@@ -93,7 +93,12 @@ impl<S: BuildHasher + Clone> Store<S> {
                 w.refresh_in,
                 w.user_assertion_hash,
             );
-            let key = key::access_token(home, w.environment, w.client_id, w.realm, &target);
+            let mut key = key::access_token(home, w.environment, w.client_id, w.realm, &target);
+            if let Some(hash) = w.user_assertion_hash.filter(|h| !h.is_empty()) {
+                // On-behalf-of sessions of one user keep their own tokens (see
+                // `key::session_refresh_token`).
+                key = key::in_session(key, hash);
+            }
             let new = AtEntry::parse(&key, &raw)?;
             let stale: Vec<String> = self
                 .same_partition(&new)
@@ -148,12 +153,10 @@ impl<S: BuildHasher + Clone> Store<S> {
                 for k in &stale {
                     self.remove_rt(k);
                 }
-                let key = match session {
-                    Some(h) => {
-                        key::session_refresh_token(home, w.environment, w.client_id, &target, h)
-                    }
-                    None => key::refresh_token(home, w.environment, w.client_id, &target),
-                };
+                let mut key = key::refresh_token(home, w.environment, w.client_id, &target);
+                if let Some(h) = session {
+                    key = key::in_session(key, h);
+                }
                 let raw =
                     schema::refresh_token(&written, home, refresh_token, w.family_id, session);
                 self.insert_rt(key, raw)?;
