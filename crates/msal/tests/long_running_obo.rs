@@ -32,8 +32,13 @@ fn incoming(n: u32) -> String {
 
 /// A user token answer living `expires_in` seconds (under five minutes counts as expired).
 fn token(at: &str, rt: &str, expires_in: u64) -> Answer {
+    token_in(TENANT, at, rt, expires_in)
+}
+
+/// [`token`] issued in the tenant `tid`.
+fn token_in(tid: &str, at: &str, rt: &str, expires_in: u64) -> Answer {
     let id = jwt(json!({
-        "aud": "web-api", "iss": format!("https://login/{TENANT}/v2.0"), "tid": TENANT,
+        "aud": "web-api", "iss": format!("https://login/{tid}/v2.0"), "tid": tid,
         "oid": UID, "sub": "sub-1", "preferred_username": "alice@contoso.onmicrosoft.com",
         "name": "Alice", "ver": "2.0",
     }));
@@ -150,6 +155,52 @@ async fn a_process_keeps_getting_tokens_after_the_callers_token_expired() {
     let t = idp.token_requests().pop().unwrap();
     assert_eq!(t.field("refresh_token"), Some("lr-rt-2"));
     assert_eq!(t.field("assertion"), None);
+}
+
+#[tokio::test]
+async fn a_process_in_another_tenant_is_started_and_refreshed_there() {
+    const OTHER: &str = "aaaaaaaa-0000-4000-8000-0000000000b2";
+    let idp = MockIdp::start().await;
+    let app = web_api(&idp);
+    idp.push_token(token_in(OTHER, "t-at-1", "t-rt-1", 60));
+    let started = app
+        .initiate_long_running_on_behalf_of(["User.Read"], incoming(5))
+        .with_tenant(OTHER)
+        .with_session_key("tenant-job")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.tenant_id.as_deref(), Some(OTHER));
+    idp.push_token(token_in(OTHER, "t-at-2", "t-rt-2", 3599));
+    let process = || {
+        app.acquire_token_in_long_running_process(["User.Read"], "tenant-job")
+            .with_tenant(OTHER)
+            .send()
+    };
+    let r = process().await.unwrap();
+    assert_eq!(r.access_token.secret(), "t-at-2");
+    let paths: Vec<(String, String)> = idp
+        .token_requests()
+        .into_iter()
+        .map(|t| (t.path.clone(), t.field("grant_type").unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            (format!("/{OTHER}/oauth2/v2.0/token"), JWT_BEARER.to_owned()),
+            (
+                format!("/{OTHER}/oauth2/v2.0/token"),
+                "refresh_token".to_owned()
+            )
+        ]
+    );
+    // Cached under the tenant's realm: served from the cache in that tenant.
+    let r = process().await.unwrap();
+    assert_eq!(
+        (r.source, r.access_token.secret()),
+        (TokenSource::Cache, "t-at-2")
+    );
+    assert_eq!(idp.token_requests().len(), 2);
 }
 
 #[tokio::test]

@@ -344,7 +344,39 @@ async fn a_tenant_the_authority_cannot_take_is_refused_before_anything_is_sent()
     }
     assert!(idp.requests().is_empty(), "{:?}", idp.requests());
 
-    // An ADFS authority has no tenants: a good tenant name is refused all the same.
+    // B2C, ADFS and generic OIDC authorities have no tenants to swap: a good tenant name is
+    // refused all the same.
+    for authority in [
+        format!("{}tfp/contoso.onmicrosoft.com/B2C_1_signin", idp.base),
+        format!("{}adfs", idp.base),
+    ] {
+        let web = ConfidentialClientApplication::builder("web-app")
+            .authority(authority.as_str())
+            .allow_insecure_loopback(true)
+            .client_secret("s3cret")
+            .build()
+            .unwrap();
+        let e = web
+            .acquire_token_on_behalf_of([SCOPE], incoming.as_str())
+            .with_tenant(OTHER)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "invalid_authority", "{authority}");
+    }
+    let oidc = ConfidentialClientApplication::builder("web-app")
+        .oidc_authority(idp.base.trim_end_matches('/'))
+        .allow_insecure_loopback(true)
+        .client_secret("s3cret")
+        .build()
+        .unwrap();
+    let e = oidc
+        .initiate_auth_code_flow([SCOPE], "https://app.example/cb")
+        .with_tenant(OTHER)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "invalid_authority");
     let adfs = PublicClientApplication::builder("public-client")
         .authority(format!("{}adfs", idp.base))
         .allow_insecure_loopback(true)
