@@ -401,3 +401,54 @@ async fn a_tenant_the_authority_cannot_take_is_refused_before_anything_is_sent()
     assert_eq!(e.code(), "invalid_authority");
     assert!(idp.requests().is_empty(), "{:?}", idp.requests());
 }
+
+/// Against the emulator, a tenant named by its domain: the first silent call redeems the
+/// refresh token at the domain's path (the answer is cached under the tenant id), and once
+/// the tenant is resolved its id is the realm looked up, so the next call is a cache hit.
+#[tokio::test]
+async fn a_tenant_named_by_its_domain_is_found_under_its_id() {
+    use msal_emulator::{Emulator, EmulatorConfig, defaults};
+    let emu = Emulator::start(EmulatorConfig::default_directory())
+        .await
+        .unwrap();
+    let app = PublicClientApplication::builder(defaults::PUBLIC_CLIENT_ID)
+        .authority(emu.authority("organizations"))
+        .allow_insecure_loopback(true)
+        .build()
+        .unwrap();
+    let first = app
+        .acquire_token_by_username_password(
+            [defaults::GRAPH_USER_READ],
+            defaults::USER_USERNAME,
+            defaults::USER_PASSWORD,
+        )
+        .send()
+        .await
+        .unwrap();
+    let account = first.account.unwrap();
+    emu.clear_requests();
+    let silent = || {
+        app.acquire_token_silent([defaults::GRAPH_USER_READ], &account)
+            .with_tenant(defaults::TENANT_DOMAIN)
+            .force_refresh(false)
+            .send()
+    };
+    let r = silent().await.unwrap();
+    assert_eq!(r.tenant_id.as_deref(), Some(defaults::TENANT_ID));
+    let token_paths = || -> Vec<String> {
+        emu.requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/oauth2/v2.0/token"))
+            .map(|r| r.path)
+            .collect()
+    };
+    assert_eq!(
+        token_paths(),
+        [format!("/{}/oauth2/v2.0/token", defaults::TENANT_DOMAIN)]
+    );
+    let again = silent().await.unwrap();
+    assert_eq!(again.source, TokenSource::Cache);
+    assert_eq!(again.access_token.secret(), r.access_token.secret());
+    assert_eq!(token_paths().len(), 1);
+    emu.shutdown().await;
+}

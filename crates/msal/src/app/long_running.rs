@@ -195,11 +195,17 @@ impl LongRunningOnBehalfOfRequest {
                 (Some((session.home_account_id, fallback)), [key, ""])
             }
         };
-        let cache = cache.as_ref().map(|(home, tid)| CacheQuery {
-            realm: super::obo::realm(core, self.tenant.as_deref(), tid),
-            home_account_id: Some(home.as_str()),
-            account: None,
-        });
+        let realm = cache
+            .as_ref()
+            .map(|(_, tid)| super::obo::realm(core, self.tenant.as_deref(), tid));
+        let cache = cache
+            .as_ref()
+            .zip(realm.as_deref())
+            .map(|((home, _), realm)| CacheQuery {
+                realm,
+                home_account_id: Some(home.as_str()),
+                account: None,
+            });
         let req = Request {
             correlation_id: Some(&cid),
             claims: Claims::Caller(self.claims.as_deref()),

@@ -342,6 +342,22 @@ impl AppCore {
             .clone())
     }
 
+    /// The realm a user's tokens for a per-request tenant are cached under: the tenant id.
+    /// A tenant named by its domain stands for the id in the issuer of its metadata (Entra
+    /// names a tenant's issuer `{instance}/{tenant id}/v2.0`) once it was resolved; before,
+    /// the name itself, which finds nothing (the answer is cached under the id).
+    pub(crate) fn user_realm<'a>(&self, tenant: &'a str) -> std::borrow::Cow<'a, str> {
+        if looks_like_guid(tenant) {
+            return tenant.into();
+        }
+        let tid = self.known_tenant(tenant).and_then(|entry| {
+            let issuer = url::Url::parse(&entry.resolved.metadata.issuer).ok()?;
+            let tid = issuer.path_segments()?.next()?;
+            looks_like_guid(tid).then(|| tid.to_owned())
+        });
+        tid.map_or(tenant.into(), Into::into)
+    }
+
     /// A per-request tenant already resolved, if it is (never the app's own, `/`).
     pub(crate) fn known_tenant(&self, tenant: &str) -> Option<TenantEntry> {
         if tenant == "/" {

@@ -68,11 +68,17 @@ impl OnBehalfOfRequest {
         // The user's tokens are found by the assertion's user; without one (not an Entra
         // token), each call asks the identity provider.
         let user = assertion_user(assertion);
-        let cache = user.as_ref().map(|(home, tid)| CacheQuery {
-            realm: realm(core, self.tenant.as_deref(), tid),
-            home_account_id: Some(home.as_str()),
-            account: None,
-        });
+        let realm = user
+            .as_ref()
+            .map(|(_, tid)| realm(core, self.tenant.as_deref(), tid));
+        let cache = user
+            .as_ref()
+            .zip(realm.as_deref())
+            .map(|((home, _), realm)| CacheQuery {
+                realm,
+                home_account_id: Some(home.as_str()),
+                account: None,
+            });
         let identity = [hash.as_str()];
         let req = Request {
             correlation_id: self.correlation_id.as_deref(),
@@ -140,11 +146,15 @@ pub(crate) async fn grant(cx: &Context<'_>, assertion: &str) -> Result<TokenResp
 
 /// The realm the tokens of an on-behalf-of request are looked up in: the request's tenant,
 /// else the authority's tenant id, else `fallback` (the tenant of the assertion's user).
-pub(crate) fn realm<'a>(core: &'a AppCore, tenant: Option<&'a str>, fallback: &'a str) -> &'a str {
+pub(crate) fn realm<'a>(
+    core: &'a AppCore,
+    tenant: Option<&'a str>,
+    fallback: &'a str,
+) -> std::borrow::Cow<'a, str> {
     match tenant {
-        Some(t) => t,
-        None if looks_like_guid(core.authority.tenant()) => core.authority.tenant(),
-        None => fallback,
+        Some(t) => core.user_realm(t),
+        None if looks_like_guid(core.authority.tenant()) => core.authority.tenant().into(),
+        None => fallback.into(),
     }
 }
 

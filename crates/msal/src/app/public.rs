@@ -374,10 +374,9 @@ impl SilentRequest {
         let account = &self.account;
         let home = account.home_account_id.as_str();
         // The request's tenant, or a tenanted authority, names the realm; `common` and friends
-        // use the account's home. A tenant named by its domain is not a realm: its tokens are
-        // cached under the tenant id of the answer, so the lookup misses and the refresh token
-        // is redeemed in that tenant.
-        let realm = match self.tenant.as_deref() {
+        // use the account's home.
+        let tenant_realm = self.tenant.as_deref().map(|t| core.user_realm(t));
+        let realm = match tenant_realm.as_deref() {
             Some(t) => t,
             None if core.authority.is_tenantless() || !looks_like_guid(core.authority.tenant()) => {
                 account.realm.as_str()
