@@ -309,6 +309,32 @@ async fn a_start_asks_every_time_unless_told_to_search_the_cache() {
 }
 
 #[tokio::test]
+async fn a_key_reused_for_another_caller_never_redeems_the_previous_callers_token() {
+    let idp = MockIdp::start().await;
+    let app = web_api(&idp);
+    idp.push_token(token("alice-at", "alice-rt", 60));
+    app.initiate_long_running_on_behalf_of(["User.Read"], incoming(6))
+        .with_session_key("shared")
+        .send()
+        .await
+        .unwrap();
+    let bob = jwt(json!({"aud": "api://web-api", "oid": "bob-oid", "tid": TENANT}));
+    idp.push_token(token("bob-at", "bob-rt", 3599));
+    app.initiate_long_running_on_behalf_of(["User.Read"], bob.as_str())
+        .with_session_key("shared")
+        .search_in_cache(true)
+        .send()
+        .await
+        .unwrap();
+    let t = idp.token_requests().pop().unwrap();
+    assert_eq!(
+        (t.field("grant_type"), t.field("assertion")),
+        (Some(JWT_BEARER), Some(bob.as_str()))
+    );
+    assert_eq!(t.field("refresh_token"), None);
+}
+
+#[tokio::test]
 async fn sessions_of_one_user_keep_their_own_refresh_tokens_and_stop_removes_one() {
     let idp = MockIdp::start().await;
     let app = web_api(&idp);

@@ -154,8 +154,8 @@ impl LongRunningOnBehalfOfRequest {
     /// When starting a process: look in the cache first, for an access token of the session,
     /// then its refresh token, before asking with the assertion (MSAL.NET's
     /// `WithSearchInCacheForLongRunningProcess`). Off by default: a start asks the identity
-    /// provider, so a session key reused for another caller never serves the previous
-    /// caller's tokens.
+    /// provider. Either way, a session's tokens serve only its own user (the assertion's
+    /// `oid` and `tid`): a key reused for another caller sends that caller's assertion.
     pub fn search_in_cache(mut self, search: bool) -> Self {
         self.search_in_cache = search;
         self
@@ -258,10 +258,22 @@ impl Steps for &LongRunningOnBehalfOfRequest {
     /// else the on-behalf-of grant with the caller's assertion.
     async fn token(self, cx: &Context<'_>) -> Result<TokenResponse, Error> {
         let core = cx.core;
+        // A start redeems the session's refresh token only when the session is the caller's
+        // (the same user): a key reused for another caller never acts as the previous one.
+        let callers_user = self
+            .assertion
+            .as_ref()
+            .map(|a| assertion_user(a.secret().trim()).map(|(home, _)| home));
         let rt = if self.assertion.is_none() || self.search_in_cache {
             core.cache
                 .find_obo_session(&core.client_id, &self.session_key)
                 .await?
+                .filter(|s| match &callers_user {
+                    None => true,
+                    Some(user) => user
+                        .as_deref()
+                        .is_some_and(|u| u.eq_ignore_ascii_case(&s.home_account_id)),
+                })
                 .and_then(|s| s.refresh_token)
         } else {
             None
