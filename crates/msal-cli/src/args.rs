@@ -176,6 +176,10 @@ pub(crate) struct TokenArgs {
     /// global endpoint when neither tells).
     #[arg(long, value_name = "REGION")]
     pub(crate) region: Option<String>,
+    /// Every flow but managed-identity: ask this tenant (a tenant id or a domain name)
+    /// instead of the authority's; Entra ID authorities only.
+    #[arg(long, value_name = "TENANT")]
+    pub(crate) tenant: Option<String>,
     /// managed-identity: a user-assigned identity's object (principal) id.
     #[arg(long, value_name = "ID", conflicts_with = "resource_id")]
     pub(crate) object_id: Option<String>,
@@ -230,6 +234,12 @@ impl Cli {
                     return usage(
                         ErrorKind::ArgumentConflict,
                         "--extra-query-parameter is not for the managed-identity flow",
+                    );
+                }
+                if t.tenant.is_some() {
+                    return usage(
+                        ErrorKind::ArgumentConflict,
+                        "--tenant is not for the managed-identity flow",
                     );
                 }
                 let selectors = [&t.conn.client_id, &t.object_id, &t.resource_id];

@@ -146,6 +146,9 @@ async fn client_credentials(args: &TokenArgs) -> Result<msal::AuthenticationResu
     if let Some(c) = &args.claims {
         req = req.with_claims(c.clone());
     }
+    if let Some(t) = &args.tenant {
+        req = req.with_tenant(t);
+    }
     req.force_refresh(args.force_refresh).send().await
 }
 
@@ -193,6 +196,9 @@ async fn device_code(args: &TokenArgs) -> Result<msal::AuthenticationResult, Err
     if let Some(c) = &args.claims {
         req = req.with_claims(c.clone());
     }
+    if let Some(t) = &args.tenant {
+        req = req.with_tenant(t.clone());
+    }
     req.send().await
 }
 
@@ -204,6 +210,9 @@ async fn silent(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
         .force_refresh(args.force_refresh);
     if let Some(c) = &args.claims {
         req = req.with_claims(c.clone());
+    }
+    if let Some(t) = &args.tenant {
+        req = req.with_tenant(t.clone());
     }
     req.send().await
 }
@@ -267,6 +276,9 @@ async fn interactive(
     if let Some(c) = &args.claims {
         req = req.with_claims(c.clone());
     }
+    if let Some(t) = &args.tenant {
+        req = req.with_tenant(t.clone());
+    }
     req.send().await
 }
 
@@ -283,6 +295,9 @@ async fn username_password(args: &TokenArgs) -> Result<msal::AuthenticationResul
     if let Some(c) = &args.claims {
         req = req.with_claims(c.clone());
     }
+    if let Some(t) = &args.tenant {
+        req = req.with_tenant(t.clone());
+    }
     req.send().await
 }
 
@@ -295,6 +310,9 @@ async fn on_behalf_of(args: &TokenArgs) -> Result<msal::AuthenticationResult, Er
         .force_refresh(args.force_refresh);
     if let Some(c) = &args.claims {
         req = req.with_claims(c.clone());
+    }
+    if let Some(t) = &args.tenant {
+        req = req.with_tenant(t.clone());
     }
     req.send().await
 }

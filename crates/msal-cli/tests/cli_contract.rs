@@ -522,3 +522,89 @@ async fn accounts_remove_signs_a_user_out_of_a_confidential_clients_cache() {
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["accounts"], serde_json::json!([]));
 }
+
+/// `--tenant TENANT` sends the request to that tenant's endpoints instead of the authority's
+/// (here the authority names the tenant by its domain, the option by its id), on a
+/// confidential and a public client flow; a name that is not a tenant's is a client error
+/// (exit 6) before anything is sent; managed-identity refuses the option (usage, 2).
+#[tokio::test(flavor = "multi_thread")]
+async fn tenant_sends_the_request_to_that_tenants_endpoints() {
+    let emu = emulator().await;
+    let token_paths = |emu: &EmulatorHandle| -> Vec<String> {
+        emu.requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/oauth2/v2.0/token"))
+            .map(|r| r.path)
+            .collect()
+    };
+    let mut cmd = msal();
+    cmd.args(["token", "client-credentials"]);
+    common_args(
+        &mut cmd,
+        &emu.authority(d::TENANT_DOMAIN),
+        d::CONFIDENTIAL_CLIENT_ID,
+    );
+    cmd.args([
+        "--client-secret-env",
+        "MSAL_TEST_SECRET",
+        "--scope",
+        d::API_SCOPE_DEFAULT,
+        "--tenant",
+        d::TENANT_ID,
+    ])
+    .env("MSAL_TEST_SECRET", d::CLIENT_SECRET);
+    let (code, v, _) = run(&mut cmd);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["tenant_id"], d::TENANT_ID);
+    assert_eq!(
+        token_paths(&emu),
+        [format!("/{}/oauth2/v2.0/token", d::TENANT_ID)]
+    );
+
+    emu.clear_requests();
+    let mut cmd = msal();
+    cmd.args(["token", "username-password"]);
+    common_args(
+        &mut cmd,
+        &emu.authority("organizations"),
+        d::PUBLIC_CLIENT_ID,
+    );
+    cmd.args([
+        "--scope",
+        d::API_SCOPE,
+        "--username",
+        d::USER_USERNAME,
+        "--password-env",
+        "MSAL_TEST_PASSWORD",
+        "--tenant",
+        d::TENANT_DOMAIN,
+    ])
+    .env("MSAL_TEST_PASSWORD", d::USER_PASSWORD);
+    let (code, v, _) = run(&mut cmd);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["tenant_id"], d::TENANT_ID);
+    assert_eq!(
+        token_paths(&emu),
+        [format!("/{}/oauth2/v2.0/token", d::TENANT_DOMAIN)]
+    );
+
+    emu.clear_requests();
+    let mut cmd = client_credentials(&emu, None);
+    cmd.args(["--tenant", "a/b"]);
+    let (code, v, _) = run(&mut cmd);
+    assert_eq!(code, 6, "{v}");
+    assert_eq!(v["error"]["code"], "invalid_authority");
+    assert!(emu.requests().is_empty(), "nothing was sent");
+
+    let mut cmd = msal();
+    cmd.args([
+        "token",
+        "managed-identity",
+        "--scope",
+        "https://management.azure.com/.default",
+        "--tenant",
+        d::TENANT_ID,
+    ]);
+    let (code, _, stderr) = run(&mut cmd);
+    assert_eq!(code, 2, "{stderr}");
+}

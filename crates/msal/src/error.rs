@@ -79,6 +79,10 @@ pub mod codes {
     pub const NO_TOKENS_FOUND: &str = "no_tokens_found";
     /// Silent acquisition was called without an account.
     pub const NO_ACCOUNT: &str = "no_account_for_silent";
+    /// A long-running on-behalf-of process asked for a token by a session key the cache holds
+    /// no token of (never started, stopped, or its refresh token is gone): start it again
+    /// with the caller's assertion. MSAL.NET's `obo_cache_key_not_in_cache`.
+    pub const OBO_CACHE_KEY_NOT_IN_CACHE: &str = "obo_cache_key_not_in_cache";
     /// The authority's OpenID Connect metadata or instance discovery failed.
     pub const DISCOVERY_FAILED: &str = "discovery_failed";
     /// The serialized token cache cannot be read.

@@ -483,6 +483,9 @@ pub struct AuthCodeFlow {
     claims: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     prompt: Option<String>,
+    /// The request's own tenant, if it named one: the code is redeemed in the same tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tenant: Option<String>,
 }
 
 impl AuthCodeFlow {
@@ -529,10 +532,11 @@ pub struct InitiateAuthCodeFlowRequest {
     pub(crate) auth: AuthorizeOptions,
     pub(crate) correlation_id: Option<String>,
     pub(crate) extra_query: Vec<(String, String)>,
+    pub(crate) tenant: Option<String>,
 }
 
 impl InitiateAuthCodeFlowRequest {
-    super::request_options!(claims, correlation_id, extra_query);
+    super::request_options!(claims, correlation_id, extra_query, tenant);
 
     authorize_option_methods!();
 
@@ -550,7 +554,9 @@ impl InitiateAuthCodeFlowRequest {
         }
         super::extra_query::check(&self.extra_query)?;
         let claims = core.claims(self.claims.as_deref())?;
-        let metadata = core.metadata(&cid).await?;
+        // The tenant's authorize endpoint; the flow remembers the tenant for the redemption.
+        let resolved = core.tenant_authority(self.tenant.as_deref(), &cid).await?;
+        let metadata = &resolved.metadata;
         let extra_query = super::extra_query::merge(&core.extra_query, &self.extra_query);
         let secrets = RequestSecrets::new();
         let scope = user_scope(&scopes);
@@ -574,6 +580,7 @@ impl InitiateAuthCodeFlowRequest {
             scopes: scopes.to_vec(),
             claims,
             prompt: self.auth.prompt.map(|p| p.as_str().to_owned()),
+            tenant: self.tenant,
         })
     }
 }
@@ -589,10 +596,11 @@ pub struct AuthCodeFlowRequest {
     pub(crate) accept_partial: bool,
     pub(crate) correlation_id: Option<String>,
     pub(crate) extra_query: Vec<(String, String)>,
+    pub(crate) tenant: Option<String>,
 }
 
 impl AuthCodeFlowRequest {
-    super::request_options!(claims, partial_scopes, correlation_id, extra_query);
+    super::request_options!(claims, partial_scopes, correlation_id, extra_query, tenant);
 
     /// Checks the redirect (its `state`, an `error` in it) and redeems the code.
     pub async fn send(self) -> Result<AuthenticationResult, Error> {
@@ -607,6 +615,8 @@ impl AuthCodeFlowRequest {
             claims,
             accept_partial: self.accept_partial,
             extra_query: &self.extra_query,
+            // The tenant the flow was started in, unless this request names another.
+            tenant: self.tenant.as_deref().or(self.flow.tenant.as_deref()),
             ..Request::user("authorization_code", &scopes)
         };
         self.core.execute(req, &self).await
@@ -850,8 +860,13 @@ mod tests {
             scopes: vec!["User.Read".into()],
             claims: None,
             prompt: None,
+            tenant: None,
         };
         let v = serde_json::to_value(&flow).unwrap();
+        assert!(
+            v.get("tenant").is_none(),
+            "a flow without a tenant of its own names none"
+        );
         assert_eq!(v["code_verifier"], "verifier-secret");
         assert_eq!(v["scope"], serde_json::json!(["User.Read"]));
         assert!(v.get("claims_challenge").is_none());

@@ -138,6 +138,7 @@ impl ConfidentialClientApplication {
             accept_partial: false,
             correlation_id: None,
             extra_query: Vec::new(),
+            tenant: None,
         }
     }
 
@@ -174,6 +175,7 @@ impl ConfidentialClientApplication {
             auth: Default::default(),
             correlation_id: None,
             extra_query: Vec::new(),
+            tenant: None,
         }
     }
 
@@ -203,6 +205,7 @@ impl ConfidentialClientApplication {
             accept_partial: false,
             correlation_id: None,
             extra_query: Vec::new(),
+            tenant: None,
         }
     }
 

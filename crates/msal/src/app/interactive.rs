@@ -235,6 +235,7 @@ pub struct InteractiveRequest {
     pub(crate) correlation_id: Option<String>,
     pub(crate) cancel: Option<CancelFuture>,
     pub(crate) extra_query: Vec<(String, String)>,
+    pub(crate) tenant: Option<String>,
 }
 
 impl fmt::Debug for InteractiveRequest {
@@ -250,7 +251,7 @@ impl fmt::Debug for InteractiveRequest {
 }
 
 impl InteractiveRequest {
-    super::request_options!(claims, partial_scopes, correlation_id, extra_query);
+    super::request_options!(claims, partial_scopes, correlation_id, extra_query, tenant);
 
     pub(crate) fn new(core: Arc<AppCore>, scopes: Result<ScopeSet, Error>) -> Self {
         InteractiveRequest {
@@ -266,6 +267,7 @@ impl InteractiveRequest {
             correlation_id: None,
             cancel: None,
             extra_query: Vec::new(),
+            tenant: None,
         }
     }
 
@@ -335,12 +337,14 @@ impl InteractiveRequest {
             correlation_id,
             cancel,
             extra_query,
+            tenant,
         } = self;
         let req = Request {
             correlation_id: correlation_id.as_deref(),
             claims: Claims::Caller(claims.as_deref()),
             accept_partial,
             extra_query: &extra_query,
+            tenant: tenant.as_deref(),
             ..Request::user("interactive", &scopes)
         };
         let uri = LoopbackUri::parse(redirect_uri.as_deref().unwrap_or(DEFAULT_REDIRECT_URI));

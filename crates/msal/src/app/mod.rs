@@ -11,7 +11,7 @@
 
 /// The option setters that request types share, generated from the names of the fields each
 /// request has (`claims`, `force_refresh`, `accept_partial`, `correlation_id`,
-/// `extra_query`).
+/// `extra_query`, `tenant`).
 macro_rules! request_options {
     (@one claims) => {
         /// Sends a claims request (e.g. the claims of a claims challenge, or of an error's
@@ -62,6 +62,18 @@ macro_rules! request_options {
             self
         }
     };
+    (@one tenant) => {
+        /// Asks this tenant (a tenant id or a domain name) instead of the application's:
+        /// the request goes to `{instance}/{tenant}/oauth2/v2.0/...` (token, device code and
+        /// authorize endpoints) and the user's tokens are cached under the tenant of the
+        /// answer. Only Entra ID (and External ID) authorities take one; on a B2C, ADFS or
+        /// generic OIDC authority, or a name that is not a tenant's, the request fails with a
+        /// `Client` error `invalid_authority` before anything is sent.
+        pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
+            self.tenant = Some(tenant.into());
+            self
+        }
+    };
     ($($option:ident),+) => {
         $(request_options!(@one $option);)+
     };
@@ -76,6 +88,7 @@ mod credential;
 mod exchange;
 pub(crate) mod extra_query;
 mod interactive;
+mod long_running;
 mod loopback;
 mod managed_identity;
 mod obo;
@@ -102,6 +115,7 @@ pub use credential::{AssertionContext, AssertionProvider, ClientCredential};
 pub use interactive::{
     Browser, BrowserCallback, DEFAULT_INTERACTIVE_TIMEOUT, DEFAULT_REDIRECT_URI, InteractiveRequest,
 };
+pub use long_running::LongRunningOnBehalfOfRequest;
 pub use managed_identity::{
     ManagedIdentityApplication, ManagedIdentityApplicationBuilder, ManagedIdentityId,
     ManagedIdentityRequest, ManagedIdentityRetryPolicy, ManagedIdentitySource,
@@ -341,6 +355,22 @@ impl AppCore {
             .await?
             .aliases
             .clone())
+    }
+
+    /// The realm a user's tokens for a per-request tenant are cached under: the tenant id.
+    /// A tenant named by its domain stands for the id in the issuer of its metadata (Entra
+    /// names a tenant's issuer `{instance}/{tenant id}/v2.0`) once it was resolved; before,
+    /// the name itself, which finds nothing (the answer is cached under the id).
+    pub(crate) fn user_realm<'a>(&self, tenant: &'a str) -> std::borrow::Cow<'a, str> {
+        if looks_like_guid(tenant) {
+            return tenant.into();
+        }
+        let tid = self.known_tenant(tenant).and_then(|entry| {
+            let issuer = url::Url::parse(&entry.resolved.metadata.issuer).ok()?;
+            let tid = issuer.path_segments()?.next()?;
+            looks_like_guid(tid).then(|| tid.to_owned())
+        });
+        tid.map_or(tenant.into(), Into::into)
     }
 
     /// A per-request tenant already resolved, if it is (never the app's own, `/`).

@@ -27,7 +27,7 @@ pub fn user_assertion_hash(assertion: &str) -> String {
 /// its `oid` and `tid` claims. A cloud user's home account id is `<oid>.<tid>`; a guest's is
 /// not (their home tenant is another one), so their tokens are not found this way and each
 /// call asks the identity provider, which is correct, only slower.
-fn assertion_user(assertion: &str) -> Option<(String, String)> {
+pub(crate) fn assertion_user(assertion: &str) -> Option<(String, String)> {
     let claims = decode_jwt_payload(assertion).ok()?;
     let oid = claims.get("oid")?.as_str()?;
     let tid = claims.get("tid")?.as_str()?;
@@ -46,6 +46,7 @@ pub struct OnBehalfOfRequest {
     pub(crate) accept_partial: bool,
     pub(crate) correlation_id: Option<String>,
     pub(crate) extra_query: Vec<(String, String)>,
+    pub(crate) tenant: Option<String>,
 }
 
 impl OnBehalfOfRequest {
@@ -54,7 +55,8 @@ impl OnBehalfOfRequest {
         force_refresh,
         partial_scopes,
         correlation_id,
-        extra_query
+        extra_query,
+        tenant
     );
 
     /// Gets the token: from the cache when a token for the same incoming assertion and scopes
@@ -66,15 +68,17 @@ impl OnBehalfOfRequest {
         // The user's tokens are found by the assertion's user; without one (not an Entra
         // token), each call asks the identity provider.
         let user = assertion_user(assertion);
-        let cache = user.as_ref().map(|(home, tid)| CacheQuery {
-            realm: if looks_like_guid(core.authority.tenant()) {
-                core.authority.tenant()
-            } else {
-                tid.as_str()
-            },
-            home_account_id: Some(home.as_str()),
-            account: None,
-        });
+        let realm = user
+            .as_ref()
+            .map(|(_, tid)| realm(core, self.tenant.as_deref(), tid));
+        let cache = user
+            .as_ref()
+            .zip(realm.as_deref())
+            .map(|((home, _), realm)| CacheQuery {
+                realm,
+                home_account_id: Some(home.as_str()),
+                account: None,
+            });
         let identity = [hash.as_str()];
         let req = Request {
             correlation_id: self.correlation_id.as_deref(),
@@ -87,6 +91,7 @@ impl OnBehalfOfRequest {
             accept_partial: self.accept_partial,
             credential_required: true,
             extra_query: &self.extra_query,
+            tenant: self.tenant.as_deref(),
             ..Request::user("on_behalf_of", &self.scopes)
         };
         core.execute(req, &self).await
@@ -105,15 +110,7 @@ impl Steps for &OnBehalfOfRequest {
     }
 
     async fn token(self, cx: &Context<'_>) -> Result<TokenResponse, Error> {
-        tracing::debug!(correlation_id = %cx.correlation_id, scope = %cx.scope, "on-behalf-of: requesting a token");
-        cx.token_request(
-            JWT_BEARER_GRANT,
-            &[
-                ("assertion", self.assertion.secret().trim()),
-                ("requested_token_use", "on_behalf_of"),
-            ],
-        )
-        .await
+        grant(cx, self.assertion.secret().trim()).await
     }
 
     fn refresh_in_background(
@@ -128,8 +125,36 @@ impl Steps for &OnBehalfOfRequest {
             accept_partial: self.accept_partial,
             correlation_id: None,
             extra_query: self.extra_query.clone(),
+            tenant: self.tenant.clone(),
         };
         Some(Box::pin(again.send()))
+    }
+}
+
+/// The on-behalf-of grant: the jwt-bearer grant with the incoming assertion.
+pub(crate) async fn grant(cx: &Context<'_>, assertion: &str) -> Result<TokenResponse, Error> {
+    tracing::debug!(correlation_id = %cx.correlation_id, scope = %cx.scope, "on-behalf-of: requesting a token");
+    cx.token_request(
+        JWT_BEARER_GRANT,
+        &[
+            ("assertion", assertion),
+            ("requested_token_use", "on_behalf_of"),
+        ],
+    )
+    .await
+}
+
+/// The realm the tokens of an on-behalf-of request are looked up in: the request's tenant,
+/// else the authority's tenant id, else `fallback` (the tenant of the assertion's user).
+pub(crate) fn realm<'a>(
+    core: &'a AppCore,
+    tenant: Option<&'a str>,
+    fallback: &'a str,
+) -> std::borrow::Cow<'a, str> {
+    match tenant {
+        Some(t) => core.user_realm(t),
+        None if looks_like_guid(core.authority.tenant()) => core.authority.tenant().into(),
+        None => fallback.into(),
     }
 }
 

@@ -86,6 +86,7 @@ impl PublicClientApplication {
             correlation_id: None,
             accept_partial: false,
             extra_query: Vec::new(),
+            tenant: None,
         }
     }
 
@@ -187,6 +188,7 @@ impl AppCore {
             accept_partial: false,
             correlation_id: None,
             extra_query: Vec::new(),
+            tenant: None,
         }
     }
 
@@ -210,6 +212,7 @@ pub struct DeviceCodeRequest {
     correlation_id: Option<String>,
     accept_partial: bool,
     extra_query: Vec<(String, String)>,
+    tenant: Option<String>,
 }
 
 impl std::fmt::Debug for DeviceCodeRequest {
@@ -221,7 +224,7 @@ impl std::fmt::Debug for DeviceCodeRequest {
 }
 
 impl DeviceCodeRequest {
-    super::request_options!(claims, partial_scopes, correlation_id, extra_query);
+    super::request_options!(claims, partial_scopes, correlation_id, extra_query, tenant);
 
     /// Called once with the code and the server's message, which you show to the user.
     pub fn on_code(mut self, f: impl Fn(&DeviceCodeInfo) + Send + Sync + 'static) -> Self {
@@ -246,12 +249,14 @@ impl DeviceCodeRequest {
             correlation_id,
             accept_partial,
             extra_query,
+            tenant,
         } = self;
         let req = Request {
             correlation_id: correlation_id.as_deref(),
             claims: Claims::Caller(claims.as_deref()),
             accept_partial,
             extra_query: &extra_query,
+            tenant: tenant.as_deref(),
             ..Request::user("device_code", &scopes)
         };
         core.execute(req, DeviceCodePolling { on_code, cancel })
@@ -339,6 +344,7 @@ pub struct SilentRequest {
     accept_partial: bool,
     correlation_id: Option<String>,
     extra_query: Vec<(String, String)>,
+    tenant: Option<String>,
 }
 
 impl SilentRequest {
@@ -347,7 +353,8 @@ impl SilentRequest {
         force_refresh,
         partial_scopes,
         correlation_id,
-        extra_query
+        extra_query,
+        tenant
     );
 
     pub(crate) fn new(
@@ -364,6 +371,7 @@ impl SilentRequest {
             accept_partial: false,
             correlation_id: None,
             extra_query: Vec::new(),
+            tenant: None,
         }
     }
 
@@ -372,11 +380,15 @@ impl SilentRequest {
         let core = &self.core;
         let account = &self.account;
         let home = account.home_account_id.as_str();
-        // A tenanted authority names the realm; `common` and friends use the account's home.
-        let realm = if core.authority.is_tenantless() || !looks_like_guid(core.authority.tenant()) {
-            account.realm.as_str()
-        } else {
-            core.authority.tenant()
+        // The request's tenant, or a tenanted authority, names the realm; `common` and friends
+        // use the account's home.
+        let tenant_realm = self.tenant.as_deref().map(|t| core.user_realm(t));
+        let realm = match tenant_realm.as_deref() {
+            Some(t) => t,
+            None if core.authority.is_tenantless() || !looks_like_guid(core.authority.tenant()) => {
+                account.realm.as_str()
+            }
+            None => core.authority.tenant(),
         };
         let identity = [home];
         let req = Request {
@@ -393,6 +405,7 @@ impl SilentRequest {
             accept_partial: self.accept_partial,
             silent: true,
             extra_query: &self.extra_query,
+            tenant: self.tenant.as_deref(),
             ..Request::user("silent", &self.scopes)
         };
         core.execute(req, &self).await
@@ -477,13 +490,17 @@ impl Steps for &SilentRequest {
             accept_partial: self.accept_partial,
             correlation_id: None,
             extra_query: self.extra_query.clone(),
+            tenant: self.tenant.clone(),
         };
         Some(Box::pin(again.send()))
     }
 }
 
 /// Redeems one refresh token, throttled by the request and the token.
-async fn refresh(cx: &Context<'_>, rt: &CachedRefreshToken) -> Result<TokenResponse, Error> {
+pub(crate) async fn refresh(
+    cx: &Context<'_>,
+    rt: &CachedRefreshToken,
+) -> Result<TokenResponse, Error> {
     let secret = rt.secret.secret();
     let key = cx.throttle_key(&[&hex_sha256(secret)]);
     tracing::debug!(correlation_id = %cx.correlation_id, "silent: redeeming the refresh token");

@@ -30,6 +30,7 @@ pub struct UsernamePasswordRequest {
     pub(crate) accept_partial: bool,
     pub(crate) correlation_id: Option<String>,
     pub(crate) extra_query: Vec<(String, String)>,
+    pub(crate) tenant: Option<String>,
 }
 
 /// The answer of Entra's user realm discovery that matters here.
@@ -43,7 +44,7 @@ struct UserRealm {
 }
 
 impl UsernamePasswordRequest {
-    super::request_options!(claims, partial_scopes, correlation_id, extra_query);
+    super::request_options!(claims, partial_scopes, correlation_id, extra_query, tenant);
 
     /// Signs the user in with their password.
     ///
@@ -61,6 +62,7 @@ impl UsernamePasswordRequest {
             identity: &identity,
             accept_partial: self.accept_partial,
             extra_query: &self.extra_query,
+            tenant: self.tenant.as_deref(),
             ..Request::user("username_password", &self.scopes)
         };
         self.core.execute(req, &self).await

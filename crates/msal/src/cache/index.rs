@@ -116,6 +116,13 @@ impl UserKeys {
     }
 }
 
+/// The keys of one on-behalf-of session's tokens (by `user_assertion_hash`, exactly).
+#[derive(Default)]
+pub(super) struct SessionKeys {
+    pub(super) ats: BTreeSet<String>,
+    pub(super) rts: BTreeSet<String>,
+}
+
 #[derive(Clone, Copy)]
 enum Slot {
     At,
@@ -205,6 +212,8 @@ pub(crate) struct Store<S = RandomState> {
     /// Access tokens by partition hash. Two partitions may share a hash: entries are checked.
     pub(super) at_partitions: HashMap<u64, AtPartition, BuildIdentity>,
     pub(super) users: HashMap<String, UserKeys>,
+    /// On-behalf-of access and refresh tokens by session (`user_assertion_hash`).
+    pub(super) sessions: HashMap<String, SessionKeys>,
     /// Counts mutations, to tell whether a write changed anything.
     pub(super) generation: u64,
 }
@@ -228,6 +237,7 @@ impl<S: BuildHasher + Clone> Store<S> {
             unknown: Raw::default(),
             at_partitions: HashMap::default(),
             users: HashMap::new(),
+            sessions: HashMap::new(),
             generation: 0,
         }
     }
@@ -292,6 +302,37 @@ impl<S: BuildHasher + Clone> Store<S> {
         }
     }
 
+    fn index_session(&mut self, slot: Slot, hash: Option<&str>, key: &str) {
+        let Some(hash) = hash.filter(|h| !h.is_empty()) else {
+            return;
+        };
+        let keys = self.sessions.entry(hash.to_owned()).or_default();
+        match slot {
+            Slot::Rt => keys.rts.insert(key.to_owned()),
+            _ => keys.ats.insert(key.to_owned()),
+        };
+    }
+
+    fn unindex_session(&mut self, slot: Slot, hash: Option<&str>, key: &str) {
+        let Some(hash) = hash.filter(|h| !h.is_empty()) else {
+            return;
+        };
+        if let Some(keys) = self.sessions.get_mut(hash) {
+            match slot {
+                Slot::Rt => keys.rts.remove(key),
+                _ => keys.ats.remove(key),
+            };
+            if keys.ats.is_empty() && keys.rts.is_empty() {
+                self.sessions.remove(hash);
+            }
+        }
+    }
+
+    /// The keys of an on-behalf-of session's tokens.
+    pub(super) fn session(&self, hash: &str) -> Option<&SessionKeys> {
+        self.sessions.get(hash)
+    }
+
     pub(super) fn user(&self, home_account_id: &str) -> Option<&UserKeys> {
         self.users.get(&user_key(home_account_id))
     }
@@ -348,6 +389,7 @@ impl<S: BuildHasher + Clone> Store<S> {
         if let Some(home) = entry.home_account_id() {
             self.index_user(Slot::At, home, &key);
         }
+        self.index_session(Slot::At, entry.user_assertion_hash(), &key);
         self.ats.entries.insert(key, Rec::new(raw, entry));
         self.generation += 1;
         Ok(())
@@ -371,6 +413,7 @@ impl<S: BuildHasher + Clone> Store<S> {
         if let Some(home) = rec.entry.home_account_id() {
             self.unindex_user(Slot::At, home, key);
         }
+        self.unindex_session(Slot::At, rec.entry.user_assertion_hash(), key);
         self.generation += 1;
         true
     }
@@ -379,6 +422,7 @@ impl<S: BuildHasher + Clone> Store<S> {
         let entry = RtEntry::parse(&key, &raw)?;
         self.remove_rt(&key);
         self.index_user(Slot::Rt, &entry.home_account_id, &key);
+        self.index_session(Slot::Rt, entry.user_assertion_hash.as_deref(), &key);
         self.rts.entries.insert(key, Rec::new(raw, entry));
         self.generation += 1;
         Ok(())
@@ -389,6 +433,7 @@ impl<S: BuildHasher + Clone> Store<S> {
             return false;
         };
         self.unindex_user(Slot::Rt, &rec.entry.home_account_id, key);
+        self.unindex_session(Slot::Rt, rec.entry.user_assertion_hash.as_deref(), key);
         self.generation += 1;
         true
     }
@@ -509,7 +554,9 @@ impl<S: BuildHasher + Clone> Store<S> {
         self.user_entries(home_account_id, |u| &u.rts, &self.rts)
             .map(|(_, e)| e)
             .filter(|e| {
-                env_in(environments, &e.environment)
+                // An on-behalf-of session's refresh token is the session's alone.
+                e.user_assertion_hash.is_none()
+                    && env_in(environments, &e.environment)
                     && if family {
                         e.family_id.is_some()
                     } else {

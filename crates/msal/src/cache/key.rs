@@ -70,6 +70,16 @@ pub(crate) fn refresh_token(
     ])
 }
 
+/// The key of an on-behalf-of session's token: the token's key and the session key
+/// (`user_assertion_hash`), kept as given (session keys are case-sensitive), so that the
+/// sessions of one user (one per incoming assertion, or per long-running process) do not
+/// replace each other's access and refresh tokens.
+pub(crate) fn in_session(mut key: String, user_assertion_hash: &str) -> String {
+    key.push('-');
+    key.push_str(user_assertion_hash);
+    key
+}
+
 /// The key of an id token (an empty target, as the schema requires).
 pub(crate) fn id_token(
     home_account_id: &str,

@@ -95,8 +95,8 @@ fn entry_json(raw: &Raw) -> String {
 impl<S: BuildHasher + Clone> Store<S> {
     /// The entries of the partition a write with this scope changes: the app's access tokens
     /// in the tenant; or the user's access tokens, refresh tokens, id tokens and accounts; or
-    /// the on-behalf-of access tokens of the assertion in the app and tenant. Plus the app's
-    /// metadata.
+    /// the on-behalf-of access and refresh tokens of the session (the assertion's hash, or a
+    /// long-running process's key) of the app. Plus the app's metadata.
     pub(crate) fn partition_snapshot(&self, scope: &WriteScope<'_>) -> PartitionSnapshot {
         let mut out = PartitionSnapshot {
             fields: BTreeMap::new(),
@@ -134,7 +134,27 @@ impl<S: BuildHasher + Clone> Store<S> {
                     }
                 }
             }
-            (hash, home) => {
+            (Some(hash), _) => {
+                if let Some(keys) = self.session(hash) {
+                    for k in &keys.ats {
+                        if let Some(rec) = self.ats.entries.get(k)
+                            && rec.entry.client_id().eq_ignore_ascii_case(scope.client_id)
+                        {
+                            add_at(&mut out, &rec.entry);
+                        }
+                    }
+                    for k in &keys.rts {
+                        if let Some(rec) = self.rts.entries.get(k)
+                            && rec.entry.client_id.eq_ignore_ascii_case(scope.client_id)
+                        {
+                            out.fields
+                                .insert(field(key::REFRESH_TOKEN, k), entry_json(&rec.json()));
+                            out.has_user_entries = true;
+                        }
+                    }
+                }
+            }
+            (hash @ None, home) => {
                 let home = home.unwrap_or("");
                 let part = self.at_partitions.get(&self.hasher.partition(
                     home,

@@ -51,6 +51,7 @@ mod index;
 mod json;
 mod key;
 mod l2_merge;
+mod obo_sessions;
 mod persistence;
 mod query;
 #[cfg(feature = "redis")]

@@ -55,6 +55,9 @@ pub(crate) struct RtEntry {
     pub family_id: Option<String>,
     pub secret: RefreshToken,
     pub last_modification_time: Option<i64>,
+    /// The on-behalf-of session the token belongs to (`user_assertion_hash`, as MSAL .NET
+    /// writes it); `None`: the user's own refresh token.
+    pub user_assertion_hash: Option<String>,
 }
 
 /// An id token.
@@ -334,6 +337,7 @@ impl RtEntry {
             family_id: f.opt_nonempty("family_id")?.map(str::to_owned),
             secret: RefreshToken::new(f.req_str("secret")?),
             last_modification_time: f.opt_time("last_modification_time")?,
+            user_assertion_hash: f.opt_nonempty("user_assertion_hash")?.map(str::to_owned),
         })
     }
 }
@@ -461,6 +465,7 @@ pub(crate) fn refresh_token(
     home_account_id: &str,
     secret: &str,
     family_id: Option<&str>,
+    user_assertion_hash: Option<&str>,
 ) -> Raw {
     let mut m = Raw::new();
     m.insert("credential_type".into(), s(key::REFRESH_TOKEN));
@@ -472,6 +477,9 @@ pub(crate) fn refresh_token(
     m.insert("last_modification_time".into(), time(w.now, 0));
     if let Some(family_id) = family_id {
         m.insert("family_id".into(), s(family_id));
+    }
+    if let Some(hash) = user_assertion_hash {
+        m.insert("user_assertion_hash".into(), s(hash));
     }
     m
 }

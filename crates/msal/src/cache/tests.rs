@@ -475,6 +475,68 @@ async fn on_behalf_of_tokens_are_isolated_by_assertion_hash() {
     assert_eq!(find(&cache, &q).await, None);
 }
 
+/// An on-behalf-of refresh token belongs to its session: found and removed by the session
+/// key, never by silent's lookup, not replaced by another session's, and kept across a
+/// round trip through the JSON cache.
+#[tokio::test]
+async fn on_behalf_of_sessions_keep_their_own_refresh_tokens() {
+    let cache = TokenCache::new();
+    let home = home();
+    let envs = strings(&[ENV]);
+    for (hash, secret) in [("job-a", "a"), ("Job-A", "b")] {
+        let mut r = Resp::user(&home, TENANT, &["api://b/.default"], secret);
+        r.user_assertion_hash = Some(hash.into());
+        save(&cache, &r).await;
+    }
+    let rt_of = |cache: &TokenCache, hash: &'static str| {
+        let cache = cache.clone();
+        async move {
+            let s = cache.find_obo_session(CLIENT, hash).await.unwrap()?;
+            assert_eq!(s.home_account_id, self::home());
+            assert_eq!(s.realm.as_deref(), Some(TENANT));
+            s.refresh_token.map(|rt| rt.secret.secret().to_owned())
+        }
+    };
+    assert_eq!(rt_of(&cache, "job-a").await.as_deref(), Some("rt-a"));
+    assert_eq!(rt_of(&cache, "Job-A").await.as_deref(), Some("rt-b"));
+    assert!(
+        cache
+            .find_obo_session(CLIENT, "job-c")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        cache
+            .find_obo_session("other-app", "job-a")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        cache
+            .find_refresh_token(&home, &envs, CLIENT, false)
+            .await
+            .unwrap()
+            .is_none(),
+        "a session's refresh token is not the user's"
+    );
+
+    let copy = TokenCache::new();
+    copy.deserialize(&cache.serialize()).unwrap();
+    assert_eq!(rt_of(&copy, "Job-A").await.as_deref(), Some("rt-b"));
+
+    assert!(cache.remove_obo_session(CLIENT, "job-a").await.unwrap());
+    assert!(!cache.remove_obo_session(CLIENT, "job-a").await.unwrap());
+    assert_eq!(rt_of(&cache, "job-a").await, None);
+    assert_eq!(rt_of(&cache, "Job-A").await.as_deref(), Some("rt-b"));
+    let mut q = Q::user(&home, TENANT, &["api://b/.default"]);
+    q.user_assertion_hash = Some("job-a".into());
+    assert_eq!(find(&cache, &q).await, None);
+    q.user_assertion_hash = Some("Job-A".into());
+    assert_eq!(find(&cache, &q).await.as_deref(), Some("b"));
+}
+
 #[tokio::test]
 async fn a_new_token_replaces_intersecting_ones_only() {
     let cache = TokenCache::new();
@@ -1797,6 +1859,37 @@ mod distributed_redis {
             "the access token only (the app metadata is unchanged)"
         );
         assert!(names[0].starts_with("AccessToken|"), "{names:?}");
+        // A session's refresh token goes to the session's partition too: another machine
+        // carries on the long-running process.
+        let mut session = Resp::user(&home, TENANT, &["api://downstream/.default"], "lr");
+        session.now = now();
+        session.user_assertion_hash = Some("job-9".into());
+        save(&a, &session).await;
+        let session_key = l2(&server, "t2").key_of(&CachePartition::on_behalf_of("job-9"));
+        let mut names = fields(&server, &session_key).await;
+        names.sort();
+        assert!(names[0].starts_with("AccessToken|"), "{names:?}");
+        assert!(
+            names.iter().any(|n| n.starts_with("RefreshToken|")),
+            "{names:?}"
+        );
+        let other = two_level(l2(&server, "t2"), true);
+        let found = other
+            .find_obo_session(CLIENT, "job-9")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.refresh_token.unwrap().secret.secret(), "rt-lr");
+        let stopper = two_level(l2(&server, "t2"), true);
+        assert!(stopper.remove_obo_session(CLIENT, "job-9").await.unwrap());
+        let later = two_level(l2(&server, "t2"), true);
+        assert!(
+            later
+                .find_obo_session(CLIENT, "job-9")
+                .await
+                .unwrap()
+                .is_none()
+        );
         let h = two_level(l2(&server, "t2"), true);
         let mut q = Q::user(&home, TENANT, &["api://downstream/.default"]);
         q.now = now();

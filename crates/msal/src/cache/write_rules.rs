@@ -93,7 +93,12 @@ impl<S: BuildHasher + Clone> Store<S> {
                 w.refresh_in,
                 w.user_assertion_hash,
             );
-            let key = key::access_token(home, w.environment, w.client_id, w.realm, &target);
+            let mut key = key::access_token(home, w.environment, w.client_id, w.realm, &target);
+            if let Some(hash) = w.user_assertion_hash.filter(|h| !h.is_empty()) {
+                // On-behalf-of sessions of one user keep their own tokens (see
+                // `key::session_refresh_token`).
+                key = key::in_session(key, hash);
+            }
             let new = AtEntry::parse(&key, &raw)?;
             let stale: Vec<String> = self
                 .same_partition(&new)
@@ -133,19 +138,27 @@ impl<S: BuildHasher + Clone> Store<S> {
             }
 
             if let Some(refresh_token) = w.refresh_token {
+                // An on-behalf-of refresh token belongs to its session (the assertion's hash,
+                // or the key of a long-running process): it replaces the session's own only.
+                let session = w.user_assertion_hash.filter(|h| !h.is_empty());
                 let stale: Vec<String> = self
                     .user_entries(home, |u| &u.rts, &self.rts)
                     .filter(|(_, e)| {
                         e.environment.eq_ignore_ascii_case(w.environment)
                             && e.client_id.eq_ignore_ascii_case(w.client_id)
+                            && e.user_assertion_hash.as_deref() == session
                     })
                     .map(|(k, _)| k.clone())
                     .collect();
                 for k in &stale {
                     self.remove_rt(k);
                 }
-                let key = key::refresh_token(home, w.environment, w.client_id, &target);
-                let raw = schema::refresh_token(&written, home, refresh_token, w.family_id);
+                let mut key = key::refresh_token(home, w.environment, w.client_id, &target);
+                if let Some(h) = session {
+                    key = key::in_session(key, h);
+                }
+                let raw =
+                    schema::refresh_token(&written, home, refresh_token, w.family_id, session);
                 self.insert_rt(key, raw)?;
             }
         }
