@@ -25,6 +25,7 @@ pub mod http;
 #[cfg(any(feature = "reqwest-middleware", feature = "tower"))]
 pub mod middleware;
 pub mod oauth;
+pub mod pop;
 pub mod result;
 mod runtime;
 pub mod secret;
@@ -42,6 +43,7 @@ pub use cache::TokenCache;
 pub use error::{Error, ErrorKind, UiRequiredClassification};
 pub use oauth::DeviceCodeInfo;
 pub use oauth::assertion::{AssertionAlgorithm, ClientCertificate};
+pub use pop::PopKey;
 pub use result::{AuthenticationResult, Scopes, SharedStr, TokenSource};
 pub use secret::{
     AccessToken, Assertion, ClientSecret, ManagedIdentitySecret, Password, RefreshToken,

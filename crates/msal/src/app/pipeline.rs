@@ -28,11 +28,12 @@ use super::{
 };
 use crate::account::Account;
 use crate::authority::Metadata;
-use crate::cache::{AccessTokenQuery, CachedAccessToken};
+use crate::cache::{AccessTokenQuery, BoundKey, CachedAccessToken};
 use crate::error::Error;
 use crate::http::BoxFuture;
 use crate::http::throttle::throttle_key;
 use crate::oauth::{RESERVED_SCOPES, TokenResponse, join_scopes};
+use crate::pop::AuthScheme;
 use crate::result::AuthenticationResult;
 
 /// A background refresh of the same request starts at most this often.
@@ -106,6 +107,8 @@ pub(crate) struct Request<'a> {
     pub silent: bool,
     /// The request's own extra query parameters (the app's are added).
     pub extra_query: &'a [(String, String)],
+    /// A token bound to a key (proof-of-possession, SSH certificate) instead of a bearer token.
+    pub scheme: Option<&'a AuthScheme>,
 }
 
 impl<'a> Request<'a> {
@@ -129,6 +132,7 @@ impl<'a> Request<'a> {
             credential_required: true,
             silent: false,
             extra_query: &[],
+            scheme: None,
         }
     }
 
@@ -228,6 +232,9 @@ impl Context<'_> {
         if self.req.user_flow {
             form.push(("client_info", "1"));
         }
+        if let Some(scheme) = self.req.scheme {
+            form.extend(scheme.form_fields());
+        }
         self.core
             .token_request(TokenRequest {
                 metadata: self.metadata(),
@@ -288,6 +295,11 @@ fn request_key(
     if let Some(q) = &query {
         parts.push(q);
     }
+    // A token bound to a key is another request than the bearer one, and than one bound to
+    // another key.
+    if let Some(scheme) = req.scheme {
+        parts.extend([scheme.token_type(), scheme.key_id()]);
+    }
     parts.extend_from_slice(extra);
     throttle_key(&parts)
 }
@@ -316,6 +328,18 @@ fn flight_key(
             if req.accept_partial { "partial" } else { "" },
         ],
     )
+}
+
+/// The result as the caller gets it: for a proof-of-possession request, its token signed into
+/// a signed HTTP request of this call.
+fn bind(
+    scheme: Option<&AuthScheme>,
+    result: AuthenticationResult,
+) -> Result<AuthenticationResult, Error> {
+    match scheme {
+        None => Ok(result),
+        Some(s) => s.bind(result),
+    }
 }
 
 /// A token found in the cache, and what its result reports with it.
@@ -359,6 +383,9 @@ impl AppCore {
             };
         }
         attempt!(steps.check());
+        if let Some(scheme) = req.scheme {
+            attempt!(scheme.check());
+        }
         attempt!(super::extra_query::check(req.extra_query));
         let scopes: &ScopeSet = attempt!(req.scopes.as_ref().map_err(Error::clone));
         // The caller's claims (a claims challenge) skip the cache; the app's client
@@ -392,7 +419,7 @@ impl AppCore {
                     None => Hit::app(at),
                     Some(home) => attempt!(self.user_hit(at, home, q.account, &aliases).await),
                 };
-                return Ok(hit.into_result(cid));
+                return bind(req.scheme, hit.into_result(cid));
             }
         }
         let claims = match req.claims {
@@ -402,9 +429,11 @@ impl AppCore {
         // Boxed, so that the state of a request to the identity provider (far larger than a
         // cache lookup's) is not carried, and moved, by every call served from the cache.
         let fetch = self.fetch(&req, steps, scopes, claims.as_deref(), use_cache, &cid);
-        Box::pin(fetch)
+        let result = Box::pin(fetch)
             .await
-            .map_err(|e| e.with_correlation_id(&cid))
+            .map_err(|e| e.with_correlation_id(&cid))?;
+        // After single-flight: each caller signs its own proof-of-possession request.
+        bind(req.scheme, result)
     }
 
     /// The request to the identity provider: its authority, single-flight, the flow's steps
@@ -452,6 +481,7 @@ impl AppCore {
                     user_flow: req.user_flow,
                     user_assertion_hash: req.user_assertion_hash,
                     accept_partial: req.accept_partial,
+                    scheme: req.scheme,
                 },
             )
             .await
@@ -503,6 +533,10 @@ impl AppCore {
             partition: None,
             home_account_id: q.home_account_id,
             user_assertion_hash: req.user_assertion_hash,
+            bound: req.scheme.map(|s| BoundKey {
+                token_type: s.token_type(),
+                key_id: s.key_id(),
+            }),
             now,
         }
     }

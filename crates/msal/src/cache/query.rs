@@ -39,8 +39,19 @@ pub(crate) struct CacheWrite<'a> {
     pub home_account_id: Option<&'a str>,
     /// The hash of the incoming assertion, for on-behalf-of tokens.
     pub user_assertion_hash: Option<&'a str>,
+    /// The key id a bound token (proof-of-possession, SSH certificate) is bound to.
+    pub key_id: Option<&'a str>,
     /// The current Unix time in seconds.
     pub now: i64,
+}
+
+/// The type and key id of a bound token (proof-of-possession, SSH certificate).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BoundKey<'a> {
+    /// `pop` or `ssh-cert`.
+    pub token_type: &'a str,
+    /// The key id.
+    pub key_id: &'a str,
 }
 
 /// What an access-token lookup asks for.
@@ -63,6 +74,8 @@ pub(crate) struct AccessTokenQuery<'a> {
     pub home_account_id: Option<&'a str>,
     /// The hash of the incoming assertion, for on-behalf-of tokens.
     pub user_assertion_hash: Option<&'a str>,
+    /// The bound token asked for; `None`: a bearer token.
+    pub bound: Option<BoundKey<'a>>,
     /// The current Unix time in seconds.
     pub now: i64,
 }

@@ -92,14 +92,26 @@ impl<S: BuildHasher + Clone> Store<S> {
                 w.ext_expires_in,
                 w.refresh_in,
                 w.user_assertion_hash,
+                w.key_id,
             );
-            let key = key::access_token(home, w.environment, w.client_id, w.realm, &target);
+            let key = key::access_token(
+                home,
+                w.environment,
+                w.client_id,
+                w.realm,
+                &target,
+                w.token_type,
+            );
             let new = AtEntry::parse(&key, &raw)?;
             let stale: Vec<String> = self
                 .same_partition(&new)
                 .filter(|e| {
+                    // A token replaces those of its own type only (as MSAL .NET's keys do): a
+                    // proof-of-possession token for a new key replaces the one for the old key,
+                    // never the bearer token.
                     let superseded = e.environment().eq_ignore_ascii_case(new.environment())
                         && e.user_assertion_hash() == new.user_assertion_hash()
+                        && e.token_type().eq_ignore_ascii_case(new.token_type())
                         && e.intersects(&new);
                     superseded || e.expires_on < w.now
                 })
