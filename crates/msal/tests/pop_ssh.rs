@@ -456,3 +456,114 @@ async fn bad_pop_and_ssh_arguments_send_nothing() {
     assert_eq!(e.code(), msal::error::codes::INVALID_ARGUMENT);
     assert!(idp.token_requests().is_empty());
 }
+
+/// A user token answer of another token type.
+fn typed_user_token(token_type: &str, at: &str, rt: &str, scope: &str) -> Answer {
+    let mut a = common::user_token(at, rt, scope);
+    let mut body: Value = serde_json::from_str(&a.body).unwrap();
+    body["token_type"] = json!(token_type);
+    a.body = body.to_string();
+    a
+}
+
+#[tokio::test]
+async fn pop_on_device_code_and_silent_user_flows() {
+    const USER_SCOPE: &str = "https://graph.microsoft.com/User.Read";
+    let idp = MockIdp::start().await;
+    let app = msal::PublicClientApplication::builder("public-client")
+        .authority(idp.authority())
+        .allow_insecure_loopback(true)
+        .build()
+        .unwrap();
+    let a = PopKey::generate_es256().unwrap();
+    let b = PopKey::generate_es256().unwrap();
+    idp.push_devicecode(Answer::json(
+        200,
+        json!({
+            "device_code": "DC-secret", "user_code": "ABCD1234",
+            "verification_uri": "https://microsoft.com/devicelogin",
+            "expires_in": 900, "interval": 1,
+            "message": "To sign in, open https://microsoft.com/devicelogin and enter ABCD1234.",
+        }),
+    ));
+    let scopes = "User.Read openid profile offline_access";
+    idp.push_token(typed_user_token("pop", "pop-user-a", "rt-1", scopes));
+    let r = bounded(
+        app.acquire_token_by_device_code([USER_SCOPE])
+            .with_proof_of_possession(a.clone(), "GET", url())
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        verify_es256(r.access_token.secret(), &a).1["at"],
+        "pop-user-a"
+    );
+    let poll = &idp.token_requests()[0];
+    assert_eq!(
+        poll.field("grant_type"),
+        Some("urn:ietf:params:oauth:grant-type:device_code")
+    );
+    assert_eq!(poll.field("token_type"), Some("pop"));
+    assert_eq!(
+        decode_part(poll.field("req_cnf").unwrap()),
+        json!({"kid": a.key_id()})
+    );
+    let account = r.account.unwrap();
+
+    // Silent with the same key: from the cache, in a fresh SHR.
+    let hit = bounded(
+        app.acquire_token_silent([USER_SCOPE], &account)
+            .with_proof_of_possession(a.clone(), "GET", url())
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(hit.source, TokenSource::Cache);
+    assert_eq!(
+        verify_es256(hit.access_token.secret(), &a).1["at"],
+        "pop-user-a"
+    );
+    assert_eq!(idp.token_requests().len(), 1);
+
+    // Silent bearer: no bearer token is cached, so the refresh token is redeemed, plainly.
+    idp.push_token(common::user_token("bearer-user", "rt-2", scopes));
+    let bearer = bounded(app.acquire_token_silent([USER_SCOPE], &account).send())
+        .await
+        .unwrap();
+    assert_eq!(bearer.access_token.secret(), "bearer-user");
+    assert_eq!(bearer.token_type, "Bearer");
+    let redeem = &idp.token_requests()[1];
+    assert_eq!(redeem.field("grant_type"), Some("refresh_token"));
+    assert_eq!(redeem.field("token_type"), None);
+    assert_eq!(redeem.field("req_cnf"), None);
+
+    // Silent with another key: the refresh token is redeemed for a token bound to it.
+    idp.push_token(typed_user_token("pop", "pop-user-b", "rt-3", scopes));
+    let rb = bounded(
+        app.acquire_token_silent([USER_SCOPE], &account)
+            .with_proof_of_possession(b.clone(), "GET", url())
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rb.source, TokenSource::IdentityProvider);
+    assert_eq!(
+        verify_es256(rb.access_token.secret(), &b).1["at"],
+        "pop-user-b"
+    );
+    let redeem = &idp.token_requests()[2];
+    assert_eq!(redeem.field("grant_type"), Some("refresh_token"));
+    assert_eq!(redeem.field("refresh_token"), Some("rt-2"));
+    assert_eq!(
+        decode_part(redeem.field("req_cnf").unwrap()),
+        json!({"kid": b.key_id()})
+    );
+    // The bearer token is still served to a bearer request.
+    let bearer2 = bounded(app.acquire_token_silent([USER_SCOPE], &account).send())
+        .await
+        .unwrap();
+    assert_eq!(bearer2.source, TokenSource::Cache);
+    assert_eq!(bearer2.access_token.secret(), "bearer-user");
+    assert_eq!(idp.token_requests().len(), 3);
+}

@@ -190,6 +190,15 @@ impl Context<'_> {
         &self.authority.metadata
     }
 
+    /// The form fields of the request's bound token (`token_type`, `req_cnf`, `key_id`), for
+    /// the flows that build their token requests themselves.
+    pub(crate) fn scheme_fields(&self) -> Vec<(&'static str, &str)> {
+        self.req
+            .scheme
+            .map(AuthScheme::form_fields)
+            .unwrap_or_default()
+    }
+
     /// The request's throttling key, with `extra` parts (e.g. a hash of the refresh token).
     pub(crate) fn throttle_key(&self, extra: &[&str]) -> [u8; 32] {
         request_key(
@@ -232,9 +241,7 @@ impl Context<'_> {
         if self.req.user_flow {
             form.push(("client_info", "1"));
         }
-        if let Some(scheme) = self.req.scheme {
-            form.extend(scheme.form_fields());
-        }
+        form.extend(self.scheme_fields());
         self.core
             .token_request(TokenRequest {
                 metadata: self.metadata(),

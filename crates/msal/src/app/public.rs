@@ -86,6 +86,7 @@ impl PublicClientApplication {
             correlation_id: None,
             accept_partial: false,
             extra_query: Vec::new(),
+            auth_scheme: None,
         }
     }
 
@@ -210,6 +211,7 @@ pub struct DeviceCodeRequest {
     correlation_id: Option<String>,
     accept_partial: bool,
     extra_query: Vec<(String, String)>,
+    auth_scheme: Option<crate::pop::AuthScheme>,
 }
 
 impl std::fmt::Debug for DeviceCodeRequest {
@@ -221,7 +223,13 @@ impl std::fmt::Debug for DeviceCodeRequest {
 }
 
 impl DeviceCodeRequest {
-    super::request_options!(claims, partial_scopes, correlation_id, extra_query);
+    super::request_options!(
+        claims,
+        partial_scopes,
+        correlation_id,
+        extra_query,
+        auth_scheme
+    );
 
     /// Called once with the code and the server's message, which you show to the user.
     pub fn on_code(mut self, f: impl Fn(&DeviceCodeInfo) + Send + Sync + 'static) -> Self {
@@ -246,12 +254,14 @@ impl DeviceCodeRequest {
             correlation_id,
             accept_partial,
             extra_query,
+            auth_scheme,
         } = self;
         let req = Request {
             correlation_id: correlation_id.as_deref(),
             claims: Claims::Caller(claims.as_deref()),
             accept_partial,
             extra_query: &extra_query,
+            scheme: auth_scheme.as_ref(),
             ..Request::user("device_code", &scopes)
         };
         core.execute(req, DeviceCodePolling { on_code, cancel })
@@ -302,6 +312,7 @@ impl Steps for DeviceCodePolling {
         if let Some(c) = cx.claims {
             poll_form.push(("claims", c));
         }
+        poll_form.extend(cx.scheme_fields());
         let cancel = self
             .cancel
             .unwrap_or_else(|| Box::pin(std::future::pending()));
@@ -332,6 +343,7 @@ pub struct SilentRequest {
     accept_partial: bool,
     correlation_id: Option<String>,
     extra_query: Vec<(String, String)>,
+    auth_scheme: Option<crate::pop::AuthScheme>,
 }
 
 impl SilentRequest {
@@ -340,7 +352,8 @@ impl SilentRequest {
         force_refresh,
         partial_scopes,
         correlation_id,
-        extra_query
+        extra_query,
+        auth_scheme
     );
 
     pub(crate) fn new(
@@ -357,6 +370,7 @@ impl SilentRequest {
             accept_partial: false,
             correlation_id: None,
             extra_query: Vec::new(),
+            auth_scheme: None,
         }
     }
 
@@ -386,6 +400,7 @@ impl SilentRequest {
             accept_partial: self.accept_partial,
             silent: true,
             extra_query: &self.extra_query,
+            scheme: self.auth_scheme.as_ref(),
             ..Request::user("silent", &self.scopes)
         };
         core.execute(req, &self).await
@@ -470,6 +485,7 @@ impl Steps for &SilentRequest {
             accept_partial: self.accept_partial,
             correlation_id: None,
             extra_query: self.extra_query.clone(),
+            auth_scheme: self.auth_scheme.clone(),
         };
         Some(Box::pin(again.send()))
     }
