@@ -567,3 +567,60 @@ async fn pop_on_device_code_and_silent_user_flows() {
     assert_eq!(bearer2.access_token.secret(), "bearer-user");
     assert_eq!(idp.token_requests().len(), 3);
 }
+
+/// End to end against the emulator: the PoP token it issues is bound to the app's key (its
+/// `cnf.kid` is the key's thumbprint), and an SSH certificate comes back as one.
+#[tokio::test]
+async fn pop_and_ssh_end_to_end_with_the_emulator() {
+    use msal_emulator::{Emulator, EmulatorConfig, defaults};
+    let emu = Emulator::start(EmulatorConfig::default_directory())
+        .await
+        .unwrap();
+    let app = ConfidentialClientApplication::builder(defaults::CONFIDENTIAL_CLIENT_ID)
+        .authority(emu.authority(defaults::TENANT_ID))
+        .allow_insecure_loopback(true)
+        .client_secret(defaults::CLIENT_SECRET)
+        .build()
+        .unwrap();
+    let key = PopKey::generate_es256().unwrap();
+    let pop = || {
+        app.acquire_token_for_client([defaults::API_SCOPE_DEFAULT])
+            .with_proof_of_possession(key.clone(), "GET", url())
+            .send()
+    };
+    let r = bounded(pop()).await.unwrap();
+    assert_eq!(r.token_type, "pop");
+    let (_, shr) = verify_es256(r.access_token.secret(), &key);
+    let at = shr["at"].as_str().unwrap();
+    let at_claims = decode_part(at.split('.').nth(1).unwrap());
+    assert_eq!(at_claims["cnf"], json!({"kid": key.key_id()}));
+    assert_eq!(bounded(pop()).await.unwrap().source, TokenSource::Cache);
+
+    let ssh = bounded(
+        app.acquire_token_for_client([defaults::API_SCOPE_DEFAULT])
+            .with_ssh_certificate(SSH_JWK, "key1")
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ssh.token_type, "ssh-cert");
+    assert!(
+        ssh.access_token
+            .secret()
+            .starts_with("ssh-rsa-cert-v01@openssh.com AAAA")
+    );
+    // And the bearer token is another one.
+    let bearer = bounded(
+        app.acquire_token_for_client([defaults::API_SCOPE_DEFAULT])
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bearer.source, TokenSource::IdentityProvider);
+    assert_eq!(bearer.token_type, "Bearer");
+    assert!(
+        decode_part(bearer.access_token.secret().split('.').nth(1).unwrap())
+            .get("cnf")
+            .is_none()
+    );
+}
