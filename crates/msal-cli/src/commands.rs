@@ -114,6 +114,17 @@ fn confidential_app(args: &TokenArgs) -> Result<ConfidentialClientApplication, E
 /// `msal token <flow>`.
 pub async fn token(args: TokenArgs) -> ExitCode {
     let format = args.conn.format();
+    let bound_ok = matches!(
+        args.flow,
+        Flow::ClientCredentials | Flow::DeviceCode | Flow::Silent
+    );
+    if !bound_ok && (args.bound.pop_key.is_some() || args.bound.ssh_key_id.is_some()) {
+        let e = Error::client(
+            codes::INVALID_ARGUMENT,
+            "--pop-key and --ssh-public-key-jwk work with client-credentials, silent and device-code",
+        );
+        return fail(format, &e);
+    }
     let result = match args.flow {
         Flow::ClientCredentials => client_credentials(&args).await,
         Flow::DeviceCode => device_code(&args).await,
@@ -138,6 +149,7 @@ async fn client_credentials(args: &TokenArgs) -> Result<msal::AuthenticationResu
     if let Some(c) = &args.claims {
         req = req.with_claims(c.clone());
     }
+    let req = crate::bound::apply_bound!(args, req);
     req.force_refresh(args.force_refresh).send().await
 }
 
@@ -185,6 +197,7 @@ async fn device_code(args: &TokenArgs) -> Result<msal::AuthenticationResult, Err
     if let Some(c) = &args.claims {
         req = req.with_claims(c.clone());
     }
+    let req = crate::bound::apply_bound!(args, req);
     req.send().await
 }
 
@@ -197,6 +210,7 @@ async fn silent(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
     if let Some(c) = &args.claims {
         req = req.with_claims(c.clone());
     }
+    let req = crate::bound::apply_bound!(args, req);
     req.send().await
 }
 

@@ -143,6 +143,31 @@ impl PopKey {
         }))
     }
 
+    /// The private key as a PKCS#8 PEM (`PRIVATE KEY`), to keep a generated key; the text
+    /// is wiped when dropped.
+    pub fn to_pkcs8_pem(&self) -> Result<zeroize::Zeroizing<String>, Error> {
+        use aws_lc_rs::encoding::AsDer as _;
+        let failed = || key_error("cannot export the private key");
+        let der = match &self.0.signer {
+            Signer::Es256(k) => {
+                zeroize::Zeroizing::new(k.to_pkcs8v1().map_err(|_| failed())?.as_ref().to_vec())
+            }
+            Signer::Rs256(k) => {
+                zeroize::Zeroizing::new(k.as_der().map_err(|_| failed())?.as_ref().to_vec())
+            }
+        };
+        let b64 = zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*der));
+        let mut pem =
+            zeroize::Zeroizing::new(String::with_capacity(b64.len() + b64.len() / 64 + 64));
+        pem.push_str("-----BEGIN PRIVATE KEY-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+            pem.push('\n');
+        }
+        pem.push_str("-----END PRIVATE KEY-----\n");
+        Ok(pem)
+    }
+
     /// `ES256` or `RS256`.
     pub fn algorithm(&self) -> &'static str {
         match self.0.signer {
@@ -354,6 +379,15 @@ mod tests {
         let cnf = URL_SAFE_NO_PAD.decode(k.req_cnf()).unwrap();
         let cnf: Value = serde_json::from_slice(&cnf).unwrap();
         assert_eq!(cnf, json!({"kid": k.key_id()}));
+    }
+
+    #[test]
+    fn a_generated_key_round_trips_through_pem() {
+        let k = PopKey::generate_es256().unwrap();
+        let pem = k.to_pkcs8_pem().unwrap();
+        let again = PopKey::from_pem(&pem).unwrap();
+        assert_eq!(again.key_id(), k.key_id());
+        assert_eq!(again.algorithm(), "ES256");
     }
 
     #[test]
