@@ -35,6 +35,15 @@ pub(crate) const ACCOUNT: &str = "Account";
 /// `AppMetadata`: the section of per-app metadata (the FOCI family).
 pub(crate) const APP_METADATA: &str = "AppMetadata";
 
+/// The type and key id of a bound token (proof-of-possession, SSH certificate).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BoundKey<'a> {
+    /// `pop` or `ssh-cert`.
+    pub token_type: &'a str,
+    /// The key id.
+    pub key_id: &'a str,
+}
+
 fn join_lower(parts: &[&str]) -> String {
     parts.join("-").to_lowercase()
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::key::BoundKey;
 use super::schema::AtEntry;
 use crate::result::{Scopes, SharedStr};
 use crate::secret::{AccessToken, RefreshToken};
@@ -43,15 +44,6 @@ pub(crate) struct CacheWrite<'a> {
     pub key_id: Option<&'a str>,
     /// The current Unix time in seconds.
     pub now: i64,
-}
-
-/// The type and key id of a bound token (proof-of-possession, SSH certificate).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BoundKey<'a> {
-    /// `pop` or `ssh-cert`.
-    pub token_type: &'a str,
-    /// The key id.
-    pub key_id: &'a str,
 }
 
 /// What an access-token lookup asks for.

@@ -257,7 +257,7 @@ impl AtEntry {
     /// Whether the token is of the type and key a lookup asks for: a bearer lookup (`None`)
     /// finds only bearer tokens (a `key_id` on one is ignored, as MSAL Python ignores it); a
     /// bound one only tokens of its type (ASCII case-insensitive) and key id (exactly).
-    pub(crate) fn is_bound_as(&self, bound: Option<super::query::BoundKey<'_>>) -> bool {
+    pub(crate) fn is_bound_as(&self, bound: Option<key::BoundKey<'_>>) -> bool {
         match bound {
             None => self.token_type().eq_ignore_ascii_case("bearer"),
             Some(b) => {
