@@ -116,12 +116,12 @@ pub async fn token(args: TokenArgs) -> ExitCode {
     let format = args.conn.format();
     let bound_ok = matches!(
         args.flow,
-        Flow::ClientCredentials | Flow::DeviceCode | Flow::Silent
+        Flow::ClientCredentials | Flow::DeviceCode | Flow::Silent | Flow::Interactive
     );
     if !bound_ok && (args.bound.pop_key.is_some() || args.bound.ssh_key_id.is_some()) {
         let e = Error::client(
             codes::INVALID_ARGUMENT,
-            "--pop-key and --ssh-public-key-jwk work with client-credentials, silent and device-code",
+            "--pop-key and --ssh-public-key-jwk work with client-credentials, silent, device-code and interactive",
         );
         return fail(format, &e);
     }
@@ -273,6 +273,7 @@ async fn interactive(
     if let Some(c) = &args.claims {
         req = req.with_claims(c.clone());
     }
+    let req = crate::bound::apply_bound!(args, req);
     req.send().await
 }
 

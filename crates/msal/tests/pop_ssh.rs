@@ -3,6 +3,8 @@
 //! by token type and key id (in MSAL's schema), and the refusal of an answer of another type.
 
 mod common;
+#[path = "support/emulator_pages.rs"]
+mod emulator_pages;
 
 use std::time::Duration;
 
@@ -622,5 +624,60 @@ async fn pop_and_ssh_end_to_end_with_the_emulator() {
         decode_part(bearer.access_token.secret().split('.').nth(1).unwrap())
             .get("cnf")
             .is_none()
+    );
+}
+
+/// Interactive sign-in with the emulator's pages, asking for a PoP token: the code is
+/// redeemed with `token_type=pop`, and a silent call with the same key is served from the
+/// cache.
+#[tokio::test]
+async fn pop_on_interactive_with_the_emulator() {
+    use msal_emulator::{Emulator, EmulatorConfig, defaults};
+    let emu = Emulator::start(EmulatorConfig::default_directory())
+        .await
+        .unwrap();
+    let app = msal::PublicClientApplication::builder(defaults::PUBLIC_CLIENT_ID)
+        .authority(emu.authority(defaults::TENANT_ID))
+        .allow_insecure_loopback(true)
+        .build()
+        .unwrap();
+    let browser = msal::Browser::callback(|auth_uri| {
+        let auth_uri = auth_uri.to_owned();
+        tokio::spawn(async move {
+            let back = emulator_pages::sign_in_on_the_pages(
+                &auth_uri,
+                defaults::USER_USERNAME,
+                defaults::USER_PASSWORD,
+            )
+            .await;
+            let _ = reqwest::get(back.as_str()).await;
+        });
+        Ok(())
+    });
+    let key = PopKey::generate_es256().unwrap();
+    let r = bounded(
+        app.acquire_token_interactive(["User.Read"])
+            .browser(browser)
+            .with_proof_of_possession(key.clone(), "GET", url())
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.token_type, "pop");
+    let (_, shr) = verify_es256(r.access_token.secret(), &key);
+    let at = decode_part(shr["at"].as_str().unwrap().split('.').nth(1).unwrap());
+    assert_eq!(at["cnf"], json!({"kid": key.key_id()}));
+    let account = r.account.unwrap();
+    let hit = bounded(
+        app.acquire_token_silent(["User.Read"], &account)
+            .with_proof_of_possession(key.clone(), "GET", url())
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(hit.source, TokenSource::Cache);
+    assert_eq!(
+        verify_es256(hit.access_token.secret(), &key).1["at"],
+        shr["at"]
     );
 }

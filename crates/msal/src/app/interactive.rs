@@ -235,6 +235,7 @@ pub struct InteractiveRequest {
     pub(crate) correlation_id: Option<String>,
     pub(crate) cancel: Option<CancelFuture>,
     pub(crate) extra_query: Vec<(String, String)>,
+    pub(crate) auth_scheme: Option<crate::pop::AuthScheme>,
 }
 
 impl fmt::Debug for InteractiveRequest {
@@ -250,7 +251,13 @@ impl fmt::Debug for InteractiveRequest {
 }
 
 impl InteractiveRequest {
-    super::request_options!(claims, partial_scopes, correlation_id, extra_query);
+    super::request_options!(
+        claims,
+        partial_scopes,
+        correlation_id,
+        extra_query,
+        auth_scheme
+    );
 
     pub(crate) fn new(core: Arc<AppCore>, scopes: Result<ScopeSet, Error>) -> Self {
         InteractiveRequest {
@@ -266,6 +273,7 @@ impl InteractiveRequest {
             correlation_id: None,
             cancel: None,
             extra_query: Vec::new(),
+            auth_scheme: None,
         }
     }
 
@@ -335,12 +343,14 @@ impl InteractiveRequest {
             correlation_id,
             cancel,
             extra_query,
+            auth_scheme,
         } = self;
         let req = Request {
             correlation_id: correlation_id.as_deref(),
             claims: Claims::Caller(claims.as_deref()),
             accept_partial,
             extra_query: &extra_query,
+            scheme: auth_scheme.as_ref(),
             ..Request::user("interactive", &scopes)
         };
         let uri = LoopbackUri::parse(redirect_uri.as_deref().unwrap_or(DEFAULT_REDIRECT_URI));
