@@ -401,6 +401,11 @@ impl Error {
         self
     }
 
+    /// Takes the partial result out (to change it and put it back).
+    pub(crate) fn take_partial_result(&mut self) -> Option<crate::AuthenticationResult> {
+        self.inner.partial_result.take().map(|r| *r)
+    }
+
     /// A copy of this error marked as throttled by the library, keeping the original error's
     /// details, with the time left to wait.
     pub(crate) fn as_throttled(&self, remaining: Duration) -> Self {

@@ -681,3 +681,42 @@ async fn pop_on_interactive_with_the_emulator() {
         shr["at"]
     );
 }
+
+/// A declined-scopes error carries its partial result as a success would be: signed.
+#[tokio::test]
+async fn a_declined_scopes_partial_result_is_a_signed_request_too() {
+    let idp = MockIdp::start().await;
+    let app = msal::PublicClientApplication::builder("public-client")
+        .authority(idp.authority())
+        .allow_insecure_loopback(true)
+        .build()
+        .unwrap();
+    idp.push_devicecode(Answer::json(
+        200,
+        json!({
+            "device_code": "DC", "user_code": "ABCD", "verification_uri": "https://x.test/d",
+            "expires_in": 900, "interval": 1, "message": "sign in",
+        }),
+    ));
+    idp.push_token(typed_user_token(
+        "pop",
+        "pop-partial",
+        "rt",
+        "User.Read openid profile offline_access",
+    ));
+    let key = PopKey::generate_es256().unwrap();
+    let e = bounded(
+        app.acquire_token_by_device_code(["User.Read", "Mail.Read"])
+            .with_proof_of_possession(key.clone(), "GET", url())
+            .send(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), "declined_scopes");
+    let partial = e.partial_result().unwrap();
+    assert_eq!(partial.token_type, "pop");
+    assert_eq!(
+        verify_es256(partial.access_token.secret(), &key).1["at"],
+        "pop-partial"
+    );
+}

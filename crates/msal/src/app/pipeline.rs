@@ -436,9 +436,21 @@ impl AppCore {
         // Boxed, so that the state of a request to the identity provider (far larger than a
         // cache lookup's) is not carried, and moved, by every call served from the cache.
         let fetch = self.fetch(&req, steps, scopes, claims.as_deref(), use_cache, &cid);
-        let result = Box::pin(fetch)
-            .await
-            .map_err(|e| e.with_correlation_id(&cid))?;
+        let result = match Box::pin(fetch).await {
+            Ok(r) => r,
+            Err(mut e) => {
+                // A declined-scopes error's partial result is bound as a success would be.
+                if let Some(scheme) = req.scheme
+                    && let Some(partial) = e.take_partial_result()
+                {
+                    e = match scheme.bind(partial) {
+                        Ok(bound) => e.with_partial_result(bound),
+                        Err(bind_error) => bind_error,
+                    };
+                }
+                return Err(e.with_correlation_id(&cid));
+            }
+        };
         // After single-flight: each caller signs its own proof-of-possession request.
         bind(req.scheme, result)
     }
