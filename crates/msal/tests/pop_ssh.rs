@@ -3,22 +3,19 @@
 //! by token type and key id (in MSAL's schema), and the refusal of an answer of another type.
 
 mod common;
-#[path = "support/emulator_pages.rs"]
-mod emulator_pages;
-
-use std::time::Duration;
+#[path = "support/pop.rs"]
+mod pop;
 
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use common::{Answer, MockIdp, app_token};
 use msal::{ConfidentialClientApplication, ErrorKind, PopKey, TokenSource};
+use pop::{SSH_JWK, bounded, decode_part, now, url, verify_es256};
 use serde_json::{Value, json};
 
 const SCOPE: &str = "api://msal-emulator-api/.default";
 const SSH_SCOPE: &str = "https://pas.windows.net/CheckMyAccess/Linux/.default";
-const SSH_JWK: &str = r#"{"kty":"RSA","n":"wO7xNmdbkbxgmkMqPvx0mJ1C4bi3XqlWQjsQjqX2MwFBEKT8Kb3SdYOR9c4RcGwbQ0k6xbI2wNcbFDG8bM0GWw","e":"AQAB"}"#;
 const SSH_CERT: &str = "ssh-rsa-cert-v01@openssh.com AAAAHHNzaC1yc2EtY2VydC12MDFAb3BlbnNzaC5jb20=";
 
 fn app(idp: &MockIdp) -> ConfidentialClientApplication {
@@ -35,42 +32,6 @@ fn typed_token(token_type: &str, at: &str, scope: &str) -> Answer {
         200,
         json!({"token_type": token_type, "expires_in": 3599, "ext_expires_in": 3599, "access_token": at, "scope": scope}),
     )
-}
-
-fn url() -> url::Url {
-    url::Url::parse("https://api.contoso.test:8443/orders/42?expand=lines").unwrap()
-}
-
-fn decode_part(part: &str) -> Value {
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
-
-/// Verifies an ES256 SHR with the key's public JWK, and returns its header and claims.
-fn verify_es256(shr: &str, key: &PopKey) -> (Value, Value) {
-    let (input, sig) = shr.rsplit_once('.').unwrap();
-    let jwk = key.public_jwk();
-    let mut point = vec![4u8];
-    for c in ["x", "y"] {
-        point.extend(URL_SAFE_NO_PAD.decode(jwk[c].as_str().unwrap()).unwrap());
-    }
-    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point)
-        .verify(input.as_bytes(), &URL_SAFE_NO_PAD.decode(sig).unwrap())
-        .expect("the SHR verifies with the app's public key");
-    let (h, c) = input.split_once('.').unwrap();
-    (decode_part(h), decode_part(c))
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(30), f)
-        .await
-        .expect("bounded")
 }
 
 #[tokio::test]
@@ -568,118 +529,6 @@ async fn pop_on_device_code_and_silent_user_flows() {
     assert_eq!(bearer2.source, TokenSource::Cache);
     assert_eq!(bearer2.access_token.secret(), "bearer-user");
     assert_eq!(idp.token_requests().len(), 3);
-}
-
-/// End to end against the emulator: the PoP token it issues is bound to the app's key (its
-/// `cnf.kid` is the key's thumbprint), and an SSH certificate comes back as one.
-#[tokio::test]
-async fn pop_and_ssh_end_to_end_with_the_emulator() {
-    use msal_emulator::{Emulator, EmulatorConfig, defaults};
-    let emu = Emulator::start(EmulatorConfig::default_directory())
-        .await
-        .unwrap();
-    let app = ConfidentialClientApplication::builder(defaults::CONFIDENTIAL_CLIENT_ID)
-        .authority(emu.authority(defaults::TENANT_ID))
-        .allow_insecure_loopback(true)
-        .client_secret(defaults::CLIENT_SECRET)
-        .build()
-        .unwrap();
-    let key = PopKey::generate_es256().unwrap();
-    let pop = || {
-        app.acquire_token_for_client([defaults::API_SCOPE_DEFAULT])
-            .with_proof_of_possession(key.clone(), "GET", url())
-            .send()
-    };
-    let r = bounded(pop()).await.unwrap();
-    assert_eq!(r.token_type, "pop");
-    let (_, shr) = verify_es256(r.access_token.secret(), &key);
-    let at = shr["at"].as_str().unwrap();
-    let at_claims = decode_part(at.split('.').nth(1).unwrap());
-    assert_eq!(at_claims["cnf"], json!({"kid": key.key_id()}));
-    assert_eq!(bounded(pop()).await.unwrap().source, TokenSource::Cache);
-
-    let ssh = bounded(
-        app.acquire_token_for_client([defaults::API_SCOPE_DEFAULT])
-            .with_ssh_certificate(SSH_JWK, "key1")
-            .send(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(ssh.token_type, "ssh-cert");
-    assert!(
-        ssh.access_token
-            .secret()
-            .starts_with("ssh-rsa-cert-v01@openssh.com AAAA")
-    );
-    // And the bearer token is another one.
-    let bearer = bounded(
-        app.acquire_token_for_client([defaults::API_SCOPE_DEFAULT])
-            .send(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(bearer.source, TokenSource::IdentityProvider);
-    assert_eq!(bearer.token_type, "Bearer");
-    assert!(
-        decode_part(bearer.access_token.secret().split('.').nth(1).unwrap())
-            .get("cnf")
-            .is_none()
-    );
-}
-
-/// Interactive sign-in with the emulator's pages, asking for a PoP token: the code is
-/// redeemed with `token_type=pop`, and a silent call with the same key is served from the
-/// cache.
-#[tokio::test]
-async fn pop_on_interactive_with_the_emulator() {
-    use msal_emulator::{Emulator, EmulatorConfig, defaults};
-    let emu = Emulator::start(EmulatorConfig::default_directory())
-        .await
-        .unwrap();
-    let app = msal::PublicClientApplication::builder(defaults::PUBLIC_CLIENT_ID)
-        .authority(emu.authority(defaults::TENANT_ID))
-        .allow_insecure_loopback(true)
-        .build()
-        .unwrap();
-    let browser = msal::Browser::callback(|auth_uri| {
-        let auth_uri = auth_uri.to_owned();
-        tokio::spawn(async move {
-            let back = emulator_pages::sign_in_on_the_pages(
-                &auth_uri,
-                defaults::USER_USERNAME,
-                defaults::USER_PASSWORD,
-            )
-            .await;
-            let _ = reqwest::get(back.as_str()).await;
-        });
-        Ok(())
-    });
-    let key = PopKey::generate_es256().unwrap();
-    let r = bounded(
-        app.acquire_token_interactive(["User.Read"])
-            .browser(browser)
-            .with_proof_of_possession(key.clone(), "GET", url())
-            .send(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.token_type, "pop");
-    let (_, shr) = verify_es256(r.access_token.secret(), &key);
-    let at = decode_part(shr["at"].as_str().unwrap().split('.').nth(1).unwrap());
-    assert_eq!(at["cnf"], json!({"kid": key.key_id()}));
-    let account = r.account.unwrap();
-    let hit = bounded(
-        app.acquire_token_silent(["User.Read"], &account)
-            .with_proof_of_possession(key.clone(), "GET", url())
-            .send(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(hit.source, TokenSource::Cache);
-    assert_eq!(
-        verify_es256(hit.access_token.secret(), &key).1["at"],
-        shr["at"]
-    );
 }
 
 /// A declined-scopes error carries its partial result as a success would be: signed.
