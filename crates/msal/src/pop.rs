@@ -340,6 +340,25 @@ impl AuthScheme {
         }
     }
 
+    /// Refuses a bound token (`pop`, `ssh-cert`) answered to a bearer request: sent as a
+    /// bearer token it would fail, or be cached where no bound request finds it.
+    pub(crate) fn check_bearer_answer(token_type: Option<&str>) -> Result<(), Error> {
+        match token_type {
+            Some(t)
+                if t.eq_ignore_ascii_case(POP_TOKEN_TYPE)
+                    || t.eq_ignore_ascii_case(SSH_CERT_TOKEN_TYPE) =>
+            {
+                Err(Error::service(
+                    codes::TOKEN_TYPE_MISMATCH,
+                    format!(
+                        "asked for a bearer token, the identity provider answered token_type {t:?}"
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The result as the caller gets it: for PoP, the access token is a signed HTTP request
     /// made for this call.
     pub(crate) fn bind(&self, mut r: AuthenticationResult) -> Result<AuthenticationResult, Error> {

@@ -184,6 +184,28 @@ async fn a_bearer_answer_to_a_pop_or_ssh_request_is_refused_and_not_cached() {
 }
 
 #[tokio::test]
+async fn a_bound_answer_to_a_bearer_request_is_refused() {
+    let idp = MockIdp::start().await;
+    idp.push_token(typed_token("pop", "unasked-pop", SCOPE));
+    idp.push_token(typed_token("SSH-Cert", "unasked-cert", SCOPE));
+    let app = app(&idp);
+    for _ in 0..2 {
+        let e = bounded(app.acquire_token_for_client([SCOPE]).send())
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Service);
+        assert_eq!(e.code(), msal::error::codes::TOKEN_TYPE_MISMATCH);
+    }
+    let cache: Value = serde_json::from_str(&app.token_cache().serialize()).unwrap();
+    assert!(
+        cache["AccessToken"]
+            .as_object()
+            .is_none_or(|m| m.is_empty()),
+        "{cache}"
+    );
+}
+
+#[tokio::test]
 async fn ssh_certificates_send_the_jwk_and_key_id_and_are_cached_by_key_id() {
     let idp = MockIdp::start().await;
     idp.push_token(typed_token("ssh-cert", SSH_CERT, SSH_SCOPE));

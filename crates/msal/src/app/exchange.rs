@@ -101,11 +101,11 @@ impl AppCore {
         // Wiped if the cache write fails before it reaches the result.
         let mut access_token =
             zeroize::Zeroizing::new(resp.access_token.take().unwrap_or_default());
-        if let Some(scheme) = c.scheme {
-            scheme
-                .check_answer(resp.token_type.as_deref())
-                .map_err(|e| e.with_correlation_id(c.correlation_id))?;
+        match c.scheme {
+            Some(scheme) => scheme.check_answer(resp.token_type.as_deref()),
+            None => crate::pop::AuthScheme::check_bearer_answer(resp.token_type.as_deref()),
         }
+        .map_err(|e| e.with_correlation_id(c.correlation_id))?;
         let token_type = resp.token_type.take().unwrap_or_else(|| "Bearer".into());
         let account = self
             .cache
