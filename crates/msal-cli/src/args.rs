@@ -186,6 +186,9 @@ pub(crate) struct TokenArgs {
     /// managed-identity: a user-assigned identity's Azure resource id.
     #[arg(long, value_name = "ID")]
     pub(crate) resource_id: Option<String>,
+    /// Proof-of-possession and SSH certificate options.
+    #[command(flatten)]
+    pub(crate) bound: crate::bound::BoundArgs,
 }
 
 /// `KEY=VALUE`, split at the first `=`; the key must not be empty (the value may be).

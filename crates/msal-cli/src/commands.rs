@@ -122,6 +122,17 @@ fn confidential_app(args: &TokenArgs) -> Result<ConfidentialClientApplication, E
 /// `msal token <flow>`.
 pub async fn token(args: TokenArgs) -> ExitCode {
     let format = args.conn.format();
+    let bound_ok = matches!(
+        args.flow,
+        Flow::ClientCredentials | Flow::DeviceCode | Flow::Silent | Flow::Interactive
+    );
+    if !bound_ok && (args.bound.pop_key.is_some() || args.bound.ssh_key_id.is_some()) {
+        let e = Error::client(
+            codes::INVALID_ARGUMENT,
+            "--pop-key and --ssh-public-key-jwk work with client-credentials, silent, device-code and interactive",
+        );
+        return fail(format, &e);
+    }
     let result = match args.flow {
         Flow::ClientCredentials => client_credentials(&args).await,
         Flow::DeviceCode => device_code(&args).await,
@@ -149,6 +160,7 @@ async fn client_credentials(args: &TokenArgs) -> Result<msal::AuthenticationResu
     if let Some(t) = &args.tenant {
         req = req.with_tenant(t);
     }
+    let req = crate::bound::apply_bound!(args, req);
     req.force_refresh(args.force_refresh).send().await
 }
 
@@ -199,6 +211,7 @@ async fn device_code(args: &TokenArgs) -> Result<msal::AuthenticationResult, Err
     if let Some(t) = &args.tenant {
         req = req.with_tenant(t.clone());
     }
+    let req = crate::bound::apply_bound!(args, req);
     req.send().await
 }
 
@@ -214,6 +227,7 @@ async fn silent(args: &TokenArgs) -> Result<msal::AuthenticationResult, Error> {
     if let Some(t) = &args.tenant {
         req = req.with_tenant(t.clone());
     }
+    let req = crate::bound::apply_bound!(args, req);
     req.send().await
 }
 
@@ -279,6 +293,7 @@ async fn interactive(
     if let Some(t) = &args.tenant {
         req = req.with_tenant(t.clone());
     }
+    let req = crate::bound::apply_bound!(args, req);
     req.send().await
 }
 

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod bound;
 mod commands;
 #[cfg(feature = "emulator")]
 mod demo;

@@ -608,3 +608,109 @@ async fn tenant_sends_the_request_to_that_tenants_endpoints() {
     let (code, _, stderr) = run(&mut cmd);
     assert_eq!(code, 2, "{stderr}");
 }
+
+/// `--pop-key PEM --pop-method M --pop-url URL` prints a signed HTTP request (token_type
+/// `pop`), a fresh one from the cache too; `--ssh-public-key-jwk FILE --ssh-key-id ID` prints
+/// an SSH certificate (token_type `ssh-cert`); other flows refuse them (exit 6), and
+/// `--pop-key` without `--pop-url` is a usage error.
+#[tokio::test(flavor = "multi_thread")]
+async fn pop_and_ssh_certificate_options() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache.json");
+    let key = msal::PopKey::generate_es256().unwrap();
+    let key_file = dir.path().join("pop.pem");
+    std::fs::write(&key_file, key.to_pkcs8_pem().unwrap().as_bytes()).unwrap();
+    let pop = || {
+        let mut c = client_credentials(&emu, Some(&cache));
+        c.arg("--pop-key").arg(&key_file);
+        c.args([
+            "--pop-method",
+            "POST",
+            "--pop-url",
+            "https://api.contoso.test/orders",
+        ]);
+        c
+    };
+    let part = |jwt: &str, i: usize| -> Value {
+        use base64::Engine;
+        let seg = jwt.split('.').nth(i).unwrap();
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(seg)
+            .unwrap();
+        serde_json::from_slice(&raw).unwrap()
+    };
+    let (code, v, stderr) = run(&mut pop());
+    assert_eq!(code, 0, "{v} {stderr}");
+    assert_eq!(v["token_type"], "pop");
+    assert_eq!(v["source"], "identity_provider");
+    let shr = v["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(part(&shr, 0)["typ"], "pop");
+    assert_eq!(part(&shr, 0)["kid"], key.key_id());
+    let claims = part(&shr, 1);
+    assert_eq!(claims["m"], "POST");
+    assert_eq!(claims["u"], "api.contoso.test");
+    assert_eq!(claims["p"], "/orders");
+    let (code, again, _) = run(&mut pop());
+    assert_eq!(code, 0);
+    assert_eq!(again["source"], "cache");
+    assert_eq!(
+        part(again["access_token"].as_str().unwrap(), 1)["at"],
+        claims["at"]
+    );
+    assert_ne!(again["access_token"], v["access_token"]);
+
+    let jwk_file = dir.path().join("ssh.jwk");
+    std::fs::write(
+        &jwk_file,
+        r#"{"kty":"RSA","n":"wO7xNmdbkbxgmkMqPvx0mJ1C4bi3XqlWQjsQjqX2MwE","e":"AQAB"}"#,
+    )
+    .unwrap();
+    let mut c = client_credentials(&emu, Some(&cache));
+    c.arg("--ssh-public-key-jwk").arg(&jwk_file);
+    c.args(["--ssh-key-id", "key-1"]);
+    let (code, v, stderr) = run(&mut c);
+    assert_eq!(code, 0, "{v} {stderr}");
+    assert_eq!(v["token_type"], "ssh-cert");
+    assert!(
+        v["access_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("ssh-rsa-cert-v01@openssh.com ")
+    );
+    // The cache file keeps them apart from bearer tokens, as MSAL writes them.
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
+    let types: Vec<&str> = file["AccessToken"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|e| e["token_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types.len(), 2, "{file}");
+    assert!(types.contains(&"pop") && types.contains(&"ssh-cert"));
+
+    let mut c = msal();
+    c.args(["token", "on-behalf-of"]);
+    common_args(
+        &mut c,
+        &emu.authority(d::TENANT_ID),
+        d::CONFIDENTIAL_CLIENT_ID,
+    );
+    c.args([
+        "--scope",
+        d::API_SCOPE_DEFAULT,
+        "--pop-url",
+        "https://x.test/",
+    ]);
+    c.arg("--pop-key").arg(&key_file);
+    let (code, v, _) = run(&mut c);
+    assert_eq!(
+        (code, v["error"]["code"].as_str()),
+        (6, Some("invalid_argument"))
+    );
+
+    let mut c = client_credentials(&emu, None);
+    c.arg("--pop-key").arg(&key_file);
+    let (code, _, _) = run(&mut c);
+    assert_eq!(code, 2);
+}

@@ -61,6 +61,7 @@ impl AppTokens {
                     id_token_claims: None,
                     home_account_id: None,
                     user_assertion_hash: None,
+                    key_id: None,
                     now,
                 }));
             }
@@ -92,6 +93,7 @@ impl AppTokens {
             scopes,
             home_account_id: None,
             user_assertion_hash: None,
+            bound: None,
             now: self.now,
             scope_bloom: None,
             partition: None,
@@ -167,6 +169,7 @@ mod redis_l2 {
                     id_token_claims: None,
                     home_account_id: None,
                     user_assertion_hash: None,
+                    key_id: None,
                     now: t.now,
                 })
                 .await?;
@@ -189,6 +192,7 @@ mod redis_l2 {
                 scopes: &self.scopes,
                 home_account_id: None,
                 user_assertion_hash: None,
+                bound: None,
                 now: self.now,
                 scope_bloom: None,
                 partition: None,

@@ -41,6 +41,9 @@ pub mod codes {
     pub const NETWORK_ERROR: &str = "network_error";
     /// A 2xx answer that is not a usable token response.
     pub const INVALID_TOKEN_RESPONSE: &str = "invalid_token_response";
+    /// A token answer whose `token_type` is not the one asked for (e.g. `Bearer` for a
+    /// proof-of-possession or SSH certificate request).
+    pub const TOKEN_TYPE_MISMATCH: &str = "token_type_mismatch";
     /// A server answer that is not what the protocol allows (bad JSON, missing fields).
     pub const INVALID_RESPONSE: &str = "invalid_response";
     /// A server answer whose body is larger than the library reads
@@ -402,6 +405,11 @@ impl Error {
     pub(crate) fn with_partial_result(mut self, result: crate::AuthenticationResult) -> Self {
         self.inner.partial_result = Some(Box::new(result));
         self
+    }
+
+    /// Takes the partial result out (to change it and put it back).
+    pub(crate) fn take_partial_result(&mut self) -> Option<crate::AuthenticationResult> {
+        self.inner.partial_result.take().map(|r| *r)
     }
 
     /// A copy of this error marked as throttled by the library, keeping the original error's

@@ -26,6 +26,7 @@ pub mod http;
 pub mod middleware;
 pub mod oauth;
 mod pii;
+pub mod pop;
 pub mod result;
 mod runtime;
 pub mod secret;
@@ -43,6 +44,7 @@ pub use cache::TokenCache;
 pub use error::{Error, ErrorKind, UiRequiredClassification};
 pub use oauth::DeviceCodeInfo;
 pub use oauth::assertion::{AssertionAlgorithm, ClientCertificate};
+pub use pop::PopKey;
 pub use result::{AuthenticationResult, Scopes, SharedStr, TokenSource};
 pub use secret::{
     AccessToken, Assertion, ClientSecret, ManagedIdentitySecret, Password, RefreshToken,

@@ -68,7 +68,8 @@ fn token_inner(
         ))
     })?;
     let azpacr = authenticate_client(shared, &app, inc, basic.map(|b| b.1), seg, &sel)?;
-    match grant_type {
+    let bound = super::bound::requested(inc)?;
+    let reply = match grant_type {
         "client_credentials" => client_credentials(shared, st, &app, inc, &sel, azpacr),
         "password" => ropc(shared, st, ctx, &app, inc, &sel, declined, azpacr),
         "refresh_token" => refresh(shared, st, &app, inc, &sel, declined, azpacr),
@@ -82,5 +83,6 @@ fn token_inner(
             .desc(format!(
                 "The app requested an unsupported grant type '{other}'."
             ))),
-    }
+    }?;
+    super::bound::bind(shared, &bound, reply)
 }

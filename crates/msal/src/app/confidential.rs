@@ -112,6 +112,7 @@ impl ConfidentialClientApplication {
             correlation_id: None,
             tenant: None,
             extra_query: Vec::new(),
+            auth_scheme: None,
         }
     }
 
@@ -237,6 +238,7 @@ pub struct ClientCredentialsRequest {
     correlation_id: Option<String>,
     tenant: Option<RequestTenant>,
     extra_query: Vec<(String, String)>,
+    auth_scheme: Option<crate::pop::AuthScheme>,
 }
 
 /// A request's own tenant: resolved already (found by its name when the request was built),
@@ -248,7 +250,13 @@ enum RequestTenant {
 }
 
 impl ClientCredentialsRequest {
-    super::request_options!(claims, force_refresh, correlation_id, extra_query);
+    super::request_options!(
+        claims,
+        force_refresh,
+        correlation_id,
+        extra_query,
+        auth_scheme
+    );
 
     /// Asks this tenant instead of the application's (a multi-tenant daemon serving many
     /// customers); the tokens are cached per tenant.
@@ -286,6 +294,7 @@ impl ClientCredentialsRequest {
             force_refresh: self.force_refresh,
             extra_query: &self.extra_query,
             regional: true,
+            scheme: self.auth_scheme.as_ref(),
             ..Request::app("client_credentials", &self.scopes)
         };
         self.core.execute(req, &self).await
@@ -309,6 +318,7 @@ impl Steps for &ClientCredentialsRequest {
             correlation_id: None,
             tenant: self.tenant.clone(),
             extra_query: self.extra_query.clone(),
+            auth_scheme: self.auth_scheme.clone(),
         };
         Some(Box::pin(again.send()))
     }

@@ -130,6 +130,11 @@ impl AppCore {
         // Wiped if the cache write fails before it reaches the result.
         let mut access_token =
             zeroize::Zeroizing::new(resp.access_token.take().unwrap_or_default());
+        match c.scheme {
+            Some(scheme) => scheme.check_answer(resp.token_type.as_deref()),
+            None => crate::pop::AuthScheme::check_bearer_answer(resp.token_type.as_deref()),
+        }
+        .map_err(|e| e.with_correlation_id(c.correlation_id))?;
         let token_type = resp.token_type.take().unwrap_or_else(|| "Bearer".into());
         let account = self
             .cache
@@ -161,6 +166,7 @@ impl AppCore {
                     None
                 },
                 user_assertion_hash: c.user_assertion_hash,
+                key_id: c.scheme.map(crate::pop::AuthScheme::key_id),
                 now,
             })
             .await?;

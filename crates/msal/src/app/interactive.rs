@@ -236,6 +236,7 @@ pub struct InteractiveRequest {
     pub(crate) cancel: Option<CancelFuture>,
     pub(crate) extra_query: Vec<(String, String)>,
     pub(crate) tenant: Option<String>,
+    pub(crate) auth_scheme: Option<crate::pop::AuthScheme>,
 }
 
 impl fmt::Debug for InteractiveRequest {
@@ -251,7 +252,14 @@ impl fmt::Debug for InteractiveRequest {
 }
 
 impl InteractiveRequest {
-    super::request_options!(claims, partial_scopes, correlation_id, extra_query, tenant);
+    super::request_options!(
+        claims,
+        partial_scopes,
+        correlation_id,
+        extra_query,
+        tenant,
+        auth_scheme
+    );
 
     pub(crate) fn new(core: Arc<AppCore>, scopes: Result<ScopeSet, Error>) -> Self {
         InteractiveRequest {
@@ -268,6 +276,7 @@ impl InteractiveRequest {
             cancel: None,
             extra_query: Vec::new(),
             tenant: None,
+            auth_scheme: None,
         }
     }
 
@@ -338,6 +347,7 @@ impl InteractiveRequest {
             cancel,
             extra_query,
             tenant,
+            auth_scheme,
         } = self;
         let req = Request {
             correlation_id: correlation_id.as_deref(),
@@ -345,6 +355,7 @@ impl InteractiveRequest {
             accept_partial,
             extra_query: &extra_query,
             tenant: tenant.as_deref(),
+            scheme: auth_scheme.as_ref(),
             ..Request::user("interactive", &scopes)
         };
         let uri = LoopbackUri::parse(redirect_uri.as_deref().unwrap_or(DEFAULT_REDIRECT_URI));

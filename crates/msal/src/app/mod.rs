@@ -11,7 +11,7 @@
 
 /// The option setters that request types share, generated from the names of the fields each
 /// request has (`claims`, `force_refresh`, `accept_partial`, `correlation_id`,
-/// `extra_query`, `tenant`).
+/// `extra_query`, `tenant`, `auth_scheme`).
 macro_rules! request_options {
     (@one claims) => {
         /// Sends a claims request (e.g. the claims of a claims challenge, or of an error's
@@ -71,6 +71,38 @@ macro_rules! request_options {
         /// `Client` error `invalid_authority` before anything is sent.
         pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
             self.tenant = Some(tenant.into());
+            self
+        }
+    };
+    (@one auth_scheme) => {
+        /// Asks for a proof-of-possession token bound to `key` (`token_type=pop`, `req_cnf`)
+        /// instead of a bearer token. The result's access token is a signed HTTP request
+        /// (SHR) for `method` on `url`, made afresh for each call (from the cache too): send
+        /// it as `Authorization: PoP <token>`. Tokens are cached apart from bearer tokens, by
+        /// the key's id.
+        pub fn with_proof_of_possession(
+            mut self,
+            key: $crate::pop::PopKey,
+            method: &str,
+            url: url::Url,
+        ) -> Self {
+            self.auth_scheme = Some($crate::pop::AuthScheme::pop(key, method, url));
+            self
+        }
+
+        /// Asks for an SSH certificate (`token_type=ssh-cert`) for the SSH public key given as
+        /// a JWK (JSON text, sent as `req_cnf`), identified by `key_id`. The result's access
+        /// token is the certificate. Certificates are cached apart from bearer tokens, by
+        /// key id.
+        pub fn with_ssh_certificate(
+            mut self,
+            public_key_jwk: impl Into<String>,
+            key_id: impl Into<String>,
+        ) -> Self {
+            self.auth_scheme = Some($crate::pop::AuthScheme::Ssh {
+                jwk: public_key_jwk.into(),
+                key_id: key_id.into(),
+            });
             self
         }
     };
@@ -258,6 +290,8 @@ pub(crate) struct Completion<'a> {
     pub user_flow: bool,
     pub user_assertion_hash: Option<&'a str>,
     pub accept_partial: bool,
+    /// The bound token asked for (proof-of-possession, SSH certificate); `None`: bearer.
+    pub scheme: Option<&'a crate::pop::AuthScheme>,
 }
 
 pub(crate) use crate::clock::{from_unix, now_unix};

@@ -29,11 +29,12 @@ use super::{
 };
 use crate::account::Account;
 use crate::authority::Metadata;
-use crate::cache::{AccessTokenQuery, CachedAccessToken};
+use crate::cache::{AccessTokenQuery, BoundKey, CachedAccessToken};
 use crate::error::Error;
 use crate::http::BoxFuture;
 use crate::http::throttle::throttle_key;
 use crate::oauth::{RESERVED_SCOPES, TokenResponse, join_scopes};
+use crate::pop::AuthScheme;
 use crate::result::AuthenticationResult;
 
 /// A background refresh of the same request starts at most this often.
@@ -110,6 +111,8 @@ pub(crate) struct Request<'a> {
     /// Goes to the app's regional endpoint when it has one: app tokens of the client
     /// credentials grant only, as in every MSAL (see `region.rs`).
     pub regional: bool,
+    /// A token bound to a key (proof-of-possession, SSH certificate) instead of a bearer token.
+    pub scheme: Option<&'a AuthScheme>,
 }
 
 impl<'a> Request<'a> {
@@ -134,6 +137,7 @@ impl<'a> Request<'a> {
             silent: false,
             extra_query: &[],
             regional: false,
+            scheme: None,
         }
     }
 
@@ -191,6 +195,15 @@ impl Context<'_> {
         &self.authority.metadata
     }
 
+    /// The form fields of the request's bound token (`token_type`, `req_cnf`, `key_id`), for
+    /// the flows that build their token requests themselves.
+    pub(crate) fn scheme_fields(&self) -> Vec<(&'static str, &str)> {
+        self.req
+            .scheme
+            .map(AuthScheme::form_fields)
+            .unwrap_or_default()
+    }
+
     /// The request's throttling key, with `extra` parts (e.g. a hash of the refresh token).
     pub(crate) fn throttle_key(&self, extra: &[&str]) -> [u8; 32] {
         request_key(
@@ -245,6 +258,7 @@ impl Context<'_> {
         if self.req.user_flow {
             form.push(("client_info", "1"));
         }
+        form.extend(self.scheme_fields());
         self.core
             .token_request(TokenRequest {
                 metadata: self.metadata(),
@@ -308,6 +322,11 @@ fn request_key(
     if let Some(q) = &query {
         parts.push(q);
     }
+    // A token bound to a key is another request than the bearer one, and than one bound to
+    // another key.
+    if let Some(scheme) = req.scheme {
+        parts.extend([scheme.token_type(), scheme.key_id()]);
+    }
     parts.extend_from_slice(extra);
     throttle_key(&parts)
 }
@@ -336,6 +355,18 @@ fn flight_key(
             if req.accept_partial { "partial" } else { "" },
         ],
     )
+}
+
+/// The result as the caller gets it: for a proof-of-possession request, its token signed into
+/// a signed HTTP request of this call.
+fn bind(
+    scheme: Option<&AuthScheme>,
+    result: AuthenticationResult,
+) -> Result<AuthenticationResult, Error> {
+    match scheme {
+        None => Ok(result),
+        Some(s) => s.bind(result),
+    }
 }
 
 /// A token found in the cache, and what its result reports with it.
@@ -379,6 +410,9 @@ impl AppCore {
             };
         }
         attempt!(steps.check());
+        if let Some(scheme) = req.scheme {
+            attempt!(scheme.check());
+        }
         attempt!(super::extra_query::check(req.extra_query));
         let scopes: &ScopeSet = attempt!(req.scopes.as_ref().map_err(Error::clone));
         // The caller's claims (a claims challenge) skip the cache; the app's client
@@ -413,7 +447,7 @@ impl AppCore {
                     None => Hit::app(at),
                     Some(home) => attempt!(self.user_hit(at, home, q.account, &aliases).await),
                 };
-                return Ok(hit.into_result(cid));
+                return bind(req.scheme, hit.into_result(cid));
             }
         }
         let claims = match req.claims {
@@ -423,9 +457,23 @@ impl AppCore {
         // Boxed, so that the state of a request to the identity provider (far larger than a
         // cache lookup's) is not carried, and moved, by every call served from the cache.
         let fetch = self.fetch(&req, steps, scopes, claims.as_deref(), use_cache, &cid);
-        Box::pin(fetch)
-            .await
-            .map_err(|e| e.with_correlation_id(&cid))
+        let result = match Box::pin(fetch).await {
+            Ok(r) => r,
+            Err(mut e) => {
+                // A declined-scopes error's partial result is bound as a success would be.
+                if let Some(scheme) = req.scheme
+                    && let Some(partial) = e.take_partial_result()
+                {
+                    e = match scheme.bind(partial) {
+                        Ok(bound) => e.with_partial_result(bound),
+                        Err(bind_error) => bind_error,
+                    };
+                }
+                return Err(e.with_correlation_id(&cid));
+            }
+        };
+        // After single-flight: each caller signs its own proof-of-possession request.
+        bind(req.scheme, result)
     }
 
     /// The request to the identity provider: its authority, single-flight, the flow's steps
@@ -474,6 +522,7 @@ impl AppCore {
                     user_flow: req.user_flow,
                     user_assertion_hash: req.user_assertion_hash,
                     accept_partial: req.accept_partial,
+                    scheme: req.scheme,
                 },
             )
             .await
@@ -525,6 +574,10 @@ impl AppCore {
             partition: None,
             home_account_id: q.home_account_id,
             user_assertion_hash: req.user_assertion_hash,
+            bound: req.scheme.map(|s| BoundKey {
+                token_type: s.token_type(),
+                key_id: s.key_id(),
+            }),
             now,
         }
     }

@@ -87,6 +87,7 @@ impl PublicClientApplication {
             accept_partial: false,
             extra_query: Vec::new(),
             tenant: None,
+            auth_scheme: None,
         }
     }
 
@@ -213,6 +214,7 @@ pub struct DeviceCodeRequest {
     accept_partial: bool,
     extra_query: Vec<(String, String)>,
     tenant: Option<String>,
+    auth_scheme: Option<crate::pop::AuthScheme>,
 }
 
 impl std::fmt::Debug for DeviceCodeRequest {
@@ -224,7 +226,14 @@ impl std::fmt::Debug for DeviceCodeRequest {
 }
 
 impl DeviceCodeRequest {
-    super::request_options!(claims, partial_scopes, correlation_id, extra_query, tenant);
+    super::request_options!(
+        claims,
+        partial_scopes,
+        correlation_id,
+        extra_query,
+        tenant,
+        auth_scheme
+    );
 
     /// Called once with the code and the server's message, which you show to the user.
     pub fn on_code(mut self, f: impl Fn(&DeviceCodeInfo) + Send + Sync + 'static) -> Self {
@@ -250,6 +259,7 @@ impl DeviceCodeRequest {
             accept_partial,
             extra_query,
             tenant,
+            auth_scheme,
         } = self;
         let req = Request {
             correlation_id: correlation_id.as_deref(),
@@ -257,6 +267,7 @@ impl DeviceCodeRequest {
             accept_partial,
             extra_query: &extra_query,
             tenant: tenant.as_deref(),
+            scheme: auth_scheme.as_ref(),
             ..Request::user("device_code", &scopes)
         };
         core.execute(req, DeviceCodePolling { on_code, cancel })
@@ -307,6 +318,7 @@ impl Steps for DeviceCodePolling {
         if let Some(c) = cx.claims {
             poll_form.push(("claims", c));
         }
+        poll_form.extend(cx.scheme_fields());
         let cancel = self
             .cancel
             .unwrap_or_else(|| Box::pin(std::future::pending()));
@@ -345,6 +357,7 @@ pub struct SilentRequest {
     correlation_id: Option<String>,
     extra_query: Vec<(String, String)>,
     tenant: Option<String>,
+    auth_scheme: Option<crate::pop::AuthScheme>,
 }
 
 impl SilentRequest {
@@ -354,7 +367,8 @@ impl SilentRequest {
         partial_scopes,
         correlation_id,
         extra_query,
-        tenant
+        tenant,
+        auth_scheme
     );
 
     pub(crate) fn new(
@@ -372,6 +386,7 @@ impl SilentRequest {
             correlation_id: None,
             extra_query: Vec::new(),
             tenant: None,
+            auth_scheme: None,
         }
     }
 
@@ -406,6 +421,7 @@ impl SilentRequest {
             silent: true,
             extra_query: &self.extra_query,
             tenant: self.tenant.as_deref(),
+            scheme: self.auth_scheme.as_ref(),
             ..Request::user("silent", &self.scopes)
         };
         core.execute(req, &self).await
@@ -491,6 +507,7 @@ impl Steps for &SilentRequest {
             correlation_id: None,
             extra_query: self.extra_query.clone(),
             tenant: self.tenant.clone(),
+            auth_scheme: self.auth_scheme.clone(),
         };
         Some(Box::pin(again.send()))
     }

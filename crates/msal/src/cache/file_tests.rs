@@ -60,6 +60,7 @@ async fn save_token(cache: &TokenCache, secret: &str) -> Result<(), Error> {
             id_token_claims: None,
             home_account_id: None,
             user_assertion_hash: None,
+            key_id: None,
             now: crate::clock::now_unix(),
         })
         .await
@@ -78,6 +79,7 @@ async fn find_token(cache: &TokenCache) -> Result<Option<String>, Error> {
             scopes: &scopes,
             home_account_id: None,
             user_assertion_hash: None,
+            bound: None,
             now: crate::clock::now_unix(),
             scope_bloom: None,
             partition: None,

@@ -533,6 +533,7 @@ impl<S: BuildHasher + Clone> Store<S> {
                 || !env_in(q.environments, e.environment())
                 || q.user_assertion_hash
                     .is_some_and(|h| e.user_assertion_hash() != Some(h))
+                || !e.is_bound_as(q.bound)
                 || !e.covers(q.scopes)
             {
                 continue;

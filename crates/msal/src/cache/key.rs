@@ -6,6 +6,7 @@
 //! | section        | key                                                                    |
 //! |----------------|------------------------------------------------------------------------|
 //! | `AccessToken`  | `{home_account_id}-{environment}-accesstoken-{client_id}-{realm}-{target}` |
+//! | (bound token)  | `{home_account_id}-{environment}-accesstoken_with_authscheme-{client_id}-{realm}-{target}-{token_type}` |
 //! | `RefreshToken` | `{home_account_id}-{environment}-refreshtoken-{client_id}--{target}`   |
 //! | `IdToken`      | `{home_account_id}-{environment}-idtoken-{client_id}-{realm}-`          |
 //! | `Account`      | `{home_account_id}-{environment}-{realm}`                               |
@@ -22,6 +23,9 @@ use foldhash::fast::RandomState;
 
 /// `AccessToken`: the section and `credential_type` of access tokens.
 pub(crate) const ACCESS_TOKEN: &str = "AccessToken";
+/// The key part MSAL .NET writes instead of `accesstoken` for a token of another type than
+/// `Bearer` (proof-of-possession, SSH certificate), whose type then ends the key.
+pub(crate) const ACCESS_TOKEN_WITH_AUTH_SCHEME: &str = "AccessToken_With_AuthScheme";
 /// `RefreshToken`: the section and `credential_type` of refresh tokens.
 pub(crate) const REFRESH_TOKEN: &str = "RefreshToken";
 /// `IdToken`: the section and `credential_type` of id tokens.
@@ -31,26 +35,47 @@ pub(crate) const ACCOUNT: &str = "Account";
 /// `AppMetadata`: the section of per-app metadata (the FOCI family).
 pub(crate) const APP_METADATA: &str = "AppMetadata";
 
+/// The type and key id of a bound token (proof-of-possession, SSH certificate).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BoundKey<'a> {
+    /// `pop` or `ssh-cert`.
+    pub token_type: &'a str,
+    /// The key id.
+    pub key_id: &'a str,
+}
+
 fn join_lower(parts: &[&str]) -> String {
     parts.join("-").to_lowercase()
 }
 
-/// The key of an access token. `home_account_id` is `None` for app tokens.
+/// The key of an access token. `home_account_id` is `None` for app tokens. A token of another
+/// type than `Bearer` is keyed as MSAL .NET keys it: `accesstoken_with_authscheme`, and its
+/// type at the end (so it never replaces, nor is replaced by, the bearer token).
 pub(crate) fn access_token(
     home_account_id: Option<&str>,
     environment: &str,
     client_id: &str,
     realm: &str,
     target: &str,
+    token_type: &str,
 ) -> String {
-    join_lower(&[
+    let bearer = token_type.is_empty() || token_type.eq_ignore_ascii_case("bearer");
+    let mut parts = vec![
         home_account_id.unwrap_or(""),
         environment,
-        ACCESS_TOKEN,
+        if bearer {
+            ACCESS_TOKEN
+        } else {
+            ACCESS_TOKEN_WITH_AUTH_SCHEME
+        },
         client_id,
         realm,
         target,
-    ])
+    ];
+    if !bearer {
+        parts.push(token_type);
+    }
+    join_lower(&parts)
 }
 
 /// The key of a refresh token (no realm: refresh tokens are cross-tenant).
@@ -257,13 +282,18 @@ mod tests {
                 "login.microsoftonline.com",
                 "CID",
                 "Contoso",
-                "User.Read"
+                "User.Read",
+                "Bearer"
             ),
             "uid.utid-login.microsoftonline.com-accesstoken-cid-contoso-user.read"
         );
         assert_eq!(
-            access_token(None, "login.microsoftonline.com", "cid", "t", "s"),
+            access_token(None, "login.microsoftonline.com", "cid", "t", "s", ""),
             "-login.microsoftonline.com-accesstoken-cid-t-s"
+        );
+        assert_eq!(
+            access_token(None, "login.microsoftonline.com", "cid", "t", "s", "pop"),
+            "-login.microsoftonline.com-accesstoken_with_authscheme-cid-t-s-pop"
         );
         assert_eq!(
             refresh_token("u.t", "login.microsoftonline.com", "cid", "a b"),

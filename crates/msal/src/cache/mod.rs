@@ -76,6 +76,7 @@ pub use persistence::{CachePersistence, CacheVersion, LoadOutcome, PersistenceLo
 #[cfg(feature = "redis")]
 pub use redis_l2::RedisCache;
 
+pub(crate) use key::BoundKey;
 pub(crate) use key::request_bloom;
 pub(crate) use query::{AccessTokenQuery, CacheWrite, CachedAccessToken, CachedRefreshToken};
 

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::key::BoundKey;
 use super::schema::AtEntry;
 use crate::result::{Scopes, SharedStr};
 use crate::secret::{AccessToken, RefreshToken};
@@ -39,6 +40,8 @@ pub(crate) struct CacheWrite<'a> {
     pub home_account_id: Option<&'a str>,
     /// The hash of the incoming assertion, for on-behalf-of tokens.
     pub user_assertion_hash: Option<&'a str>,
+    /// The key id a bound token (proof-of-possession, SSH certificate) is bound to.
+    pub key_id: Option<&'a str>,
     /// The current Unix time in seconds.
     pub now: i64,
 }
@@ -63,6 +66,8 @@ pub(crate) struct AccessTokenQuery<'a> {
     pub home_account_id: Option<&'a str>,
     /// The hash of the incoming assertion, for on-behalf-of tokens.
     pub user_assertion_hash: Option<&'a str>,
+    /// The bound token asked for; `None`: a bearer token.
+    pub bound: Option<BoundKey<'a>>,
     /// The current Unix time in seconds.
     pub now: i64,
 }

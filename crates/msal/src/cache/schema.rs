@@ -29,10 +29,11 @@ pub(crate) struct AtEntry {
     /// Its key in the `AccessToken` section.
     pub key: String,
     /// `environment`, `client_id`, `realm`, `home_account_id` (empty for app tokens),
-    /// `target`, `token_type`, `user_assertion_hash` (empty when absent), concatenated.
+    /// `target`, `token_type`, `user_assertion_hash` (empty when absent), the key id of a
+    /// bound token (`kid`, else `key_id`; empty when absent), concatenated.
     text: Box<str>,
     /// Where each part of `text` ends.
-    ends: [usize; 7],
+    ends: [usize; 8],
     /// The Bloom filter of the scopes (see [`key::scope_bloom`]).
     pub scope_bloom: u64,
     /// The token, its tenant, scopes and token type as a result reports them, in one
@@ -174,8 +175,13 @@ impl AtEntry {
             target,
             f.opt_nonempty("token_type")?.unwrap_or("Bearer"),
             f.opt_str("user_assertion_hash")?.unwrap_or(""),
+            // MSAL .NET writes `kid`; MSAL Python's callers (Azure CLI) store `key_id`.
+            match f.opt_nonempty("kid")? {
+                Some(k) => k,
+                None => f.opt_str("key_id")?.unwrap_or(""),
+            },
         ];
-        let mut ends = [0; 7];
+        let mut ends = [0; 8];
         let mut end = 0;
         for (e, p) in ends.iter_mut().zip(parts) {
             end += p.len();
@@ -230,6 +236,10 @@ impl AtEntry {
         if let Some(hash) = self.user_assertion_hash() {
             m.insert("user_assertion_hash".into(), s(hash));
         }
+        if let Some(kid) = self.key_id() {
+            m.insert("kid".into(), s(kid));
+            m.insert("key_id".into(), s(kid));
+        }
         m
     }
 
@@ -275,6 +285,29 @@ impl AtEntry {
     /// The on-behalf-of assertion hash, `None` for other tokens.
     pub(crate) fn user_assertion_hash(&self) -> Option<&str> {
         Some(self.part(6)).filter(|h| !h.is_empty())
+    }
+
+    /// The token type (`Bearer` when absent).
+    pub(crate) fn token_type(&self) -> &str {
+        self.part(5)
+    }
+
+    /// The key id a bound token (proof-of-possession, SSH certificate) is bound to.
+    pub(crate) fn key_id(&self) -> Option<&str> {
+        Some(self.part(7)).filter(|k| !k.is_empty())
+    }
+
+    /// Whether the token is of the type and key a lookup asks for: a bearer lookup (`None`)
+    /// finds only bearer tokens (a `key_id` on one is ignored, as MSAL Python ignores it); a
+    /// bound one only tokens of its type (ASCII case-insensitive) and key id (exactly).
+    pub(crate) fn is_bound_as(&self, bound: Option<key::BoundKey<'_>>) -> bool {
+        match bound {
+            None => self.token_type().eq_ignore_ascii_case("bearer"),
+            Some(b) => {
+                self.token_type().eq_ignore_ascii_case(b.token_type)
+                    && self.key_id() == Some(b.key_id)
+            }
+        }
     }
 
     /// Whether the token is in this partition.
@@ -416,7 +449,8 @@ pub(crate) struct Written<'a> {
 }
 
 /// An `AccessToken` entry, as MSAL Python writes it (plus `user_assertion_hash` for
-/// on-behalf-of tokens, as MSAL .NET and Go write it).
+/// on-behalf-of tokens, as MSAL .NET and Go write it, and the key id of a bound token in
+/// `kid`, as MSAL .NET writes it, and in `key_id`, as MSAL Python's callers store it).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn access_token(
     w: &Written<'_>,
@@ -426,6 +460,7 @@ pub(crate) fn access_token(
     ext_expires_in: Option<u64>,
     refresh_in: Option<u64>,
     user_assertion_hash: Option<&str>,
+    key_id: Option<&str>,
 ) -> Raw {
     let mut m = Raw::new();
     m.insert("credential_type".into(), s(key::ACCESS_TOKEN));
@@ -455,6 +490,10 @@ pub(crate) fn access_token(
     }
     if let Some(hash) = user_assertion_hash.filter(|h| !h.is_empty()) {
         m.insert("user_assertion_hash".into(), s(hash));
+    }
+    if let Some(kid) = key_id.filter(|k| !k.is_empty()) {
+        m.insert("kid".into(), s(kid));
+        m.insert("key_id".into(), s(kid));
     }
     m
 }

@@ -114,6 +114,7 @@ impl Resp {
             id_token_claims: self.claims.as_ref(),
             home_account_id: self.home.as_deref(),
             user_assertion_hash: self.user_assertion_hash.as_deref(),
+            key_id: None,
             now: self.now,
         }
     }
@@ -159,6 +160,7 @@ impl Q {
             scopes: &self.scopes,
             home_account_id: self.home.as_deref(),
             user_assertion_hash: self.user_assertion_hash.as_deref(),
+            bound: None,
             now: self.now,
             scope_bloom: None,
             partition: None,

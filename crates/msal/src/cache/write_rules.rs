@@ -92,8 +92,16 @@ impl<S: BuildHasher + Clone> Store<S> {
                 w.ext_expires_in,
                 w.refresh_in,
                 w.user_assertion_hash,
+                w.key_id,
             );
-            let mut key = key::access_token(home, w.environment, w.client_id, w.realm, &target);
+            let mut key = key::access_token(
+                home,
+                w.environment,
+                w.client_id,
+                w.realm,
+                &target,
+                w.token_type,
+            );
             if let Some(hash) = w.user_assertion_hash.filter(|h| !h.is_empty()) {
                 // On-behalf-of sessions of one user keep their own tokens (see
                 // `key::session_refresh_token`).
@@ -103,8 +111,12 @@ impl<S: BuildHasher + Clone> Store<S> {
             let stale: Vec<String> = self
                 .same_partition(&new)
                 .filter(|e| {
+                    // A token replaces those of its own type only (as MSAL .NET's keys do): a
+                    // proof-of-possession token for a new key replaces the one for the old key,
+                    // never the bearer token.
                     let superseded = e.environment().eq_ignore_ascii_case(new.environment())
                         && e.user_assertion_hash() == new.user_assertion_hash()
+                        && e.token_type().eq_ignore_ascii_case(new.token_type())
                         && e.intersects(&new);
                     superseded || e.expires_on < w.now
                 })

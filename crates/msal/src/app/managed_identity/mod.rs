@@ -414,6 +414,7 @@ impl ManagedIdentityRequest {
             partition: None,
             home_account_id: None,
             user_assertion_hash: None,
+            bound: None,
             now: now_unix(),
         };
         match cx.core.cache.find_access_token(&query).await {
