@@ -44,10 +44,7 @@ pub(super) struct Rec<T> {
 impl<T: Render> Rec<T> {
     /// Keeps `raw` unless `entry` renders it exactly.
     fn new(raw: Raw, entry: T) -> Self {
-        let rendered = entry.render();
-        let same = rendered
-            .as_ref()
-            .is_some_and(|r| r.len() == raw.len() && r.iter().zip(raw.iter()).all(|(a, b)| a == b));
+        let same = entry.render().is_some_and(|r| same_object(&r, &raw));
         Rec {
             raw: (!same).then_some(raw),
             entry,
@@ -61,6 +58,11 @@ impl<T: Render> Rec<T> {
             None => std::borrow::Cow::Owned(self.entry.render().unwrap_or_default()),
         }
     }
+}
+
+/// Whether two JSON objects hold the same fields with the same values, in the same order.
+fn same_object(a: &Raw, b: &Raw) -> bool {
+    a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x == y)
 }
 
 /// A typed entry that can give back its JSON object, so that the object need not be kept.
@@ -356,6 +358,29 @@ impl<S: BuildHasher + Clone> Store<S> {
 
     pub(super) fn insert_at(&mut self, key: String, raw: Raw) -> Result<(), Error> {
         let entry = Arc::new(AtEntry::parse(&key, &raw)?);
+        let rec = Rec::new(raw, entry);
+        self.insert_at_rec(key, rec);
+        Ok(())
+    }
+
+    /// Inserts an access token this library has just written with `schema::access_token`
+    /// and parsed: its JSON object is not kept, since the entry renders it (checked in debug
+    /// builds, and by the cache tests).
+    pub(super) fn insert_written_at(&mut self, key: String, raw: Raw, entry: AtEntry) {
+        debug_assert!(
+            same_object(&entry.render(), &raw),
+            "schema::access_token and AtEntry::render disagree"
+        );
+        drop(raw);
+        let rec = Rec {
+            raw: None,
+            entry: Arc::new(entry),
+        };
+        self.insert_at_rec(key, rec);
+    }
+
+    fn insert_at_rec(&mut self, key: String, rec: Rec<Arc<AtEntry>>) {
+        let entry = Arc::clone(&rec.entry);
         self.remove_at(&key);
         let hasher = &self.hasher;
         let part = self
@@ -390,9 +415,8 @@ impl<S: BuildHasher + Clone> Store<S> {
             self.index_user(Slot::At, home, &key);
         }
         self.index_session(Slot::At, entry.user_assertion_hash(), &key);
-        self.ats.entries.insert(key, Rec::new(raw, entry));
+        self.ats.entries.insert(key, rec);
         self.generation += 1;
-        Ok(())
     }
 
     pub(super) fn remove_at(&mut self, key: &str) -> bool {

@@ -125,7 +125,7 @@ impl<S: BuildHasher + Clone> Store<S> {
             for k in &stale {
                 self.remove_at(k);
             }
-            self.insert_at(key, raw)?;
+            self.insert_written_at(key, raw, new);
         }
 
         let mut account = None;
