@@ -364,6 +364,23 @@ async fn imds_region(http: &dyn HttpClient, url: Url, timeout: Duration) -> Resu
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// A region from the instance metadata service is hostile: whatever its text, it is
+        /// refused or becomes one DNS label whose regional host is a valid URL host.
+        #[test]
+        fn any_answer_is_refused_or_a_usable_label(raw in proptest::prelude::any::<String>()) {
+            if let Some(r) = normalize_region(&raw) {
+                proptest::prop_assert!(!r.is_empty() && r.len() <= MAX_REGION_LEN);
+                let host = regional_host(&r, &url::Host::Domain("login.microsoftonline.com"));
+                let url = format!("https://{}/tenant/oauth2/v2.0/token", host.unwrap_or_default());
+                let parsed = Url::parse(&url);
+                proptest::prop_assert!(parsed.is_ok(), "{url}");
+                let parsed = parsed.unwrap();
+                proptest::prop_assert_eq!(parsed.path(), "/tenant/oauth2/v2.0/token");
+            }
+        }
+    }
+
     #[test]
     fn regions_are_dns_labels() {
         assert_eq!(normalize_region(" West US 2 ").as_deref(), Some("westus2"));
