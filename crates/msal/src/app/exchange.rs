@@ -22,7 +22,13 @@ impl AppCore {
         // audience is then that endpoint, as in MSAL .NET and Go); the answer is cached under
         // the metadata's (global) environment all the same.
         let regional = if r.regional {
-            self.regional_token_endpoint(&r.metadata.token_endpoint, r.correlation_id)
+            self.regional
+                .token_endpoint(
+                    self.http.as_ref(),
+                    self.authority.url(),
+                    &r.metadata.token_endpoint,
+                    r.correlation_id,
+                )
                 .await
         } else {
             None

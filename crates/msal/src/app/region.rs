@@ -30,7 +30,6 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::AppCore;
 use crate::authority::AuthorityKind;
 use crate::error::{Error, codes};
 use crate::http::{HeaderValue, HttpClient, HttpRequest, StatusCode};
@@ -257,25 +256,26 @@ impl Regional {
     }
 }
 
-impl AppCore {
-    /// The regional token endpoint of an app token request (`global` with the regional host),
-    /// or `None` for the global one: no region configured, none detected, or an authority
-    /// host that has no regional one.
-    pub(crate) async fn regional_token_endpoint(
+impl Regional {
+    /// The regional token endpoint of an app token request (`global` with the regional host
+    /// of the app's `authority`), or `None` for the global one: no region configured, none
+    /// detected (asking with `http`), or an authority host that has no regional one.
+    pub(crate) async fn token_endpoint(
         &self,
+        http: &dyn HttpClient,
+        authority: &Url,
         global: &Url,
         correlation_id: &str,
     ) -> Option<Url> {
-        let region = match self.regional.region.as_ref()? {
+        let region = match self.region.as_ref()? {
             Region::Named(r) => r.as_str(),
             Region::AutoDetect => self
-                .regional
                 .detected
-                .get_or_init(|| self.detect_region(correlation_id))
+                .get_or_init(|| self.detect_region(http, correlation_id))
                 .await
                 .as_deref()?,
         };
-        let host = self.authority.url().host()?;
+        let host = authority.host()?;
         let Some(regional) = regional_host(region, &host) else {
             tracing::debug!(
                 correlation_id,
@@ -293,8 +293,8 @@ impl AppCore {
     }
 
     /// Detects the region once: `REGION_NAME`, then the instance metadata service.
-    async fn detect_region(&self, correlation_id: &str) -> Option<String> {
-        let detection = &self.regional.detection;
+    async fn detect_region(&self, http: &dyn HttpClient, correlation_id: &str) -> Option<String> {
+        let detection = &self.detection;
         if let Some(raw) = detection.region_name().filter(|v| !v.trim().is_empty()) {
             match normalize_region(&raw) {
                 Some(r) => {
@@ -308,8 +308,8 @@ impl AppCore {
                 ),
             }
         }
-        let url = self.regional.imds.clone()?;
-        let found = imds_region(self.http.as_ref(), url, detection.timeout).await;
+        let url = self.imds.clone()?;
+        let found = imds_region(http, url, detection.timeout).await;
         match &found {
             Ok(r) => {
                 tracing::info!(correlation_id, region = %r, source = "imds", "Azure region detected from the instance metadata service");
