@@ -13,7 +13,7 @@ const MAX_FILE: u64 = 64 * 1024;
 
 #[derive(Debug, Args)]
 pub(crate) struct BoundArgs {
-    /// client-credentials, silent, device-code, interactive: a proof-of-possession token bound to this
+    /// Every flow but managed-identity: a proof-of-possession token bound to this
     /// private key (PKCS#8, SEC1 or PKCS#1 PEM; P-256 or RSA); the printed access_token is a
     /// signed HTTP request for --pop-method and --pop-url, sent as `Authorization: PoP <token>`.
     #[arg(
@@ -29,8 +29,8 @@ pub(crate) struct BoundArgs {
     /// With --pop-key: the URL of the request the token is for.
     #[arg(long, value_name = "URL", requires = "pop_key")]
     pub(crate) pop_url: Option<String>,
-    /// client-credentials, silent, device-code, interactive: an SSH certificate for the public key in this
-    /// JWK file.
+    /// Every flow but managed-identity: an SSH certificate for the public key in this JWK
+    /// file.
     #[arg(long, value_name = "FILE", requires = "ssh_key_id")]
     pub(crate) ssh_public_key_jwk: Option<PathBuf>,
     /// With --ssh-public-key-jwk: the key id the certificate is cached by.

@@ -122,14 +122,13 @@ fn confidential_app(args: &TokenArgs) -> Result<ConfidentialClientApplication, E
 /// `msal token <flow>`.
 pub async fn token(args: TokenArgs) -> ExitCode {
     let format = args.conn.format();
-    let bound_ok = matches!(
-        args.flow,
-        Flow::ClientCredentials | Flow::DeviceCode | Flow::Silent | Flow::Interactive
-    );
+    // Managed identity endpoints issue bearer tokens only: a bound token is refused there
+    // before anything is sent.
+    let bound_ok = !matches!(args.flow, Flow::ManagedIdentity);
     if !bound_ok && (args.bound.pop_key.is_some() || args.bound.ssh_key_id.is_some()) {
         let e = Error::client(
             codes::INVALID_ARGUMENT,
-            "--pop-key and --ssh-public-key-jwk work with client-credentials, silent, device-code and interactive",
+            "--pop-key and --ssh-public-key-jwk do not work with managed-identity",
         );
         return fail(format, &e);
     }
@@ -313,6 +312,7 @@ async fn username_password(args: &TokenArgs) -> Result<msal::AuthenticationResul
     if let Some(t) = &args.tenant {
         req = req.with_tenant(t.clone());
     }
+    let req = crate::bound::apply_bound!(args, req);
     req.send().await
 }
 
@@ -329,6 +329,7 @@ async fn on_behalf_of(args: &TokenArgs) -> Result<msal::AuthenticationResult, Er
     if let Some(t) = &args.tenant {
         req = req.with_tenant(t.clone());
     }
+    let req = crate::bound::apply_bound!(args, req);
     req.send().await
 }
 

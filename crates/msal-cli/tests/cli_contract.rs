@@ -611,7 +611,8 @@ async fn tenant_sends_the_request_to_that_tenants_endpoints() {
 
 /// `--pop-key PEM --pop-method M --pop-url URL` prints a signed HTTP request (token_type
 /// `pop`), a fresh one from the cache too; `--ssh-public-key-jwk FILE --ssh-key-id ID` prints
-/// an SSH certificate (token_type `ssh-cert`); other flows refuse them (exit 6), and
+/// an SSH certificate (token_type `ssh-cert`); username-password and on-behalf-of take them
+/// too, managed-identity refuses them (exit 6), and
 /// `--pop-key` without `--pop-url` is a usage error.
 #[tokio::test(flavor = "multi_thread")]
 async fn pop_and_ssh_certificate_options() {
@@ -689,6 +690,41 @@ async fn pop_and_ssh_certificate_options() {
     assert_eq!(types.len(), 2, "{file}");
     assert!(types.contains(&"pop") && types.contains(&"ssh-cert"));
 
+    // username-password and on-behalf-of take them too: the user's PoP token for the API,
+    // then a bearer one, exchanged on behalf of the user for a PoP token to Graph.
+    let username_password = || {
+        let mut c = msal();
+        c.args(["token", "username-password"]);
+        common_args(&mut c, &emu.authority(d::TENANT_ID), d::PUBLIC_CLIENT_ID);
+        c.args([
+            "--scope",
+            d::API_SCOPE,
+            "--username",
+            d::USER_USERNAME,
+            "--password-env",
+            "MSAL_TEST_PASSWORD",
+        ])
+        .env("MSAL_TEST_PASSWORD", d::USER_PASSWORD);
+        c
+    };
+    let mut c = username_password();
+    c.arg("--pop-key").arg(&key_file);
+    c.args(["--pop-url", "https://api.contoso.test/me"]);
+    let (code, v, stderr) = run(&mut c);
+    assert_eq!(code, 0, "{v} {stderr}");
+    assert_eq!(v["token_type"], "pop");
+    let claims = part(v["access_token"].as_str().unwrap(), 1);
+    assert_eq!(
+        (claims["m"].as_str(), claims["p"].as_str()),
+        (Some("GET"), Some("/me"))
+    );
+    assert_eq!(
+        part(claims["at"].as_str().unwrap(), 1)["cnf"]["kid"],
+        key.key_id()
+    );
+    let (code, user, stderr) = run(&mut username_password());
+    assert_eq!(code, 0, "{user} {stderr}");
+    assert_eq!(user["token_type"], "Bearer");
     let mut c = msal();
     c.args(["token", "on-behalf-of"]);
     common_args(
@@ -697,8 +733,55 @@ async fn pop_and_ssh_certificate_options() {
         d::CONFIDENTIAL_CLIENT_ID,
     );
     c.args([
+        "--client-secret-env",
+        "MSAL_TEST_SECRET",
+        "--assertion-env",
+        "MSAL_TEST_ASSERTION",
         "--scope",
-        d::API_SCOPE_DEFAULT,
+        "User.Read",
+        "--pop-method",
+        "PATCH",
+        "--pop-url",
+        "https://graph.contoso.test/v1.0/me",
+    ])
+    .env("MSAL_TEST_SECRET", d::CLIENT_SECRET)
+    .env(
+        "MSAL_TEST_ASSERTION",
+        user["access_token"].as_str().unwrap(),
+    );
+    c.arg("--pop-key").arg(&key_file);
+    let (code, v, stderr) = run(&mut c);
+    assert_eq!(code, 0, "{v} {stderr}");
+    assert_eq!(v["token_type"], "pop");
+    assert_eq!(
+        part(v["access_token"].as_str().unwrap(), 0)["kid"],
+        key.key_id()
+    );
+    let claims = part(v["access_token"].as_str().unwrap(), 1);
+    assert_eq!(claims["m"], "PATCH");
+    assert_eq!(claims["u"], "graph.contoso.test");
+    assert_eq!(claims["p"], "/v1.0/me");
+    assert_eq!(
+        part(claims["at"].as_str().unwrap(), 1)["cnf"]["kid"],
+        key.key_id()
+    );
+    let obo = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.form_value("requested_token_use") == Some("on_behalf_of"))
+        .collect::<Vec<_>>();
+    assert_eq!(obo.len(), 1);
+    assert_eq!(obo[0].form_value("token_type"), Some("pop"));
+
+    // Managed identity endpoints issue bearer tokens only: refused before anything is sent.
+    let mut c = msal();
+    c.args([
+        "token",
+        "managed-identity",
+        "--output",
+        "json",
+        "--scope",
+        "https://management.azure.com/.default",
         "--pop-url",
         "https://x.test/",
     ]);

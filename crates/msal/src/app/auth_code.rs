@@ -597,10 +597,18 @@ pub struct AuthCodeFlowRequest {
     pub(crate) correlation_id: Option<String>,
     pub(crate) extra_query: Vec<(String, String)>,
     pub(crate) tenant: Option<String>,
+    pub(crate) auth_scheme: Option<crate::pop::AuthScheme>,
 }
 
 impl AuthCodeFlowRequest {
-    super::request_options!(claims, partial_scopes, correlation_id, extra_query, tenant);
+    super::request_options!(
+        claims,
+        partial_scopes,
+        correlation_id,
+        extra_query,
+        tenant,
+        auth_scheme
+    );
 
     /// Checks the redirect (its `state`, an `error` in it) and redeems the code.
     pub async fn send(self) -> Result<AuthenticationResult, Error> {
@@ -617,6 +625,7 @@ impl AuthCodeFlowRequest {
             extra_query: &self.extra_query,
             // The tenant the flow was started in, unless this request names another.
             tenant: self.tenant.as_deref().or(self.flow.tenant.as_deref()),
+            scheme: self.auth_scheme.as_ref(),
             ..Request::user("authorization_code", &scopes)
         };
         self.core.execute(req, &self).await

@@ -29,10 +29,17 @@ pub struct RefreshTokenRequest {
     pub(crate) accept_partial: bool,
     pub(crate) correlation_id: Option<String>,
     pub(crate) extra_query: Vec<(String, String)>,
+    pub(crate) auth_scheme: Option<crate::pop::AuthScheme>,
 }
 
 impl RefreshTokenRequest {
-    super::request_options!(claims, partial_scopes, correlation_id, extra_query);
+    super::request_options!(
+        claims,
+        partial_scopes,
+        correlation_id,
+        extra_query,
+        auth_scheme
+    );
 
     pub(crate) fn new(
         core: Arc<AppCore>,
@@ -47,6 +54,7 @@ impl RefreshTokenRequest {
             accept_partial: false,
             correlation_id: None,
             extra_query: Vec::new(),
+            auth_scheme: None,
         }
     }
 
@@ -61,6 +69,7 @@ impl RefreshTokenRequest {
             identity: &identity,
             accept_partial: self.accept_partial,
             extra_query: &self.extra_query,
+            scheme: self.auth_scheme.as_ref(),
             ..Request::user("refresh_token", &self.scopes)
         };
         self.core.execute(req, &self).await

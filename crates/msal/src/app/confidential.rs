@@ -140,6 +140,7 @@ impl ConfidentialClientApplication {
             correlation_id: None,
             extra_query: Vec::new(),
             tenant: None,
+            auth_scheme: None,
         }
     }
 
@@ -207,6 +208,7 @@ impl ConfidentialClientApplication {
             correlation_id: None,
             extra_query: Vec::new(),
             tenant: None,
+            auth_scheme: None,
         }
     }
 

@@ -106,6 +106,7 @@ pub struct LongRunningOnBehalfOfRequest {
     correlation_id: Option<String>,
     extra_query: Vec<(String, String)>,
     tenant: Option<String>,
+    auth_scheme: Option<crate::pop::AuthScheme>,
 }
 
 impl LongRunningOnBehalfOfRequest {
@@ -115,7 +116,8 @@ impl LongRunningOnBehalfOfRequest {
         partial_scopes,
         correlation_id,
         extra_query,
-        tenant
+        tenant,
+        auth_scheme
     );
 
     fn new(
@@ -136,6 +138,7 @@ impl LongRunningOnBehalfOfRequest {
             correlation_id: None,
             extra_query: Vec::new(),
             tenant: None,
+            auth_scheme: None,
         }
     }
 
@@ -218,6 +221,7 @@ impl LongRunningOnBehalfOfRequest {
             credential_required: true,
             extra_query: &self.extra_query,
             tenant: self.tenant.as_deref(),
+            scheme: self.auth_scheme.as_ref(),
             ..Request::user(
                 if self.assertion.is_some() {
                     "long_running_obo_initiate"

@@ -47,6 +47,7 @@ pub struct OnBehalfOfRequest {
     pub(crate) correlation_id: Option<String>,
     pub(crate) extra_query: Vec<(String, String)>,
     pub(crate) tenant: Option<String>,
+    pub(crate) auth_scheme: Option<crate::pop::AuthScheme>,
 }
 
 impl OnBehalfOfRequest {
@@ -56,7 +57,8 @@ impl OnBehalfOfRequest {
         partial_scopes,
         correlation_id,
         extra_query,
-        tenant
+        tenant,
+        auth_scheme
     );
 
     /// Gets the token: from the cache when a token for the same incoming assertion and scopes
@@ -92,6 +94,7 @@ impl OnBehalfOfRequest {
             credential_required: true,
             extra_query: &self.extra_query,
             tenant: self.tenant.as_deref(),
+            scheme: self.auth_scheme.as_ref(),
             ..Request::user("on_behalf_of", &self.scopes)
         };
         core.execute(req, &self).await
@@ -126,6 +129,7 @@ impl Steps for &OnBehalfOfRequest {
             correlation_id: None,
             extra_query: self.extra_query.clone(),
             tenant: self.tenant.clone(),
+            auth_scheme: self.auth_scheme.clone(),
         };
         Some(Box::pin(again.send()))
     }

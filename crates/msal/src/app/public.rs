@@ -190,6 +190,7 @@ impl AppCore {
             correlation_id: None,
             extra_query: Vec::new(),
             tenant: None,
+            auth_scheme: None,
         }
     }
 

@@ -31,6 +31,7 @@ pub struct UsernamePasswordRequest {
     pub(crate) correlation_id: Option<String>,
     pub(crate) extra_query: Vec<(String, String)>,
     pub(crate) tenant: Option<String>,
+    pub(crate) auth_scheme: Option<crate::pop::AuthScheme>,
 }
 
 /// The answer of Entra's user realm discovery that matters here.
@@ -44,7 +45,14 @@ struct UserRealm {
 }
 
 impl UsernamePasswordRequest {
-    super::request_options!(claims, partial_scopes, correlation_id, extra_query, tenant);
+    super::request_options!(
+        claims,
+        partial_scopes,
+        correlation_id,
+        extra_query,
+        tenant,
+        auth_scheme
+    );
 
     /// Signs the user in with their password.
     ///
@@ -63,6 +71,7 @@ impl UsernamePasswordRequest {
             accept_partial: self.accept_partial,
             extra_query: &self.extra_query,
             tenant: self.tenant.as_deref(),
+            scheme: self.auth_scheme.as_ref(),
             ..Request::user("username_password", &self.scopes)
         };
         self.core.execute(req, &self).await
