@@ -242,6 +242,16 @@ async fn a_5xx_is_retried_once() {
         reqs[0].header("client-request-id"),
         reqs[1].header("client-request-id")
     );
+    // The retry (built anew, not copied) is the same request on the wire: URL, form and
+    // every header, the telemetry's included.
+    assert_eq!(
+        (&reqs[1].method, &reqs[1].path, &reqs[1].query),
+        (&reqs[0].method, &reqs[0].path, &reqs[0].query)
+    );
+    assert_eq!(reqs[1].form, reqs[0].form);
+    assert_eq!(reqs[1].field("client_secret"), Some("s3cret-value"));
+    assert_eq!(reqs[1].headers, reqs[0].headers);
+    assert!(reqs[1].header("x-client-current-telemetry").is_some());
 }
 
 #[tokio::test]

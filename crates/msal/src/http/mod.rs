@@ -12,10 +12,11 @@ use std::pin::Pin;
 pub use bytes::Bytes;
 // At the bottom with the error that reads it; public here, where callers look for it.
 pub use crate::error::retry_after::{MAX_RETRY_AFTER, parse_retry_after};
+use http::HeaderName;
 pub use http::{HeaderMap, HeaderValue, Method, StatusCode};
 pub use reqwest_client::{ReqwestHttpClient, ReqwestHttpClientBuilder};
 pub use retry::RetryPolicy;
-pub(crate) use retry::{send_with_retry, within_limit};
+pub(crate) use retry::{send_built_with_retry, send_with_retry, within_limit};
 use url::Url;
 pub use zeroize::Zeroizing;
 
@@ -258,19 +259,48 @@ pub const MAX_RESPONSE_SIZE: usize = 1024 * 1024;
 /// (`x-client-SKU`, `x-client-Ver`, `x-client-OS`) and its capabilities
 /// (`x-ms-lib-capability: retry-after, h429`: it honours `Retry-After` and HTTP 429).
 pub fn standard_headers(correlation_id: &str) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    let mut put = |name: &'static str, value: &str| {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            h.insert(name, v);
-        }
-    };
-    put("client-request-id", correlation_id);
-    put("return-client-request-id", "true");
-    put("x-client-SKU", "msal.rust");
-    put("x-client-Ver", env!("CARGO_PKG_VERSION"));
-    put("x-client-OS", std::env::consts::OS);
-    put("x-ms-lib-capability", "retry-after, h429");
+    let mut h = HeaderMap::with_capacity(STANDARD_HEADERS.len() + 1);
+    put_standard_headers(&mut h, correlation_id);
     h
+}
+
+/// The names and fixed values of the [`standard_headers`] after `client-request-id`: built at
+/// compile time, so a request neither parses them nor allocates for them (and a copy of the
+/// request kept for a retry shares them).
+static STANDARD_HEADERS: [(HeaderName, HeaderValue); 5] = [
+    (
+        HeaderName::from_static("return-client-request-id"),
+        HeaderValue::from_static("true"),
+    ),
+    (
+        HeaderName::from_static("x-client-sku"),
+        HeaderValue::from_static("msal.rust"),
+    ),
+    (
+        HeaderName::from_static("x-client-ver"),
+        HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
+    ),
+    (
+        HeaderName::from_static("x-client-os"),
+        HeaderValue::from_static(std::env::consts::OS),
+    ),
+    (
+        HeaderName::from_static("x-ms-lib-capability"),
+        HeaderValue::from_static("retry-after, h429"),
+    ),
+];
+
+/// Adds the [`standard_headers`] to `headers`.
+pub(crate) fn put_standard_headers(headers: &mut HeaderMap, correlation_id: &str) {
+    static CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("client-request-id");
+    headers.reserve(STANDARD_HEADERS.len() + 1);
+    if let Ok(v) = HeaderValue::from_str(correlation_id) {
+        headers.insert(CLIENT_REQUEST_ID.clone(), v);
+    }
+    // Clones of static names and values: no allocation.
+    for (name, value) in &STANDARD_HEADERS {
+        headers.insert(name.clone(), value.clone());
+    }
 }
 
 #[cfg(test)]

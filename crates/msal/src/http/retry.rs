@@ -52,7 +52,19 @@ pub(crate) async fn send_with_retry(
     request: HttpRequest,
     policy: &RetryPolicy,
 ) -> Result<HttpResponse, Error> {
-    match client.execute(request.clone()).await {
+    send_built_with_retry(client, request.clone(), move || request, policy).await
+}
+
+/// [`send_with_retry`] for a request that `again` builds anew for the retry: the first
+/// attempt's `request` is not copied beforehand (most requests are never retried), and no
+/// second copy of the secrets in its body is kept meanwhile.
+pub(crate) async fn send_built_with_retry(
+    client: &dyn HttpClient,
+    request: HttpRequest,
+    again: impl FnOnce() -> HttpRequest,
+    policy: &RetryPolicy,
+) -> Result<HttpResponse, Error> {
+    match client.execute(request).await {
         Ok(resp) => {
             let resp = within_limit(resp)?;
             let status = resp.status.as_u16();
@@ -64,13 +76,13 @@ pub(crate) async fn send_with_retry(
                     policy.delay
                 );
                 crate::runtime::sleep(policy.delay).await;
-                return within_limit(client.execute(request).await?);
+                return within_limit(client.execute(again()).await?);
             }
             Ok(resp)
         }
         Err(e) if e.kind() == TransportErrorKind::Timeout && policy.retry_timeouts => {
             tracing::info!("request timed out; retrying once");
-            within_limit(client.execute(request).await?)
+            within_limit(client.execute(again()).await?)
         }
         Err(e) => Err(e.into()),
     }

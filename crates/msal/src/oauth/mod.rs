@@ -14,7 +14,7 @@ use url::Url;
 use zeroize::Zeroize;
 
 use crate::error::{Error, OAuthErrorResponse, codes};
-use crate::http::{HttpClient, HttpRequest, HttpResponse, RetryPolicy, send_with_retry};
+use crate::http::{HttpClient, HttpRequest, HttpResponse, RetryPolicy, send_built_with_retry};
 
 pub use device_code::DeviceCodeInfo;
 
@@ -324,7 +324,7 @@ pub(crate) async fn post_form(
         endpoint,
         form,
         correlation_id,
-        HeaderMap::new(),
+        &HeaderMap::new(),
     )
     .await
 }
@@ -336,13 +336,26 @@ async fn post_form_with(
     endpoint: &Url,
     form: &[(&str, &str)],
     correlation_id: &str,
-    headers: HeaderMap,
+    headers: &HeaderMap,
 ) -> Result<HttpResponse, Error> {
-    let mut req = HttpRequest::post_form(endpoint.clone(), form.iter().copied());
-    req.headers
-        .extend(crate::http::standard_headers(correlation_id));
-    req.headers.extend(headers);
-    send_with_retry(http, req, retry)
+    // Built again for a retry rather than copied for one that most requests never need.
+    let build = || {
+        let mut req = HttpRequest::post_form(endpoint.clone(), form.iter().copied());
+        crate::http::put_standard_headers(&mut req.headers, correlation_id);
+        // As `extend` does: a name's values replace those already there.
+        req.headers.reserve(headers.len());
+        for name in headers.keys() {
+            let mut values = headers.get_all(name).iter();
+            if let Some(first) = values.next() {
+                req.headers.insert(name.clone(), first.clone());
+            }
+            for v in values {
+                req.headers.append(name.clone(), v.clone());
+            }
+        }
+        req
+    };
+    send_built_with_retry(http, build(), build, retry)
         .await
         .map_err(|e| e.with_correlation_id(correlation_id))
 }
@@ -357,7 +370,7 @@ pub(crate) async fn post_token_request(
     correlation_id: &str,
     headers: &HeaderMap,
 ) -> Result<TokenResponse, Error> {
-    let resp = post_form_with(http, retry, endpoint, form, correlation_id, headers.clone()).await?;
+    let resp = post_form_with(http, retry, endpoint, form, correlation_id, headers).await?;
     parse_token_response(resp, correlation_id)
 }
 
