@@ -245,17 +245,9 @@ fn not_in_cache() -> Error {
 
 impl Steps for &LongRunningOnBehalfOfRequest {
     fn check(&mut self) -> Result<(), Error> {
-        if self
-            .assertion
+        self.assertion
             .as_ref()
-            .is_some_and(|a| a.secret().trim().is_empty())
-        {
-            return Err(Error::client(
-                codes::INVALID_ARGUMENT,
-                "the incoming assertion of an on-behalf-of request is empty",
-            ));
-        }
-        Ok(())
+            .map_or(Ok(()), super::obo::check_assertion)
     }
 
     /// The session's refresh token when the process runs (or a start looks in the cache),

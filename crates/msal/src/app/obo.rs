@@ -103,13 +103,7 @@ impl OnBehalfOfRequest {
 
 impl Steps for &OnBehalfOfRequest {
     fn check(&mut self) -> Result<(), Error> {
-        if self.assertion.secret().trim().is_empty() {
-            return Err(Error::client(
-                codes::INVALID_ARGUMENT,
-                "the incoming assertion of an on-behalf-of request is empty",
-            ));
-        }
-        Ok(())
+        check_assertion(&self.assertion)
     }
 
     async fn token(self, cx: &Context<'_>) -> Result<TokenResponse, Error> {
@@ -133,6 +127,18 @@ impl Steps for &OnBehalfOfRequest {
         };
         Some(Box::pin(again.send()))
     }
+}
+
+/// Refuses an empty incoming assertion (of an on-behalf-of request, or of the start of a
+/// long-running one) before anything is sent.
+pub(crate) fn check_assertion(assertion: &Assertion) -> Result<(), Error> {
+    if assertion.secret().trim().is_empty() {
+        return Err(Error::client(
+            codes::INVALID_ARGUMENT,
+            "the incoming assertion of an on-behalf-of request is empty",
+        ));
+    }
+    Ok(())
 }
 
 /// The on-behalf-of grant: the jwt-bearer grant with the incoming assertion.
