@@ -241,14 +241,15 @@ impl PopKey {
     }
 }
 
-/// A token bound to a key, as a request asks for it.
+/// A token bound to a key, as a request asks for it. Small (the URL boxed): every request
+/// carries one, mostly `None`, and moves it with the request.
 #[derive(Debug, Clone)]
 pub(crate) enum AuthScheme {
     /// A proof-of-possession token, signed for each call for one HTTP request.
     Pop {
         key: PopKey,
         method: String,
-        url: url::Url,
+        url: Box<url::Url>,
         req_cnf: String,
     },
     /// An SSH certificate for a public key.
@@ -262,7 +263,7 @@ impl AuthScheme {
             req_cnf: key.req_cnf(),
             key,
             method: method.to_ascii_uppercase(),
-            url,
+            url: Box::new(url),
         }
     }
 

@@ -84,6 +84,14 @@ impl AccessToken {
         AccessToken(TokenRepr::Cached(parts))
     }
 
+    /// What the token shares with its cache entry, when it is a cached token.
+    pub(crate) fn shared_parts(&self) -> Option<&Arc<TokenParts>> {
+        match &self.0 {
+            TokenRepr::Own(_) => None,
+            TokenRepr::Cached(p) => Some(p),
+        }
+    }
+
     /// The secret value. Do not log it.
     pub fn secret(&self) -> &str {
         match &self.0 {

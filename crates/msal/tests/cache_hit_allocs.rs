@@ -38,6 +38,20 @@ async fn a_cache_hit_allocates_at_most_the_result() {
                 assert_eq!(r.source, TokenSource::IdentityProvider);
             }
         }
+        // The first hit of each request remembers it (`hit_memo.rs`), which allocates the
+        // tenant's slots once; the hits after it are what a service runs.
+        for s in scopes {
+            app.acquire_token_for_client([s]).send().await.unwrap();
+            for t in tenants {
+                let r = app
+                    .acquire_token_for_client([s])
+                    .with_tenant(t)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.source, TokenSource::Cache);
+            }
+        }
         const HITS: u64 = 200;
         let before = dhat::HeapStats::get();
         let mut first = None;

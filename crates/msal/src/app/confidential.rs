@@ -275,6 +275,17 @@ impl ClientCredentialsRequest {
 
     /// Gets the token.
     pub async fn send(self) -> Result<AuthenticationResult, Error> {
+        // The same request served from the cache in this second: answered here, before any
+        // of the pipeline's state is built (see `hit_memo.rs`).
+        if let Some(hit) = self.core.remembered(&self.request()) {
+            return Ok(hit);
+        }
+        // Boxed: the pipeline's state is not carried by the future of every call.
+        Box::pin(async move { self.core.execute(self.request(), &self).await }).await
+    }
+
+    /// The request as the pipeline runs it.
+    fn request(&self) -> Request<'_> {
         let (tenant, known) = match &self.tenant {
             None => (None, self.core.own_tenant.get()),
             Some(RequestTenant::Named(t)) => (Some(t.as_str()), None),
@@ -282,7 +293,7 @@ impl ClientCredentialsRequest {
         };
         // App tokens are cached under the tenant as named (which `for_tenant` keeps).
         let realm = tenant.unwrap_or(self.core.authority.tenant());
-        let req = Request {
+        Request {
             correlation_id: self.correlation_id.as_deref(),
             claims: Claims::Caller(self.claims.as_deref()),
             tenant,
@@ -298,8 +309,7 @@ impl ClientCredentialsRequest {
             regional: true,
             scheme: self.auth_scheme.as_ref(),
             ..Request::app("client_credentials", &self.scopes)
-        };
-        self.core.execute(req, &self).await
+        }
     }
 }
 

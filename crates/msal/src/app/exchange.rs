@@ -1,6 +1,7 @@
 //! The exchange with the token endpoint, the last steps of the pipeline: sending a token
 //! request (throttled, with the client's credential and the claims) and saving its answer.
 
+use super::hit_memo::MemoHit;
 use super::telemetry::Report;
 use super::{AppCore, Completion, TokenRequest, declined_scopes, from_unix, now_unix, unix_after};
 use crate::account::Account;
@@ -220,6 +221,25 @@ impl AppCore {
 }
 
 /// A result served from the cache.
+/// The result of a remembered hit (see `hit_memo.rs`): as [`cached_result`] makes it, for an
+/// app token.
+pub(crate) fn remembered_result(hit: MemoHit, correlation_id: String) -> AuthenticationResult {
+    AuthenticationResult {
+        token_type: SharedStr::token_type_of(&hit.parts),
+        scopes: Scopes::of(&hit.parts),
+        tenant_id: (!hit.parts.realm.is_empty()).then(|| SharedStr::realm_of(&hit.parts)),
+        access_token: AccessToken::cached(hit.parts),
+        expires_on: hit.expires_on,
+        extended_expires_on: hit.extended_expires_on,
+        refresh_on: hit.refresh_on,
+        declined_scopes: Vec::new(),
+        source: TokenSource::Cache,
+        correlation_id,
+        account: None,
+        id_token_claims: None,
+    }
+}
+
 pub(crate) fn cached_result(
     at: CachedAccessToken,
     account: Option<Account>,

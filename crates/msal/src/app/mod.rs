@@ -119,6 +119,8 @@ mod confidential;
 mod credential;
 mod exchange;
 pub(crate) mod extra_query;
+mod flight;
+mod hit_memo;
 mod interactive;
 mod long_running;
 mod loopback;
@@ -255,6 +257,8 @@ pub(crate) struct TenantData {
     pub realm: Arc<str>,
     /// The cache partition of the tenant's app tokens (hashed once, here).
     pub app_partition: u64,
+    /// The last hit of each of the tenant's app token requests (see `hit_memo.rs`).
+    pub hits: hit_memo::HitMemo,
 }
 
 /// One request to the token endpoint, as [`AppCore::token_request`] sends it.
@@ -320,8 +324,13 @@ pub(crate) fn correlation_id(given: Option<&str>) -> String {
     match given {
         Some(id) => id.to_owned(),
         None => {
+            // A version 4 UUID from the thread's fast generator: a correlation id must be
+            // unique, not secret (it is sent in headers and logged), and every call makes one,
+            // cache hits included.
+            let random = fastrand::u128(..).to_le_bytes();
             let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-            uuid::Uuid::new_v4()
+            uuid::Builder::from_random_bytes(random)
+                .into_uuid()
                 .hyphenated()
                 .encode_lower(&mut buf)
                 .to_owned()
@@ -448,6 +457,7 @@ impl AppCore {
             }),
             app_partition: self.cache.app_partition(&self.client_id, &realm),
             realm,
+            hits: hit_memo::HitMemo::default(),
         });
         if tenant.is_none() {
             // Set once; a later resolution of the same tenant is equivalent.

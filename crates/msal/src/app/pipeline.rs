@@ -19,13 +19,11 @@
 //!
 //! The exchange with the token endpoint (steps 7 and 8) is in `exchange.rs`.
 
-use std::sync::Arc;
-
-use super::exchange::cached_result;
+use super::exchange::{cached_result, remembered_result};
 use super::telemetry::{self, CacheRefresh};
 use super::{
-    AppCore, Completion, Flight, ScopeSet, TenantAuthority, TenantEntry, TokenRequest,
-    correlation_id, now_unix,
+    AppCore, Completion, ScopeSet, TenantAuthority, TenantEntry, TokenRequest, correlation_id,
+    now_unix,
 };
 use crate::account::Account;
 use crate::authority::Metadata;
@@ -36,9 +34,6 @@ use crate::http::throttle::throttle_key;
 use crate::oauth::{RESERVED_SCOPES, TokenResponse, join_scopes};
 use crate::pop::AuthScheme;
 use crate::result::AuthenticationResult;
-
-/// A background refresh of the same request starts at most this often.
-const BACKGROUND_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The claims of a request.
 #[derive(Debug, Clone, Copy)]
@@ -429,6 +424,8 @@ impl AppCore {
                 _ => (attempt!(self.tenant_aliases(req.tenant, &cid).await), None),
             };
             let now = now_unix();
+            // Read before the lookup: a write meanwhile makes what is remembered stale.
+            let generation = self.cache.generation();
             // The steps of `cached`, written out: each level of futures on this path is one
             // more move of its state on every call.
             let mut query = self.access_token_query(&req, q, scopes, &aliases, now);
@@ -442,6 +439,8 @@ impl AppCore {
                 self.telemetry.hit();
                 if at.refresh_on.is_some_and(|r| r <= now) {
                     self.refresh_behind(&req, &steps, scopes);
+                } else if let Some((tenant, index)) = self.memo_of(&req, scopes) {
+                    tenant.hits.remember(index, generation, now, &at);
                 }
                 let hit = match q.home_account_id {
                     None => Hit::app(at),
@@ -474,6 +473,47 @@ impl AppCore {
         };
         // After single-flight: each caller signs its own proof-of-possession request.
         bind(req.scheme, result)
+    }
+
+    /// The request's hit as remembered (see `hit_memo.rs`), if the same request was served
+    /// from the cache in this second and nothing was written to the cache since: what
+    /// [`execute`](Self::execute) would answer, without reading the cache. For flows whose
+    /// [`Steps::check`] has nothing to check; they call it before `execute`, outside of its
+    /// future (a hit then moves no request state).
+    pub(crate) fn remembered(&self, req: &Request<'_>) -> Option<AuthenticationResult> {
+        if req.force_refresh || req.claims.skip_cache() || !req.extra_query.is_empty() {
+            return None;
+        }
+        let (tenant, index) = self.memo_of(req, req.scopes.as_ref().ok()?)?;
+        let now = now_unix();
+        let hit = tenant.hits.get(index, self.cache.generation(), now)?;
+        if hit.refresh_on_unix.is_some_and(|r| r <= now) {
+            // Past `refresh_on`: the pipeline starts the background refresh.
+            return None;
+        }
+        let cid = correlation_id(req.correlation_id);
+        tracing::debug!(correlation_id = %cid, flow = req.flow, "cache hit");
+        self.telemetry.hit();
+        Some(remembered_result(hit, cid))
+    }
+
+    /// Where a hit of the request is remembered: its tenant's entry and its scope list's
+    /// index, for an app token request (bearer, no on-behalf-of partition) of a resolved
+    /// tenant with an interned scope list, on a cache answered from memory.
+    fn memo_of<'r>(
+        &self,
+        req: &Request<'r>,
+        scopes: &ScopeSet,
+    ) -> Option<(&'r TenantEntry, usize)> {
+        let q = req.cache.as_ref()?;
+        if q.home_account_id.is_some()
+            || req.user_assertion_hash.is_some()
+            || req.scheme.is_some()
+            || !self.cache.answers_from_memory()
+        {
+            return None;
+        }
+        Some((req.known_tenant?, scopes.interned_index()?))
     }
 
     /// The request to the identity provider: its authority, single-flight, the flow's steps
@@ -625,7 +665,7 @@ impl AppCore {
     }
 
     /// Starts a background refresh of a request whose cached token is past `refresh_on`
-    /// (at most one per request every [`BACKGROUND_REFRESH_EVERY`]). The caller is answered
+    /// (at most one per request every 30 seconds, see `flight.rs`). The caller is answered
     /// from the cache meanwhile; if the refresh fails, the cached token stays in use while
     /// it is valid.
     fn refresh_behind(&self, req: &Request<'_>, steps: &impl Steps, scopes: &ScopeSet) {
@@ -646,49 +686,5 @@ impl AppCore {
                 }
             });
         }
-    }
-
-    /// Runs `request` once for all concurrent callers with the same `key`: the first caller
-    /// runs it, the others wait for and share its result. If the first caller is dropped
-    /// mid-way, a waiting caller runs it instead.
-    pub(crate) async fn single_flight<F, Fut>(
-        &self,
-        key: [u8; 32],
-        request: F,
-    ) -> Result<AuthenticationResult, Error>
-    where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<AuthenticationResult, Error>>,
-    {
-        let flight: Flight = self
-            .inflight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(key)
-            .or_default()
-            .clone();
-        let result = flight.get_or_init(request).await.clone();
-        let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        if inflight.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-            inflight.remove(&key);
-        }
-        result
-    }
-
-    /// Whether a background refresh of `key` may start now (none started recently).
-    pub(crate) fn start_background_refresh(&self, key: [u8; 32]) -> bool {
-        let now = std::time::Instant::now();
-        let mut refreshing = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
-        if refreshing
-            .get(&key)
-            .is_some_and(|t| now.duration_since(*t) < BACKGROUND_REFRESH_EVERY)
-        {
-            return false;
-        }
-        if refreshing.len() >= 1024 {
-            refreshing.retain(|_, t| now.duration_since(*t) < BACKGROUND_REFRESH_EVERY);
-        }
-        refreshing.insert(key, now);
-        true
     }
 }

@@ -26,6 +26,9 @@ struct Inner {
     bloom: Option<u64>,
     /// The list with Graph's full forms replaced by the short forms Entra answers, if any were.
     short_forms: Option<Vec<String>>,
+    /// Its index among the app's interned lists (each list once, never reused); `None`: not
+    /// interned. What a remembered hit is found by (see `hit_memo.rs`).
+    interned: Option<usize>,
 }
 
 impl ScopeSet {
@@ -35,12 +38,26 @@ impl ScopeSet {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        Self::build(scopes, None)
+    }
+
+    fn build<I, S>(scopes: I, interned: Option<usize>) -> Result<ScopeSet, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
         let list = normalize_scope_list(scopes)?;
         Ok(ScopeSet(Arc::new(Inner {
             bloom: request_bloom(&list),
             short_forms: with_graph_short_forms(&list),
             list: Scopes::from(list),
+            interned,
         })))
+    }
+
+    /// Its index among the app's interned scope lists, if it is one.
+    pub(crate) fn interned_index(&self) -> Option<usize> {
+        self.0.interned
     }
 
     /// The Bloom filter of the scopes, for the cache lookup.
@@ -112,11 +129,21 @@ impl ScopeInterner {
                 return Ok(set.clone());
             }
         }
-        let set = ScopeSet::new(given())?;
         let mut sets = self.sets.write().unwrap_or_else(|p| p.into_inner());
-        if sets.len() < MAX_INTERNED && !sets.contains_key(&hash) {
-            sets.insert(hash, (given().map(Box::from).collect(), set.clone()));
+        if let Some((kept, set)) = sets.get(&hash) {
+            // Interned meanwhile, or another list with the same hash (not interned).
+            return if same(kept) {
+                Ok(set.clone())
+            } else {
+                ScopeSet::new(given())
+            };
         }
+        if sets.len() >= MAX_INTERNED {
+            return ScopeSet::new(given());
+        }
+        // Indexes are handed out under the write lock, each once.
+        let set = ScopeSet::build(given(), Some(sets.len()))?;
+        sets.insert(hash, (given().map(Box::from).collect(), set.clone()));
         Ok(set)
     }
 }

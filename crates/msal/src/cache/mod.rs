@@ -60,7 +60,7 @@ mod schema;
 mod write_rules;
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
 #[cfg(feature = "keyring")]
@@ -110,6 +110,8 @@ struct Inner {
     store: RwLock<Store>,
     persistence: Option<Persisted>,
     distributed: Option<Distributed>,
+    /// Changes with every write (see [`TokenCache::generation`]).
+    generation: AtomicU64,
 }
 
 /// The second level of a two-level cache.
@@ -201,6 +203,7 @@ impl TokenCache {
                     version: tokio::sync::Mutex::new(None),
                 }),
                 distributed: None,
+                generation: AtomicU64::new(0),
             }),
         }
     }
@@ -226,6 +229,7 @@ impl TokenCache {
                     healthy: AtomicBool::new(true),
                     pii_logging: AtomicBool::new(false),
                 }),
+                generation: AtomicU64::new(0),
             }),
         }
     }
@@ -265,11 +269,31 @@ impl TokenCache {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The store to change. Every write goes through here, so here the generation moves on:
+    /// after the write lock is taken, so that a reader that saw the old generation cannot
+    /// have read the new contents under it.
     fn store_mut(&self) -> RwLockWriteGuard<'_, Store> {
-        self.inner
+        let guard = self
+            .inner
             .store
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner);
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        guard
+    }
+
+    /// A number that changes with every write to the contents. An answer read from memory
+    /// after the generation was `g` is still the answer while the generation is `g` (and the
+    /// clock has not moved on): what lets an application remember a hit (see
+    /// `app/hit_memo.rs`).
+    pub(crate) fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
+
+    /// Whether lookups are answered from memory alone: the cache has no persistence to
+    /// reload first (another process may have written its file).
+    pub(crate) fn answers_from_memory(&self) -> bool {
+        self.inner.persistence.is_none()
     }
 
     /// Loads from the persistence unless it is at `version` already.

@@ -331,6 +331,7 @@ fn core(
         }),
         realm: Arc::from(REALM),
         app_partition: cache.app_partition(&client_id, REALM),
+        hits: Default::default(),
     });
     let mut tenants: HashMap<String, TenantEntry, foldhash::fast::RandomState> = HashMap::default();
     // "/" is the key of the app's own tenant, the only one a managed identity request has.
@@ -377,9 +378,21 @@ impl ManagedIdentityRequest {
 
     /// Gets the token.
     pub async fn send(self) -> Result<AuthenticationResult, Error> {
-        let req = Request {
+        // The same request served from the cache in this second (see `hit_memo.rs`); a
+        // request of several scopes fails its check before it is ever served, so it is never
+        // remembered.
+        if let Some(hit) = self.app.core.remembered(&self.request()) {
+            return Ok(hit);
+        }
+        Box::pin(async move { self.app.core.execute(self.request(), &self).await }).await
+    }
+
+    /// The request as the pipeline runs it.
+    fn request(&self) -> Request<'_> {
+        Request {
             correlation_id: self.correlation_id.as_deref(),
             claims: Claims::Caller(self.claims.as_deref()),
+            known_tenant: self.app.core.own_tenant.get(),
             cache: Some(CacheQuery {
                 realm: REALM,
                 home_account_id: None,
@@ -389,8 +402,7 @@ impl ManagedIdentityRequest {
             force_refresh: self.force_refresh,
             credential_required: false,
             ..Request::app("managed_identity", &self.scopes)
-        };
-        self.app.core.execute(req, &self).await
+        }
     }
 
     /// The resource of the scope: the scope without its `/.default`.
