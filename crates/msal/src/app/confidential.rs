@@ -395,9 +395,9 @@ mod tests {
             .tenants
             .read()
             .unwrap()
-            .keys()
+            .values()
             .next()
-            .cloned()
+            .map(|t| t.realm.to_string())
             .unwrap();
         app.core.tenant_authority(Some(&kept), "c").await.unwrap();
         assert_eq!(http.0.load(Ordering::SeqCst), n);

@@ -132,6 +132,7 @@ mod region;
 mod ropc;
 mod scopes;
 mod telemetry;
+mod tenant_key;
 mod token_file;
 
 use std::collections::HashMap;
@@ -162,6 +163,7 @@ pub use token_file::{FederatedTokenFile, MAX_TOKEN_FILE_SIZE};
 
 use scopes::graph_short_form;
 pub(crate) use scopes::{ScopeInterner, ScopeSet};
+use tenant_key::TenantKey;
 
 use crate::authority::{Authority, AuthorityResolver, Metadata};
 use crate::cache::TokenCache;
@@ -190,7 +192,7 @@ pub(crate) struct AppCore {
     /// Per-request tenants already resolved: the authority and its metadata, so a cache hit
     /// for a tenant parses no URL and builds no key (the hot path of multi-tenant daemons).
     /// At most [`MAX_TENANTS`]: tenant names may come from untrusted input.
-    pub tenants: std::sync::RwLock<HashMap<String, TenantEntry, foldhash::fast::RandomState>>,
+    pub tenants: std::sync::RwLock<Tenants>,
     /// Requests to the identity provider under way, by request identity: concurrent callers
     /// of the same request share one (single-flight).
     pub inflight: std::sync::Mutex<HashMap<[u8; 32], Flight>>,
@@ -208,6 +210,9 @@ pub(crate) struct AppCore {
     /// The regional endpoint (ESTS-R) of the app's own tokens: its region, or how to find it.
     pub regional: region::Regional,
 }
+
+/// The resolved tenants of an application, by name (see [`tenant_key`]).
+pub(crate) type Tenants = HashMap<TenantKey, TenantEntry, foldhash::fast::RandomState>;
 
 /// One shared request to the identity provider.
 pub(crate) type Flight = Arc<tokio::sync::OnceCell<Result<AuthenticationResult, Error>>>;
@@ -240,25 +245,29 @@ fn tenant_key<'a>(tenant: Option<&'a str>, correlation_id: &str) -> Result<&'a s
     }
 }
 
-/// A resolved per-request tenant in [`AppCore::tenants`]. What a cache hit needs is inline,
-/// so that a hit among many tenants reads no allocation of its own tenant's beyond the map
-/// key: the environments the tokens are cached under (a list interned per host, shared by
-/// every tenant of the host, so it stays in the CPU cache).
+/// A resolved per-request tenant in [`AppCore::tenants`]. What a cache hit needs is in the
+/// entry (its remembered hits, then the environments the tokens are cached under: a list
+/// interned per host, shared by every tenant of the host, so it stays in the CPU cache), and
+/// the map's key is inline, so a hit among many tenants reads few cache lines.
 ///
 /// Shared (one reference count per request that names the tenant, one cache line).
 pub(crate) type TenantEntry = Arc<TenantData>;
 
 /// What [`TenantEntry`] shares.
+///
+/// `repr(C)`, the memo first: a hit reads the reference count and the memo, which then share
+/// the entry's first cache line more often than not.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct TenantData {
+    /// The last hit of each of the tenant's app token requests (see `hit_memo.rs`).
+    pub hits: hit_memo::HitMemo,
     pub aliases: Arc<[String]>,
     pub resolved: Arc<TenantAuthority>,
     /// The realm of the tenant's app tokens: the tenant as named, or the app's own.
     pub realm: Arc<str>,
     /// The cache partition of the tenant's app tokens (hashed once, here).
     pub app_partition: u64,
-    /// The last hit of each of the tenant's app token requests (see `hit_memo.rs`).
-    pub hits: hit_memo::HitMemo,
 }
 
 /// One request to the token endpoint, as [`AppCore::token_request`] sends it.
@@ -390,7 +399,10 @@ impl AppCore {
         tenant: Option<&str>,
         correlation_id: &str,
     ) -> Result<Arc<[String]>, Error> {
-        if let Some(t) = self.tenants_read().get(tenant_key(tenant, correlation_id)?) {
+        if let Some(t) = self
+            .tenants_read()
+            .get(tenant_key(tenant, correlation_id)?.as_bytes())
+        {
             return Ok(t.aliases.clone());
         }
         // Boxed: the state of a metadata lookup is not carried by every cache hit's future.
@@ -421,13 +433,10 @@ impl AppCore {
         if tenant == "/" {
             return None;
         }
-        self.tenants_read().get(tenant).cloned()
+        self.tenants_read().get(tenant.as_bytes()).cloned()
     }
 
-    fn tenants_read(
-        &self,
-    ) -> std::sync::RwLockReadGuard<'_, HashMap<String, TenantEntry, foldhash::fast::RandomState>>
-    {
+    fn tenants_read(&self) -> std::sync::RwLockReadGuard<'_, Tenants> {
         self.tenants.read().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -437,7 +446,7 @@ impl AppCore {
         correlation_id: &str,
     ) -> Result<TenantEntry, Error> {
         let key = tenant_key(tenant, correlation_id)?;
-        if let Some(t) = self.tenants_read().get(key) {
+        if let Some(t) = self.tenants_read().get(key.as_bytes()) {
             return Ok(t.clone());
         }
         let authority = match tenant {
@@ -464,15 +473,15 @@ impl AppCore {
             let _ = self.own_tenant.set(entry.clone());
         }
         let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
-        if tenants.len() >= MAX_TENANTS && !tenants.contains_key(key) {
+        if tenants.len() >= MAX_TENANTS && !tenants.contains_key(key.as_bytes()) {
             // Down to seven eighths, so that this runs once per many new tenants.
             let excess = tenants.len() - (MAX_TENANTS - MAX_TENANTS / 8);
-            let victims: Vec<String> = tenants.keys().take(excess).cloned().collect();
+            let victims: Vec<TenantKey> = tenants.keys().take(excess).cloned().collect();
             for v in victims {
                 tenants.remove(&v);
             }
         }
-        tenants.insert(key.to_owned(), entry.clone());
+        tenants.insert(TenantKey::new(key), entry.clone());
         Ok(entry)
     }
 

@@ -26,7 +26,8 @@ pub use retry::ManagedIdentityRetryPolicy;
 pub use source::ManagedIdentitySource;
 
 use super::pipeline::{CacheQuery, Claims, Context, Request, Steps};
-use super::{AppCore, ScopeSet, TenantAuthority, TenantData, TenantEntry, now_unix};
+use super::tenant_key::TenantKey;
+use super::{AppCore, ScopeSet, TenantAuthority, TenantData, TenantEntry, Tenants, now_unix};
 use crate::authority::{Authority, AuthorityOptions, AuthorityResolver, Metadata};
 use crate::cache::{AccessTokenQuery, TokenCache};
 use crate::error::{Error, codes};
@@ -333,9 +334,9 @@ fn core(
         app_partition: cache.app_partition(&client_id, REALM),
         hits: Default::default(),
     });
-    let mut tenants: HashMap<String, TenantEntry, foldhash::fast::RandomState> = HashMap::default();
+    let mut tenants = Tenants::default();
     // "/" is the key of the app's own tenant, the only one a managed identity request has.
-    tenants.insert("/".to_owned(), own.clone());
+    tenants.insert(TenantKey::new("/"), own.clone());
     let own_tenant = std::sync::OnceLock::new();
     let _ = own_tenant.set(own);
     Ok(AppCore {
