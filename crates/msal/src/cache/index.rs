@@ -61,7 +61,7 @@ impl<T: Render> Rec<T> {
 }
 
 /// Whether two JSON objects hold the same fields with the same values, in the same order.
-fn same_object(a: &Raw, b: &Raw) -> bool {
+pub(super) fn same_object(a: &Raw, b: &Raw) -> bool {
     a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x == y)
 }
 
@@ -363,15 +363,9 @@ impl<S: BuildHasher + Clone> Store<S> {
         Ok(())
     }
 
-    /// Inserts an access token this library has just written with `schema::access_token`
-    /// and parsed: its JSON object is not kept, since the entry renders it (checked in debug
-    /// builds, and by the cache tests).
-    pub(super) fn insert_written_at(&mut self, key: String, raw: Raw, entry: AtEntry) {
-        debug_assert!(
-            same_object(&entry.render(), &raw),
-            "schema::access_token and AtEntry::render disagree"
-        );
-        drop(raw);
+    /// Inserts an access token this library has just written ([`AtEntry::written`]): no JSON
+    /// object is kept, since the entry renders the one MSAL writes.
+    pub(super) fn insert_written_at(&mut self, key: String, entry: AtEntry) {
         let rec = Rec {
             raw: None,
             entry: Arc::new(entry),

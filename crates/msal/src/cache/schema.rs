@@ -47,6 +47,14 @@ pub(crate) struct AtEntry {
     cached_at: Option<i64>,
 }
 
+/// The times of an access token, Unix seconds.
+struct Times {
+    expires_on: i64,
+    extended_expires_on: Option<i64>,
+    refresh_on: Option<i64>,
+    cached_at: Option<i64>,
+}
+
 /// A refresh token.
 pub(crate) struct RtEntry {
     pub home_account_id: String,
@@ -158,10 +166,6 @@ impl AtEntry {
             key,
             raw,
         };
-        let target = f.opt_str("target")?.unwrap_or("");
-        let scope_bloom = target
-            .split_ascii_whitespace()
-            .fold(0, |b, s| b | key::scope_bloom(s));
         let extended_expires_on = match f.opt_time("extended_expires_on")? {
             Some(t) => Some(t),
             // The name older MSAL .NET versions wrote.
@@ -172,7 +176,7 @@ impl AtEntry {
             f.req_str("client_id")?,
             f.opt_str("realm")?.unwrap_or(""),
             f.opt_str("home_account_id")?.unwrap_or(""),
-            target,
+            f.opt_str("target")?.unwrap_or(""),
             f.opt_nonempty("token_type")?.unwrap_or("Bearer"),
             f.opt_str("user_assertion_hash")?.unwrap_or(""),
             // MSAL .NET writes `kid`; MSAL Python's callers (Azure CLI) store `key_id`.
@@ -181,6 +185,73 @@ impl AtEntry {
                 None => f.opt_str("key_id")?.unwrap_or(""),
             },
         ];
+        Ok(Self::assemble(
+            key.to_owned(),
+            parts,
+            f.req_str("secret")?,
+            Times {
+                expires_on: f.req_time("expires_on")?,
+                extended_expires_on,
+                refresh_on: f.opt_time("refresh_on")?,
+                cached_at: f.opt_time("cached_at")?,
+            },
+        ))
+    }
+
+    /// The entry of a token answer this library writes: what [`AtEntry::parse`] makes of
+    /// [`access_token`]'s object, without building the object (a cache miss writes one entry;
+    /// the object is rendered only when the cache is saved). Checked against `parse` in debug
+    /// builds, and by the cache tests.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn written(
+        key: String,
+        w: &Written<'_>,
+        secret: &str,
+        token_type: &str,
+        expires_in: u64,
+        ext_expires_in: Option<u64>,
+        refresh_in: Option<u64>,
+        user_assertion_hash: Option<&str>,
+        key_id: Option<&str>,
+    ) -> Self {
+        let at = |plus: u64| {
+            w.now
+                .saturating_add(i64::try_from(plus).unwrap_or(i64::MAX))
+        };
+        let parts = [
+            w.environment,
+            w.client_id,
+            w.realm,
+            w.home_account_id.unwrap_or(""),
+            w.target,
+            if token_type.is_empty() {
+                "Bearer"
+            } else {
+                token_type
+            },
+            user_assertion_hash.unwrap_or(""),
+            key_id.unwrap_or(""),
+        ];
+        Self::assemble(
+            key,
+            parts,
+            secret,
+            Times {
+                expires_on: at(expires_in),
+                extended_expires_on: Some(at(ext_expires_in.unwrap_or(expires_in))),
+                refresh_on: refresh_in.map(at),
+                cached_at: Some(w.now),
+            },
+        )
+    }
+
+    /// The entry of its parts: `environment`, `client_id`, `realm`, `home_account_id`,
+    /// `target`, `token_type`, `user_assertion_hash`, key id (see [`AtEntry::text`]).
+    fn assemble(key: String, parts: [&str; 8], secret: &str, times: Times) -> Self {
+        let target = parts[4];
+        let scope_bloom = target
+            .split_ascii_whitespace()
+            .fold(0, |b, s| b | key::scope_bloom(s));
         let mut ends = [0; 8];
         let mut end = 0;
         for (e, p) in ends.iter_mut().zip(parts) {
@@ -188,22 +259,22 @@ impl AtEntry {
             *e = end;
         }
         let shared = Arc::new(TokenParts {
-            secret: SecretString::from(f.req_str("secret")?),
+            secret: SecretString::from(secret),
             realm: parts[2].into(),
             scopes: target.split_ascii_whitespace().map(str::to_owned).collect(),
             token_type: (parts[5] != "Bearer").then(|| parts[5].into()),
         });
-        Ok(AtEntry {
-            key: key.to_owned(),
+        AtEntry {
+            key,
             text: parts.concat().into_boxed_str(),
             ends,
             scope_bloom,
             parts: shared,
-            expires_on: f.req_time("expires_on")?,
-            extended_expires_on,
-            refresh_on: f.opt_time("refresh_on")?,
-            cached_at: f.opt_time("cached_at")?,
-        })
+            expires_on: times.expires_on,
+            extended_expires_on: times.extended_expires_on,
+            refresh_on: times.refresh_on,
+            cached_at: times.cached_at,
+        }
     }
 
     /// The entry as [`access_token`] writes it, field for field and in its order. The cache
@@ -451,7 +522,9 @@ pub(crate) struct Written<'a> {
 /// An `AccessToken` entry, as MSAL Python writes it (plus `user_assertion_hash` for
 /// on-behalf-of tokens, as MSAL .NET and Go write it, and the key id of a bound token in
 /// `kid`, as MSAL .NET writes it, and in `key_id`, as MSAL Python's callers store it).
+/// The reference [`AtEntry::written`] is checked against (debug builds and tests).
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
 pub(crate) fn access_token(
     w: &Written<'_>,
     secret: &str,

@@ -84,16 +84,6 @@ impl<S: BuildHasher + Clone> Store<S> {
         };
 
         if let Some(secret) = w.access_token {
-            let raw = schema::access_token(
-                &written,
-                secret,
-                w.token_type,
-                w.expires_in,
-                w.ext_expires_in,
-                w.refresh_in,
-                w.user_assertion_hash,
-                w.key_id,
-            );
             let mut key = key::access_token(
                 home,
                 w.environment,
@@ -107,7 +97,36 @@ impl<S: BuildHasher + Clone> Store<S> {
                 // `key::session_refresh_token`).
                 key = key::in_session(key, hash);
             }
-            let new = AtEntry::parse(&key, &raw)?;
+            let new = AtEntry::written(
+                key.clone(),
+                &written,
+                secret,
+                w.token_type,
+                w.expires_in,
+                w.ext_expires_in,
+                w.refresh_in,
+                w.user_assertion_hash,
+                w.key_id,
+            );
+            #[cfg(debug_assertions)]
+            {
+                let raw = schema::access_token(
+                    &written,
+                    secret,
+                    w.token_type,
+                    w.expires_in,
+                    w.ext_expires_in,
+                    w.refresh_in,
+                    w.user_assertion_hash,
+                    w.key_id,
+                );
+                let parsed = AtEntry::parse(&key, &raw)?;
+                debug_assert!(
+                    super::index::same_object(&new.render(), &raw)
+                        && super::index::same_object(&parsed.render(), &raw),
+                    "AtEntry::written, AtEntry::parse and schema::access_token disagree"
+                );
+            }
             let stale: Vec<String> = self
                 .same_partition(&new)
                 .filter(|e| {
@@ -125,7 +144,7 @@ impl<S: BuildHasher + Clone> Store<S> {
             for k in &stale {
                 self.remove_at(k);
             }
-            self.insert_written_at(key, raw, new);
+            self.insert_written_at(key, new);
         }
 
         let mut account = None;
