@@ -172,3 +172,57 @@ async fn a_hit_carries_its_own_correlation_id() {
     assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
     assert_eq!(idp.token_requests().len(), 1);
 }
+
+/// Concurrent hits while the token is replaced again and again: a hit that starts after a
+/// replacement finished never gets an older token (what is remembered is never fresher than
+/// the cache, nor staler than the last write that finished).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_hits_never_see_a_token_older_than_the_last_finished_write() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    const WRITES: u64 = 40;
+    let idp = MockIdp::start().await;
+    for k in 0..=WRITES {
+        idp.push_token(app_token(&format!("at-{k}"), A));
+    }
+    let app = app(&idp);
+    token(&app, A).await;
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (app, done, stop) = (app.clone(), done.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut hits = 0u64;
+                while !stop.load(Ordering::Acquire) {
+                    let floor = done.load(Ordering::Acquire);
+                    let r = app.acquire_token_for_client([A]).send().await.unwrap();
+                    let k: u64 = r.access_token.secret()["at-".len()..].parse().unwrap();
+                    assert!(k >= floor, "served at-{k} after at-{floor} was written");
+                    hits += 1;
+                    tokio::task::yield_now().await;
+                }
+                hits
+            })
+        })
+        .collect();
+    for k in 1..=WRITES {
+        let r = app
+            .acquire_token_for_client([A])
+            .force_refresh(true)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.access_token.secret(), format!("at-{k}"));
+        done.store(k, Ordering::Release);
+        tokio::task::yield_now().await;
+    }
+    stop.store(true, Ordering::Release);
+    let mut hits = 0;
+    for r in readers {
+        hits += r.await.unwrap();
+    }
+    assert!(hits > 0);
+    assert_eq!(idp.token_requests().len() as u64, WRITES + 1);
+}
