@@ -202,47 +202,18 @@ impl AtEntry {
     /// [`access_token`]'s object, without building the object (a cache miss writes one entry;
     /// the object is rendered only when the cache is saved). Checked against `parse` in debug
     /// builds, and by the cache tests.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn written(
-        key: String,
-        w: &Written<'_>,
-        secret: &str,
-        token_type: &str,
-        expires_in: u64,
-        ext_expires_in: Option<u64>,
-        refresh_in: Option<u64>,
-        user_assertion_hash: Option<&str>,
-        key_id: Option<&str>,
-    ) -> Self {
-        let at = |plus: u64| {
-            w.now
-                .saturating_add(i64::try_from(plus).unwrap_or(i64::MAX))
-        };
+    pub(crate) fn written(key: String, w: &Written<'_>, at: &AtFields<'_>) -> Self {
         let parts = [
             w.environment,
             w.client_id,
             w.realm,
             w.home_account_id.unwrap_or(""),
             w.target,
-            if token_type.is_empty() {
-                "Bearer"
-            } else {
-                token_type
-            },
-            user_assertion_hash.unwrap_or(""),
-            key_id.unwrap_or(""),
+            at.token_type(),
+            at.user_assertion_hash.unwrap_or(""),
+            at.key_id.unwrap_or(""),
         ];
-        Self::assemble(
-            key,
-            parts,
-            secret,
-            Times {
-                expires_on: at(expires_in),
-                extended_expires_on: Some(at(ext_expires_in.unwrap_or(expires_in))),
-                refresh_on: refresh_in.map(at),
-                cached_at: Some(w.now),
-            },
-        )
+        Self::assemble(key, parts, at.secret, at.times(w.now))
     }
 
     /// The entry of its parts: `environment`, `client_id`, `realm`, `home_account_id`,
@@ -519,25 +490,53 @@ pub(crate) struct Written<'a> {
     pub now: i64,
 }
 
+/// The access token of a token answer, as this library writes it.
+pub(crate) struct AtFields<'a> {
+    pub secret: &'a str,
+    /// Empty: `Bearer`.
+    pub token_type: &'a str,
+    pub expires_in: u64,
+    /// `None`: `expires_in`.
+    pub ext_expires_in: Option<u64>,
+    pub refresh_in: Option<u64>,
+    /// Written when not empty.
+    pub user_assertion_hash: Option<&'a str>,
+    /// The key id of a bound token; written when not empty.
+    pub key_id: Option<&'a str>,
+}
+
+impl AtFields<'_> {
+    fn token_type(&self) -> &str {
+        if self.token_type.is_empty() {
+            "Bearer"
+        } else {
+            self.token_type
+        }
+    }
+
+    /// Its times, the lifetimes counted from `now` (saturating: they are capped already).
+    fn times(&self, now: i64) -> Times {
+        let at = |plus: u64| now.saturating_add(i64::try_from(plus).unwrap_or(i64::MAX));
+        Times {
+            expires_on: at(self.expires_in),
+            extended_expires_on: Some(at(self.ext_expires_in.unwrap_or(self.expires_in))),
+            refresh_on: self.refresh_in.map(at),
+            cached_at: Some(now),
+        }
+    }
+}
+
 /// An `AccessToken` entry, as MSAL Python writes it (plus `user_assertion_hash` for
 /// on-behalf-of tokens, as MSAL .NET and Go write it, and the key id of a bound token in
 /// `kid`, as MSAL .NET writes it, and in `key_id`, as MSAL Python's callers store it).
 /// The reference [`AtEntry::written`] is checked against (debug builds and tests).
-#[allow(clippy::too_many_arguments)]
 #[cfg_attr(not(debug_assertions), allow(dead_code))]
-pub(crate) fn access_token(
-    w: &Written<'_>,
-    secret: &str,
-    token_type: &str,
-    expires_in: u64,
-    ext_expires_in: Option<u64>,
-    refresh_in: Option<u64>,
-    user_assertion_hash: Option<&str>,
-    key_id: Option<&str>,
-) -> Raw {
+pub(crate) fn access_token(w: &Written<'_>, at: &AtFields<'_>) -> Raw {
+    let times = at.times(w.now);
+    let secs = |t: i64| Value::String(t.to_string());
     let mut m = Raw::new();
     m.insert("credential_type".into(), s(key::ACCESS_TOKEN));
-    m.insert("secret".into(), s(secret));
+    m.insert("secret".into(), s(at.secret));
     m.insert(
         "home_account_id".into(),
         w.home_account_id.map_or(Value::Null, s),
@@ -546,25 +545,19 @@ pub(crate) fn access_token(
     m.insert("client_id".into(), s(w.client_id));
     m.insert("target".into(), s(w.target));
     m.insert("realm".into(), s(w.realm));
-    let token_type = if token_type.is_empty() {
-        "Bearer"
-    } else {
-        token_type
-    };
-    m.insert("token_type".into(), s(token_type));
-    m.insert("cached_at".into(), time(w.now, 0));
-    m.insert("expires_on".into(), time(w.now, expires_in));
-    m.insert(
-        "extended_expires_on".into(),
-        time(w.now, ext_expires_in.unwrap_or(expires_in)),
-    );
-    if let Some(refresh_in) = refresh_in {
-        m.insert("refresh_on".into(), time(w.now, refresh_in));
+    m.insert("token_type".into(), s(at.token_type()));
+    m.insert("cached_at".into(), secs(w.now));
+    m.insert("expires_on".into(), secs(times.expires_on));
+    if let Some(t) = times.extended_expires_on {
+        m.insert("extended_expires_on".into(), secs(t));
     }
-    if let Some(hash) = user_assertion_hash.filter(|h| !h.is_empty()) {
+    if let Some(t) = times.refresh_on {
+        m.insert("refresh_on".into(), secs(t));
+    }
+    if let Some(hash) = at.user_assertion_hash.filter(|h| !h.is_empty()) {
         m.insert("user_assertion_hash".into(), s(hash));
     }
-    if let Some(kid) = key_id.filter(|k| !k.is_empty()) {
+    if let Some(kid) = at.key_id.filter(|k| !k.is_empty()) {
         m.insert("kid".into(), s(kid));
         m.insert("key_id".into(), s(kid));
     }

@@ -6,7 +6,7 @@ use std::hash::BuildHasher;
 use super::index::{Family, Store};
 use super::key;
 use super::query::CacheWrite;
-use super::schema::{self, AtEntry, Written};
+use super::schema::{self, AtEntry, AtFields, Written};
 use crate::account::Account;
 use crate::error::Error;
 
@@ -97,29 +97,19 @@ impl<S: BuildHasher + Clone> Store<S> {
                 // `key::session_refresh_token`).
                 key = key::in_session(key, hash);
             }
-            let new = AtEntry::written(
-                key.clone(),
-                &written,
+            let at = AtFields {
                 secret,
-                w.token_type,
-                w.expires_in,
-                w.ext_expires_in,
-                w.refresh_in,
-                w.user_assertion_hash,
-                w.key_id,
-            );
+                token_type: w.token_type,
+                expires_in: w.expires_in,
+                ext_expires_in: w.ext_expires_in,
+                refresh_in: w.refresh_in,
+                user_assertion_hash: w.user_assertion_hash,
+                key_id: w.key_id,
+            };
+            let new = AtEntry::written(key.clone(), &written, &at);
             #[cfg(debug_assertions)]
             {
-                let raw = schema::access_token(
-                    &written,
-                    secret,
-                    w.token_type,
-                    w.expires_in,
-                    w.ext_expires_in,
-                    w.refresh_in,
-                    w.user_assertion_hash,
-                    w.key_id,
-                );
+                let raw = schema::access_token(&written, &at);
                 let parsed = AtEntry::parse(&key, &raw)?;
                 debug_assert!(
                     super::index::same_object(&new.render(), &raw)
