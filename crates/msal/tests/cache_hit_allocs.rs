@@ -24,34 +24,27 @@ async fn a_cache_hit_allocates_at_most_the_result() {
     let tenants = ["tenant1", "tenant2"];
     let scopes = ["api://a/.default", "api://b/.default"];
     let run = async {
-        // Fill: each (tenant, scope) once, and the app's own tenant.
-        for s in scopes {
-            let r = app.acquire_token_for_client([s]).send().await.unwrap();
-            assert_eq!(r.source, TokenSource::IdentityProvider);
-            for t in tenants {
-                let r = app
-                    .acquire_token_for_client([s])
-                    .with_tenant(t)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.source, TokenSource::IdentityProvider);
+        // Each (tenant, scope) once, and the app's own tenant, expecting `source`.
+        let app = &app;
+        let each = |source: TokenSource| async move {
+            for s in scopes {
+                let r = app.acquire_token_for_client([s]).send().await.unwrap();
+                assert_eq!(r.source, source);
+                for t in tenants {
+                    let r = app
+                        .acquire_token_for_client([s])
+                        .with_tenant(t)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.source, source);
+                }
             }
-        }
+        };
+        each(TokenSource::IdentityProvider).await;
         // The first hit of each request remembers it (`hit_memo.rs`), which allocates the
         // tenant's slots once; the hits after it are what a service runs.
-        for s in scopes {
-            app.acquire_token_for_client([s]).send().await.unwrap();
-            for t in tenants {
-                let r = app
-                    .acquire_token_for_client([s])
-                    .with_tenant(t)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.source, TokenSource::Cache);
-            }
-        }
+        each(TokenSource::Cache).await;
         const HITS: u64 = 200;
         let before = dhat::HeapStats::get();
         let mut first = None;

@@ -81,27 +81,24 @@ async fn each_scope_list_and_tenant_has_its_own_hit() {
     idp.push_token(app_token("at-a-other", A));
     let app = app(&idp);
 
-    token(&app, A).await;
-    token(&app, B).await;
-    let other = app
-        .acquire_token_for_client([A])
-        .with_tenant("other-tenant.example")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(other.access_token.secret(), "at-a-other");
-    for _ in 0..3 {
-        assert_eq!(token(&app, A).await, ("at-a".into(), TokenSource::Cache));
-        assert_eq!(token(&app, B).await, ("at-b".into(), TokenSource::Cache));
-        let other = app
+    let other_tenant = || async {
+        let r = app
             .acquire_token_for_client([A])
             .with_tenant("other-tenant.example")
             .send()
             .await
             .unwrap();
-        assert_eq!(other.source, TokenSource::Cache);
-        assert_eq!(other.access_token.secret(), "at-a-other");
-        assert_eq!(other.tenant_id.as_deref(), Some("other-tenant.example"));
+        assert_eq!(r.access_token.secret(), "at-a-other");
+        assert_eq!(r.tenant_id.as_deref(), Some("other-tenant.example"));
+        r.source
+    };
+    token(&app, A).await;
+    token(&app, B).await;
+    assert_eq!(other_tenant().await, TokenSource::IdentityProvider);
+    for _ in 0..3 {
+        assert_eq!(token(&app, A).await, ("at-a".into(), TokenSource::Cache));
+        assert_eq!(token(&app, B).await, ("at-b".into(), TokenSource::Cache));
+        assert_eq!(other_tenant().await, TokenSource::Cache);
     }
     assert_eq!(idp.token_requests().len(), 3);
 }
