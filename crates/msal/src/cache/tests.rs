@@ -2265,3 +2265,37 @@ fn access_tokens_keep_their_json_object_only_when_it_says_more_than_the_entry() 
         "the order another MSAL wrote is kept"
     );
 }
+
+#[tokio::test]
+async fn app_metadata_is_written_as_each_answer_says_and_left_alone_when_the_same() {
+    let cache = TokenCache::new();
+    let key = format!("appmetadata-{ENV}-{CLIENT}");
+    let metadata = |cache: &TokenCache| json_of(cache)["AppMetadata"].clone();
+    let mut r = Resp::app(TENANT, &["s"], "a");
+    save(&cache, &r).await;
+    let first = json!({ &key: {"client_id": CLIENT, "environment": ENV} });
+    assert_eq!(metadata(&cache), first);
+    // The same again: unchanged.
+    r.access_token = Some("b".into());
+    save(&cache, &r).await;
+    assert_eq!(metadata(&cache), first);
+    // A family now: rewritten with it, and without it again after.
+    r.family_id = Some("1".into());
+    save(&cache, &r).await;
+    assert_eq!(
+        metadata(&cache),
+        json!({ &key: {"client_id": CLIENT, "environment": ENV, "family_id": "1"} })
+    );
+    r.family_id = None;
+    save(&cache, &r).await;
+    assert_eq!(metadata(&cache), first);
+    // Another MSAL's entry for the app (a field of its own, a key in other case): replaced by
+    // this answer's, as before.
+    let mut doc = json_of(&cache);
+    doc["AppMetadata"] = json!({
+        key.to_uppercase(): {"client_id": CLIENT, "environment": ENV, "x_other": "kept?"},
+    });
+    cache.deserialize(&doc.to_string()).unwrap();
+    save(&cache, &r).await;
+    assert_eq!(metadata(&cache), first);
+}

@@ -184,24 +184,54 @@ impl<S: BuildHasher + Clone> Store<S> {
             }
         }
 
-        let stale: Vec<String> = self
-            .app_metadata
-            .entries
-            .iter()
-            .filter(|(_, r)| {
-                r.entry.environment.eq_ignore_ascii_case(w.environment)
-                    && r.entry.client_id.eq_ignore_ascii_case(w.client_id)
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in &stale {
-            self.app_metadata.entries.remove(k);
-        }
         let key = key::app_metadata(w.environment, w.client_id);
-        let raw = schema::app_metadata(w.environment, w.client_id, w.family_id);
-        self.insert_app_metadata(key, raw)?;
+        if !self.app_metadata_unchanged(&key, w) {
+            let stale: Vec<String> = self
+                .app_metadata
+                .entries
+                .iter()
+                .filter(|(_, r)| {
+                    r.entry.environment.eq_ignore_ascii_case(w.environment)
+                        && r.entry.client_id.eq_ignore_ascii_case(w.client_id)
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in &stale {
+                self.app_metadata.entries.remove(k);
+            }
+            let raw = schema::app_metadata(w.environment, w.client_id, w.family_id);
+            self.insert_app_metadata(key, raw)?;
+        }
 
         Ok(account)
+    }
+
+    /// Whether the app's metadata is cached exactly as the response would write it (its one
+    /// entry, under `key`, with the same fields in the same order): every answer writes it,
+    /// and it seldom changes, so it is then left as it is.
+    fn app_metadata_unchanged(&self, key: &str, w: &CacheWrite<'_>) -> bool {
+        let mut same_app = self.app_metadata.entries.iter().filter(|(_, r)| {
+            r.entry.environment.eq_ignore_ascii_case(w.environment)
+                && r.entry.client_id.eq_ignore_ascii_case(w.client_id)
+        });
+        let (Some((k, rec)), None) = (same_app.next(), same_app.next()) else {
+            return false;
+        };
+        let Some(raw) = &rec.raw else {
+            return false;
+        };
+        let fields = [
+            ("client_id", Some(w.client_id)),
+            ("environment", Some(w.environment)),
+            ("family_id", w.family_id),
+        ];
+        let mut expected = fields.iter().filter_map(|(n, v)| v.map(|v| (*n, v)));
+        k == key
+            && raw.len() == expected.clone().count()
+            && raw
+                .iter()
+                .zip(expected.by_ref())
+                .all(|((name, value), (n, v))| name == n && value.as_str() == Some(v))
     }
 
     /// Writes the account of a user response. Without id token claims an existing account
