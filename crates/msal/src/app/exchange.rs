@@ -22,15 +22,15 @@ impl AppCore {
         // App tokens go to the regional endpoint when the app has one (the credential's
         // audience is then that endpoint, as in MSAL .NET and Go); the answer is cached under
         // the metadata's (global) environment all the same.
-        let regional = if r.regional {
-            self.regional
-                .token_endpoint(
-                    self.http.as_ref(),
-                    self.authority.url(),
-                    &r.metadata.token_endpoint,
-                    r.correlation_id,
-                )
-                .await
+        // Boxed: a region's detection is not carried by the future of every app's requests.
+        let regional = if r.regional && self.regional.is_set() {
+            Box::pin(self.regional.token_endpoint(
+                self.http.as_ref(),
+                self.authority.url(),
+                &r.metadata.token_endpoint,
+                r.correlation_id,
+            ))
+            .await
         } else {
             None
         };

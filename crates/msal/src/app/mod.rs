@@ -385,8 +385,14 @@ impl AppCore {
         tenant: Option<&str>,
         correlation_id: &str,
     ) -> Result<Arc<TenantAuthority>, Error> {
-        Ok(self
-            .tenant_entry(tenant, correlation_id)
+        if let Some(t) = self
+            .tenants_read()
+            .get(tenant_key(tenant, correlation_id)?.as_bytes())
+        {
+            return Ok(t.resolved.clone());
+        }
+        // Boxed, as in `tenant_aliases`: resolved once per tenant, not carried by every call.
+        Ok(Box::pin(self.tenant_entry(tenant, correlation_id))
             .await?
             .resolved
             .clone())

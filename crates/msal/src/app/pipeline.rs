@@ -432,7 +432,9 @@ impl AppCore {
             query.partition = partition;
             let mut found = attempt!(self.cache.find_access_token(&query).await);
             if found.is_none() {
-                found = attempt!(self.find_in_short_forms(&query, scopes).await);
+                // Boxed, as the user's part of a hit below: the state of what most calls never
+                // do is not carried by every call's future.
+                found = attempt!(Box::pin(self.find_in_short_forms(&query, scopes)).await);
             }
             if let Some(at) = found {
                 tracing::debug!(correlation_id = %cid, flow = req.flow, "cache hit");
@@ -444,7 +446,9 @@ impl AppCore {
                 }
                 let hit = match q.home_account_id {
                     None => Hit::app(at),
-                    Some(home) => attempt!(self.user_hit(at, home, q.account, &aliases).await),
+                    Some(home) => {
+                        attempt!(Box::pin(self.user_hit(at, home, q.account, &aliases)).await)
+                    }
                 };
                 return bind(req.scheme, hit.into_result(cid));
             }
@@ -588,12 +592,14 @@ impl AppCore {
         let query = self.access_token_query(req, q, scopes, aliases, now);
         let mut found = self.cache.find_access_token(&query).await?;
         if found.is_none() {
-            found = self.find_in_short_forms(&query, scopes).await?;
+            found = Box::pin(self.find_in_short_forms(&query, scopes)).await?;
         }
         Ok(match (found, q.home_account_id) {
             (None, _) => None,
             (Some(at), None) => Some(Hit::app(at)),
-            (Some(at), Some(home)) => Some(self.user_hit(at, home, q.account, aliases).await?),
+            (Some(at), Some(home)) => {
+                Some(Box::pin(self.user_hit(at, home, q.account, aliases)).await?)
+            }
         })
     }
 

@@ -257,6 +257,11 @@ impl Regional {
 }
 
 impl Regional {
+    /// Whether a region is asked for (named, or to detect).
+    pub(crate) fn is_set(&self) -> bool {
+        self.region.is_some()
+    }
+
     /// The regional token endpoint of an app token request (`global` with the regional host
     /// of the app's `authority`), or `None` for the global one: no region configured, none
     /// detected (asking with `http`), or an authority host that has no regional one.

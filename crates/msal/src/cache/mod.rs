@@ -362,12 +362,23 @@ impl TokenCache {
         scope: WriteScope<'_>,
         change: impl FnOnce(&mut Store) -> Result<R, Error>,
     ) -> Result<R, Error> {
+        // The levels' futures are boxed: a cache in memory alone (the common case) carries
+        // none of their state in the futures of every token call.
         if let Some(d) = &self.inner.distributed {
-            return self.write_distributed(d, scope, change).await;
+            return Box::pin(self.write_distributed(d, scope, change)).await;
         }
         let Some(p) = &self.inner.persistence else {
             return change(&mut self.store_mut());
         };
+        Box::pin(self.write_persisted(p, change)).await
+    }
+
+    /// [`write`](Self::write) under the persistence's lock, between a load and a save.
+    async fn write_persisted<R>(
+        &self,
+        p: &Persisted,
+        change: impl FnOnce(&mut Store) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         let mut version = p.version.lock().await;
         let _lock = p.backend.lock().await?;
         self.load(p, &mut version, true).await?;
@@ -428,14 +439,15 @@ impl TokenCache {
         partition: impl FnOnce() -> CachePartition,
         find: impl Fn() -> Option<T>,
     ) -> Result<Option<T>, Error> {
+        // The levels' futures are boxed, as in `write`.
         if let Some(p) = &self.inner.persistence {
-            self.before_read(p).await?;
+            Box::pin(self.before_read(p)).await?;
         }
         if let Some(hit) = find() {
             return Ok(Some(hit));
         }
         // Without a distributed cache, a miss is final (and the hot path builds no partition).
-        if self.inner.distributed.is_none() || !self.fill_from_l2(partition()).await? {
+        if self.inner.distributed.is_none() || !Box::pin(self.fill_from_l2(partition())).await? {
             return Ok(None);
         }
         Ok(find())
