@@ -61,7 +61,7 @@ impl AppCore {
             &url,
             &form,
             r.correlation_id,
-            &report.headers,
+            &report.headers(),
         )
         .await;
         self.telemetry_outcome(&report, r.correlation_id, &answer);

@@ -334,7 +334,7 @@ impl Steps for DeviceCodePolling {
                 token_endpoint: &token_endpoint,
                 form: &poll_form,
                 correlation_id: cid,
-                telemetry: &report.headers,
+                telemetry: &report.headers(),
             },
             &info,
             cancel,

@@ -20,12 +20,14 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use http::{HeaderMap, HeaderValue};
+use std::fmt::Write as _;
+
+use http::HeaderName;
 
 /// The header describing the request it is sent with.
-pub(crate) const CURRENT_HEADER: &str = "x-client-current-telemetry";
+pub(crate) const CURRENT_HEADER: HeaderName = HeaderName::from_static("x-client-current-telemetry");
 /// The header describing the requests since the last one that succeeded.
-pub(crate) const LAST_HEADER: &str = "x-client-last-telemetry";
+pub(crate) const LAST_HEADER: HeaderName = HeaderName::from_static("x-client-last-telemetry");
 /// MSAL Python's schema version.
 const SCHEMA_VERSION: &str = "4";
 /// MSAL Python's bound on the failed requests (`_LAST_HEADER_SIZE_LIMIT`): the sum of the
@@ -121,10 +123,18 @@ pub(crate) struct ServerTelemetry {
 #[derive(Debug)]
 pub(crate) struct Report {
     pub api_id: u16,
-    pub headers: HeaderMap,
+    current: String,
+    last: String,
     silent_hits: u64,
     /// The failures up to this sequence number were reported.
     failures_before: u64,
+}
+
+impl Report {
+    /// The headers to send: `x-client-current-telemetry` and `x-client-last-telemetry`.
+    pub(crate) fn headers(&self) -> [(HeaderName, &str); 2] {
+        [(CURRENT_HEADER, &self.current), (LAST_HEADER, &self.last)]
+    }
 }
 
 impl ServerTelemetry {
@@ -136,32 +146,32 @@ impl ServerTelemetry {
     /// The headers of a token request of the flow `flow`.
     pub(crate) fn report(&self, flow: &str, refresh: CacheRefresh) -> Report {
         let api_id = api_id(flow);
-        let current = format!("{SCHEMA_VERSION}|{api_id},{}|", refresh as u8);
+        // Written in place, two strings per request: every cache miss sends them. Only
+        // `[A-Za-z0-9._|,-]` can be in them (see `sanitize`): always valid header values.
+        let mut current = String::with_capacity(16);
+        let _ = write!(current, "{SCHEMA_VERSION}|{api_id},{}|", refresh as u8);
         let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let silent_hits = self.silent_hits.load(Ordering::Relaxed);
-        let mut requests = String::new();
-        let mut errors = String::new();
+        let mut last = String::with_capacity(16 + failures.size);
+        let _ = write!(last, "{SCHEMA_VERSION}|{silent_hits}|");
+        for (i, f) in failures.list.iter().enumerate() {
+            let sep = if i > 0 { "," } else { "" };
+            let _ = write!(last, "{sep}{},{}", f.api_id, f.correlation_id);
+        }
+        last.push('|');
         for (i, f) in failures.list.iter().enumerate() {
             if i > 0 {
-                requests.push(',');
-                errors.push(',');
+                last.push(',');
             }
-            requests.push_str(&format!("{},{}", f.api_id, f.correlation_id));
-            errors.push_str(&f.error);
+            last.push_str(&f.error);
         }
+        last.push('|');
         let failures_before = failures.next_seq;
         drop(failures);
-        let last = format!("{SCHEMA_VERSION}|{silent_hits}|{requests}|{errors}|");
-        let mut headers = HeaderMap::with_capacity(2);
-        // Only `[A-Za-z0-9._|,-]` can be in them: always valid header values.
-        for (name, value) in [(CURRENT_HEADER, current), (LAST_HEADER, last)] {
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                headers.insert(name, v);
-            }
-        }
         Report {
             api_id,
-            headers,
+            current,
+            last,
             silent_hits,
             failures_before,
         }
@@ -213,8 +223,12 @@ impl ServerTelemetry {
 mod tests {
     use super::*;
 
-    fn header<'a>(r: &'a Report, name: &str) -> &'a str {
-        r.headers.get(name).unwrap().to_str().unwrap()
+    fn header(r: &Report, name: HeaderName) -> &str {
+        r.headers()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+            .unwrap()
     }
 
     #[test]

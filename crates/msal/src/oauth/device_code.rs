@@ -131,7 +131,7 @@ pub(crate) struct PollRequest<'a> {
     pub form: &'a [(&'a str, &'a str)],
     pub correlation_id: &'a str,
     /// The server telemetry headers, the same on every poll.
-    pub telemetry: &'a http::HeaderMap,
+    pub telemetry: &'a [(http::HeaderName, &'a str)],
 }
 
 /// Polls the token endpoint until the user signed in, declined, the code expired, or `cancel`

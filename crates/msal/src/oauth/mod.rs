@@ -8,7 +8,7 @@ use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
-use http::HeaderMap;
+use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use url::Url;
 use zeroize::Zeroize;
@@ -318,15 +318,7 @@ pub(crate) async fn post_form(
     form: &[(&str, &str)],
     correlation_id: &str,
 ) -> Result<HttpResponse, Error> {
-    post_form_with(
-        http,
-        retry,
-        endpoint,
-        form,
-        correlation_id,
-        &HeaderMap::new(),
-    )
-    .await
+    post_form_with(http, retry, endpoint, form, correlation_id, &[]).await
 }
 
 /// [`post_form`] with more headers (the token endpoint's telemetry).
@@ -336,21 +328,16 @@ async fn post_form_with(
     endpoint: &Url,
     form: &[(&str, &str)],
     correlation_id: &str,
-    headers: &HeaderMap,
+    headers: &[(HeaderName, &str)],
 ) -> Result<HttpResponse, Error> {
     // Built again for a retry rather than copied for one that most requests never need.
     let build = || {
         let mut req = HttpRequest::post_form(endpoint.clone(), form.iter().copied());
         crate::http::put_standard_headers(&mut req.headers, correlation_id);
-        // As `extend` does: a name's values replace those already there.
-        req.headers.reserve(headers.len());
-        for name in headers.keys() {
-            let mut values = headers.get_all(name).iter();
-            if let Some(first) = values.next() {
-                req.headers.insert(name.clone(), first.clone());
-            }
-            for v in values {
-                req.headers.append(name.clone(), v.clone());
+        // A name's value replaces one already there.
+        for (name, value) in headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                req.headers.insert(name.clone(), v);
             }
         }
         req
@@ -368,7 +355,7 @@ pub(crate) async fn post_token_request(
     endpoint: &Url,
     form: &[(&str, &str)],
     correlation_id: &str,
-    headers: &HeaderMap,
+    headers: &[(HeaderName, &str)],
 ) -> Result<TokenResponse, Error> {
     let resp = post_form_with(http, retry, endpoint, form, correlation_id, headers).await?;
     parse_token_response(resp, correlation_id)
@@ -433,7 +420,7 @@ pub(crate) fn join_scopes<'a>(scopes: impl IntoIterator<Item = &'a str>) -> Stri
 mod tests {
     use super::*;
     use crate::ErrorKind;
-    use http::StatusCode;
+    use http::{HeaderMap, StatusCode};
 
     fn resp(status: u16, body: &str) -> HttpResponse {
         HttpResponse::new(
