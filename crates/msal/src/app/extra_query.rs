@@ -71,13 +71,15 @@ pub(crate) fn merge<'a>(
         .collect()
 }
 
-/// `url` with `params` appended to its query (the URL itself when there are none).
-pub(crate) fn append(url: &Url, params: &[(&str, &str)]) -> Url {
-    let mut url = url.clone();
-    if !params.is_empty() {
-        url.query_pairs_mut().extend_pairs(params);
+/// `url` with `params` appended to its query (the URL itself, not a copy, when there are
+/// none: the common case, on every token request).
+pub(crate) fn append<'u>(url: &'u Url, params: &[(&str, &str)]) -> std::borrow::Cow<'u, Url> {
+    if params.is_empty() {
+        return std::borrow::Cow::Borrowed(url);
     }
-    url
+    let mut url = url.clone();
+    url.query_pairs_mut().extend_pairs(params);
+    std::borrow::Cow::Owned(url)
 }
 
 /// The parameters as one string, for the identity of a request (throttling, single-flight):

@@ -30,12 +30,25 @@ impl AppCore {
             .entry(key)
             .or_default()
             .clone();
-        let result = flight.get_or_init(request).await.clone();
-        let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        if inflight.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-            inflight.remove(&key);
+        flight.get_or_init(request).await;
+        {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            if inflight.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+                inflight.remove(&key);
+            }
         }
-        result
+        // The last caller to hold the flight (the only one, mostly) takes its result; the
+        // others copy it.
+        match Arc::try_unwrap(flight) {
+            Ok(cell) => cell.into_inner(),
+            Err(shared) => shared.get().cloned(),
+        }
+        .unwrap_or_else(|| {
+            Err(Error::client(
+                crate::error::codes::CANCELLED,
+                "the shared request ended without an answer",
+            ))
+        })
     }
 
     /// Whether a background refresh of `key` may start now (none started recently).
