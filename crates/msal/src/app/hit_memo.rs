@@ -36,7 +36,8 @@ pub(crate) struct HitMemo {
 }
 
 /// One remembered hit: when it was read, and the token's times (Unix seconds; `i64::MIN`:
-/// none). 48 bytes: a tenant keeps one per scope list it was asked for.
+/// none). One cache line each (44 bytes, aligned to 64 so that a hit reads one line): a
+/// tenant keeps one per scope list it was asked for.
 #[derive(Debug)]
 #[repr(align(64))]
 struct Slot {

@@ -385,17 +385,7 @@ impl AppCore {
         tenant: Option<&str>,
         correlation_id: &str,
     ) -> Result<Arc<TenantAuthority>, Error> {
-        if let Some(t) = self
-            .tenants_read()
-            .get(tenant_key(tenant, correlation_id)?.as_bytes())
-        {
-            return Ok(t.resolved.clone());
-        }
-        // Boxed, as in `tenant_aliases`: resolved once per tenant, not carried by every call.
-        Ok(Box::pin(self.tenant_entry(tenant, correlation_id))
-            .await?
-            .resolved
-            .clone())
+        Ok(self.tenant(tenant, correlation_id).await?.resolved.clone())
     }
 
     /// The environments under which a per-request tenant's tokens are cached (its realm is
@@ -405,17 +395,24 @@ impl AppCore {
         tenant: Option<&str>,
         correlation_id: &str,
     ) -> Result<Arc<[String]>, Error> {
+        Ok(self.tenant(tenant, correlation_id).await?.aliases.clone())
+    }
+
+    /// The tenant's entry: from memory when it was resolved before, else resolved now.
+    async fn tenant(
+        &self,
+        tenant: Option<&str>,
+        correlation_id: &str,
+    ) -> Result<TenantEntry, Error> {
         if let Some(t) = self
             .tenants_read()
             .get(tenant_key(tenant, correlation_id)?.as_bytes())
         {
-            return Ok(t.aliases.clone());
+            return Ok(t.clone());
         }
-        // Boxed: the state of a metadata lookup is not carried by every cache hit's future.
-        Ok(Box::pin(self.tenant_entry(tenant, correlation_id))
-            .await?
-            .aliases
-            .clone())
+        // Boxed: the state of a metadata lookup is not carried by the future of every call
+        // (cache hits included), only by a tenant's first.
+        Box::pin(self.tenant_entry(tenant, correlation_id)).await
     }
 
     /// The realm a user's tokens for a per-request tenant are cached under: the tenant id.
