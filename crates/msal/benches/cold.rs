@@ -22,6 +22,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use msal::{ConfidentialClientApplication, TokenSource};
 use serde_json::{Value, json};
 
+#[path = "support/bare_post.rs"]
+mod bare_post;
+
 const SCOPE: &str = "api://bench/.default";
 
 async fn metadata(State(base): State<Arc<str>>) -> axum::Json<Value> {
@@ -161,48 +164,17 @@ fn cold(c: &mut Criterion) {
             })
         })
     });
-    // The same POST with the headers MSAL must send on every token request (its correlation
-    // id asked back, its identity, capabilities and telemetry, its user agent): the same
-    // bytes on the wire as the library's request, so the server parses as much for both. The
+    // The same POST with the headers MSAL must send on every token request: the same bytes
+    // on the wire as the library's request, so the server parses as much for both. The
     // difference between this and `bare_reqwest_post` is the wire's, not the library's.
-    let os = std::env::consts::OS;
-    let ver = env!("CARGO_PKG_VERSION");
-    let user_agent = format!("msal-rs/{ver}");
     group.bench_function("bare_reqwest_post_msal_headers", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
                 let started = Instant::now();
                 for _ in 0..iters {
-                    let form = url::form_urlencoded::Serializer::new(String::new())
-                        .append_pair("grant_type", "client_credentials")
-                        .append_pair("client_id", "bench-client")
-                        .append_pair("scope", SCOPE)
-                        .append_pair("client_secret", "bench-secret")
-                        .finish();
-                    let body = bare
-                        .post(&token_endpoint)
-                        .header(
-                            "content-type",
-                            "application/x-www-form-urlencoded;charset=utf-8",
-                        )
-                        .header("client-request-id", uuid::Uuid::new_v4().to_string())
-                        .header("return-client-request-id", "true")
-                        .header("x-client-sku", "msal.rust")
-                        .header("x-client-ver", ver)
-                        .header("x-client-os", os)
-                        .header("x-ms-lib-capability", "retry-after, h429")
-                        .header("x-client-current-telemetry", "4|730,1|")
-                        .header("x-client-last-telemetry", "4|0|||")
-                        .header("user-agent", &user_agent)
-                        .body(form)
-                        .send()
+                    bare_post::post_with_msal_headers(&bare, &token_endpoint, SCOPE)
                         .await
-                        .expect("an answer")
-                        .bytes()
-                        .await
-                        .expect("a body");
-                    let v: Value = serde_json::from_slice(&body).expect("JSON");
-                    assert!(v["access_token"].is_string());
+                        .expect("a token");
                 }
                 started.elapsed()
             })

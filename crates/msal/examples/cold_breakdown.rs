@@ -21,7 +21,10 @@ use msal::ConfidentialClientApplication;
 use msal::http::{
     BoxFuture, HttpClient, HttpRequest, HttpResponse, ReqwestHttpClient, TransportError,
 };
-use serde_json::{Value, json};
+use serde_json::json;
+
+#[path = "../benches/support/bare_post.rs"]
+mod bare_post;
 
 const SCOPE: &str = "api://bench/.default";
 const TOKEN: &str = r#"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJhcGk6Ly9iZW5jaCJ9.c2lnbmF0dXJl"}"#;
@@ -100,7 +103,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         app.acquire_token_for_client([SCOPE]).send().await?;
         let bare = reqwest::Client::new();
         let endpoint = format!("{base}/tenant0/oauth2/v2.0/token");
-        let ver = env!("CARGO_PKG_VERSION");
         let per_call = |started: Instant| started.elapsed().as_nanos() as f64 / calls as f64 / 1e3;
         for round in 0..3 {
             timed.nanos.store(0, Ordering::Relaxed);
@@ -115,36 +117,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let inside = timed.nanos.load(Ordering::Relaxed) as f64 / calls as f64 / 1e3;
             let started = Instant::now();
             for _ in 0..calls {
-                let form = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("grant_type", "client_credentials")
-                    .append_pair("client_id", "bench-client")
-                    .append_pair("scope", SCOPE)
-                    .append_pair("client_secret", "bench-secret")
-                    .finish();
-                let body = bare
-                    .post(&endpoint)
-                    .header(
-                        "content-type",
-                        "application/x-www-form-urlencoded;charset=utf-8",
-                    )
-                    .header("client-request-id", uuid::Uuid::new_v4().to_string())
-                    .header("return-client-request-id", "true")
-                    .header("x-client-sku", "msal.rust")
-                    .header("x-client-ver", ver)
-                    .header("x-client-os", std::env::consts::OS)
-                    .header("x-ms-lib-capability", "retry-after, h429")
-                    .header("x-client-current-telemetry", "4|730,1|")
-                    .header("x-client-last-telemetry", "4|0|||")
-                    .header("user-agent", format!("msal-rs/{ver}"))
-                    .body(form)
-                    .send()
-                    .await?
-                    .bytes()
-                    .await?;
-                let v: Value = serde_json::from_slice(&body)?;
-                if !v["access_token"].is_string() {
-                    return Err("no access token".into());
-                }
+                bare_post::post_with_msal_headers(&bare, &endpoint, SCOPE).await?;
             }
             let bare_us = per_call(started);
             println!(
