@@ -16,8 +16,8 @@ impl AppCore {
     /// client's credential (when it has one) and the claims, and opens or clears the
     /// request's throttling window with the answer.
     pub(crate) async fn token_request(&self, r: TokenRequest<'_>) -> Result<TokenResponse, Error> {
-        if let Some(key) = &r.throttle_key {
-            self.throttle.check(key)?;
+        if let Some(t) = r.throttle {
+            self.throttle.check_with(|| t.key())?;
         }
         // App tokens go to the regional endpoint when the app has one (the credential's
         // audience is then that endpoint, as in MSAL .NET and Go); the answer is cached under
@@ -65,11 +65,9 @@ impl AppCore {
         )
         .await;
         self.telemetry_outcome(&report, r.correlation_id, &answer);
-        if let Some(key) = r.throttle_key {
-            match &answer {
-                Ok(_) => self.throttle.clear(&key),
-                Err(e) => self.throttle.record(key, e, self.public, r.silent),
-            }
+        if let Some(t) = r.throttle {
+            self.throttle
+                .settle(|| t.key(), &answer, self.public, r.silent);
         }
         answer
     }

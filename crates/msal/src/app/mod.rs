@@ -277,7 +277,7 @@ pub(crate) struct TokenRequest<'a> {
     pub form: Vec<(&'a str, &'a str)>,
     pub claims: Option<&'a str>,
     /// The request's throttling identity; `None` for requests that cannot repeat (a code).
-    pub throttle_key: Option<[u8; 32]>,
+    pub throttle: Option<&'a dyn ThrottleIdentity>,
     /// Whether it is a silent request (throttled after `UiRequired`).
     pub silent: bool,
     /// Whether the grant needs a confidential client.
@@ -291,6 +291,20 @@ pub(crate) struct TokenRequest<'a> {
     pub cache_refresh: telemetry::CacheRefresh,
     /// Whether it goes to the app's regional endpoint, when it has one (app tokens only).
     pub regional: bool,
+}
+
+/// What a request's throttling key is computed from. The key (a SHA-256 over the request's
+/// identity) is computed only when the throttling store needs it: after a failure, or while a
+/// window is open; a success with nothing throttled computes none.
+pub(crate) trait ThrottleIdentity: Sync {
+    /// The request's throttling key.
+    fn key(&self) -> [u8; 32];
+}
+
+impl ThrottleIdentity for [u8; 32] {
+    fn key(&self) -> [u8; 32] {
+        *self
+    }
 }
 
 /// What a token answer is saved and reported with.

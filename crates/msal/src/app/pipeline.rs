@@ -22,9 +22,11 @@
 use super::exchange::{cached_result, remembered_result};
 use super::telemetry::{self, CacheRefresh};
 use super::{
-    AppCore, Completion, ScopeSet, TenantAuthority, TenantEntry, TokenRequest, correlation_id,
-    now_unix,
+    AppCore, Completion, ScopeSet, TenantAuthority, TenantEntry, ThrottleIdentity, TokenRequest,
+    correlation_id, now_unix,
 };
+use std::future::Future;
+
 use crate::account::Account;
 use crate::authority::Metadata;
 use crate::cache::{AccessTokenQuery, BoundKey, CachedAccessToken};
@@ -226,27 +228,29 @@ impl Context<'_> {
     /// Sends the request to the token endpoint: `grant_type`, `client_id`, the grant's own
     /// `fields`, `scope` (and `client_info` for a user's tokens), throttled by the request's
     /// key.
-    pub(crate) async fn token_request(
-        &self,
-        grant_type: &str,
-        fields: &[(&str, &str)],
-    ) -> Result<TokenResponse, Error> {
-        self.token_request_keyed(grant_type, fields, Some(self.throttle_key(&[])))
-            .await
+    ///
+    /// Not an `async fn`: the request is built here and the exchange's future is returned as
+    /// it is, one level of futures less, each of which is copied on every call.
+    pub(crate) fn token_request<'s>(
+        &'s self,
+        grant_type: &'s str,
+        fields: &[(&'s str, &'s str)],
+    ) -> impl Future<Output = Result<TokenResponse, Error>> + Send + 's {
+        self.token_request_keyed(grant_type, fields, Some(self))
     }
 
-    /// [`token_request`](Self::token_request) with another throttling key, or none for a
-    /// request that cannot repeat (an authorization code is redeemed once).
-    pub(crate) async fn token_request_keyed(
-        &self,
-        grant_type: &str,
-        fields: &[(&str, &str)],
-        throttle_key: Option<[u8; 32]>,
-    ) -> Result<TokenResponse, Error> {
-        let mut form = Vec::with_capacity(fields.len() + 4);
+    /// [`token_request`](Self::token_request) with another throttling identity, or none for
+    /// a request that cannot repeat (an authorization code is redeemed once).
+    pub(crate) fn token_request_keyed<'s>(
+        &'s self,
+        grant_type: &'s str,
+        fields: &[(&'s str, &'s str)],
+        throttle: Option<&'s dyn ThrottleIdentity>,
+    ) -> impl Future<Output = Result<TokenResponse, Error>> + Send + 's {
+        let mut form = Vec::with_capacity(fields.len() + 7);
         form.extend([
             ("grant_type", grant_type),
-            ("client_id", &self.core.client_id),
+            ("client_id", self.core.client_id.as_str()),
         ]);
         form.extend_from_slice(fields);
         form.push(("scope", self.scope));
@@ -254,21 +258,26 @@ impl Context<'_> {
             form.push(("client_info", "1"));
         }
         form.extend(self.scheme_fields());
-        self.core
-            .token_request(TokenRequest {
-                metadata: self.metadata(),
-                form,
-                claims: self.claims,
-                throttle_key,
-                silent: self.req.silent,
-                credential_required: self.req.credential_required,
-                correlation_id: self.correlation_id,
-                extra_query: self.extra_query,
-                flow: self.req.flow,
-                cache_refresh: self.cache_refresh(),
-                regional: self.req.regional,
-            })
-            .await
+        self.core.token_request(TokenRequest {
+            metadata: self.metadata(),
+            form,
+            claims: self.claims,
+            throttle,
+            silent: self.req.silent,
+            credential_required: self.req.credential_required,
+            correlation_id: self.correlation_id,
+            extra_query: self.extra_query,
+            flow: self.req.flow,
+            cache_refresh: self.cache_refresh(),
+            regional: self.req.regional,
+        })
+    }
+}
+
+/// The request's own throttling key (see `ThrottleIdentity`).
+impl ThrottleIdentity for Context<'_> {
+    fn key(&self) -> [u8; 32] {
+        self.throttle_key(&[])
     }
 }
 
@@ -301,9 +310,6 @@ fn request_key(
     scope: &str,
     extra: &[&str],
 ) -> [u8; 32] {
-    let mut parts = Vec::with_capacity(6 + req.identity.len() + extra.len());
-    parts.extend([kind, req.flow, core.client_id.as_str(), authority, scope]);
-    parts.extend_from_slice(req.identity);
     // Requests to different slices are different requests; the app's parameters are the same
     // for all of its requests, so only the request's own tell them apart.
     let query = (!req.extra_query.is_empty()).then(|| {
@@ -314,16 +320,21 @@ fn request_key(
             .collect();
         super::extra_query::identity(&pairs)
     });
-    if let Some(q) = &query {
-        parts.push(q);
-    }
     // A token bound to a key is another request than the bearer one, and than one bound to
     // another key.
-    if let Some(scheme) = req.scheme {
-        parts.extend([scheme.token_type(), scheme.key_id()]);
-    }
-    parts.extend_from_slice(extra);
-    throttle_key(&parts)
+    let scheme = req
+        .scheme
+        .map(|s| [s.token_type(), s.key_id()])
+        .into_iter()
+        .flatten();
+    throttle_key(
+        [kind, req.flow, core.client_id.as_str(), authority, scope]
+            .into_iter()
+            .chain(req.identity.iter().copied())
+            .chain(query.as_deref())
+            .chain(scheme)
+            .chain(extra.iter().copied()),
+    )
 }
 
 /// The single-flight (and background refresh) key of a request. Every option that changes

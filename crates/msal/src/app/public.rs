@@ -520,8 +520,21 @@ pub(crate) async fn refresh(
     rt: &CachedRefreshToken,
 ) -> Result<TokenResponse, Error> {
     let secret = rt.secret.secret();
-    let key = cx.throttle_key(&[&hex_sha256(secret)]);
     tracing::debug!(correlation_id = %cx.correlation_id, "silent: redeeming the refresh token");
-    cx.token_request_keyed("refresh_token", &[("refresh_token", secret)], Some(key))
+    let key = RefreshKey { cx, secret };
+    cx.token_request_keyed("refresh_token", &[("refresh_token", secret)], Some(&key))
         .await
+}
+
+/// The throttling identity of a refresh token's redemption: the request's and a hash of the
+/// token (so no secret is kept), hashed only when the throttling store needs it.
+struct RefreshKey<'a> {
+    cx: &'a Context<'a>,
+    secret: &'a str,
+}
+
+impl super::ThrottleIdentity for RefreshKey<'_> {
+    fn key(&self) -> [u8; 32] {
+        self.cx.throttle_key(&[&hex_sha256(self.secret)])
+    }
 }

@@ -339,48 +339,50 @@ impl<S: BuildHasher + Clone> Store<S> {
         self.users.get(&user_key(home_account_id))
     }
 
-    fn partition_of(&self, e: &AtEntry) -> u64 {
+    pub(super) fn partition_of(&self, e: &AtEntry) -> u64 {
         self.hasher.partition(e.home(), e.client_id(), e.realm())
     }
 
-    /// The other access tokens of the entry's `(home_account_id, client_id, realm)`.
+    /// The other access tokens of the entry's `(home_account_id, client_id, realm)`, whose
+    /// hash is `partition`.
     pub(super) fn same_partition<'a>(
         &'a self,
+        partition: u64,
         e: &'a AtEntry,
-    ) -> impl Iterator<Item = &'a AtEntry> + 'a {
+    ) -> impl Iterator<Item = &'a Arc<AtEntry>> + 'a {
         self.at_partitions
-            .get(&self.partition_of(e))
+            .get(&partition)
             .into_iter()
             .flat_map(|p| &p.slots)
-            .map(|slot| &*slot.entry)
+            .map(|slot| &slot.entry)
             .filter(move |o| o.is_in(e.home(), e.client_id(), e.realm()))
     }
 
     pub(super) fn insert_at(&mut self, key: String, raw: Raw) -> Result<(), Error> {
         let entry = Arc::new(AtEntry::parse(&key, &raw)?);
         let rec = Rec::new(raw, entry);
-        self.insert_at_rec(key, rec);
+        self.insert_at_rec(key, rec, None);
         Ok(())
     }
 
     /// Inserts an access token this library has just written ([`AtEntry::written`]): no JSON
     /// object is kept, since the entry renders the one MSAL writes.
-    pub(super) fn insert_written_at(&mut self, key: String, entry: AtEntry) {
+    /// `partition` is the entry's partition hash, which the caller has computed already.
+    pub(super) fn insert_written_at(&mut self, key: String, entry: AtEntry, partition: u64) {
         let rec = Rec {
             raw: None,
             entry: Arc::new(entry),
         };
-        self.insert_at_rec(key, rec);
+        self.insert_at_rec(key, rec, Some(partition));
     }
 
-    fn insert_at_rec(&mut self, key: String, rec: Rec<Arc<AtEntry>>) {
+    fn insert_at_rec(&mut self, key: String, rec: Rec<Arc<AtEntry>>, partition: Option<u64>) {
         let entry = Arc::clone(&rec.entry);
         self.remove_at(&key);
         let hasher = &self.hasher;
-        let part = self
-            .at_partitions
-            .entry(hasher.partition(entry.home(), entry.client_id(), entry.realm()))
-            .or_default();
+        let partition = partition
+            .unwrap_or_else(|| hasher.partition(entry.home(), entry.client_id(), entry.realm()));
+        let part = self.at_partitions.entry(partition).or_default();
         part.slots.push(AtSlot::of(&entry));
         match &mut part.by_scope {
             Some(index) => {
@@ -414,10 +416,16 @@ impl<S: BuildHasher + Clone> Store<S> {
     }
 
     pub(super) fn remove_at(&mut self, key: &str) -> bool {
+        self.remove_at_in(key, None)
+    }
+
+    /// [`remove_at`](Self::remove_at) of an entry whose partition hash the caller has
+    /// computed already.
+    pub(super) fn remove_at_in(&mut self, key: &str, partition: Option<u64>) -> bool {
         let Some(rec) = self.ats.entries.remove(key) else {
             return false;
         };
-        let hash = self.partition_of(&rec.entry);
+        let hash = partition.unwrap_or_else(|| self.partition_of(&rec.entry));
         if let Some(part) = self.at_partitions.get_mut(&hash) {
             part.slots.retain(|s| !Arc::ptr_eq(&s.entry, &rec.entry));
             if part.slots.is_empty() {

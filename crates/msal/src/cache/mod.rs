@@ -60,6 +60,7 @@ mod schema;
 mod write_rules;
 
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
@@ -79,6 +80,8 @@ pub use redis_l2::RedisCache;
 pub(crate) use key::BoundKey;
 pub(crate) use key::request_bloom;
 pub(crate) use query::{AccessTokenQuery, CacheWrite, CachedAccessToken, CachedRefreshToken};
+
+use futures_util::future::Either;
 
 use crate::account::Account;
 use crate::error::{Error, codes};
@@ -486,14 +489,24 @@ impl TokenCache {
 
     /// Writes the tokens, id token, account and app metadata of a token response. Returns
     /// the account for user responses.
-    pub(crate) async fn save_response(&self, w: CacheWrite<'_>) -> Result<Option<Account>, Error> {
-        let scope = WriteScope {
-            client_id: w.client_id,
-            realm: w.realm,
-            home_account_id: w.home_account_id.filter(|h| !h.is_empty()),
-            user_assertion_hash: w.user_assertion_hash.filter(|h| !h.is_empty()),
-        };
-        self.write(scope, |store| store.save_response(&w)).await
+    pub(crate) fn save_response<'a>(
+        &'a self,
+        w: CacheWrite<'a>,
+    ) -> impl Future<Output = Result<Option<Account>, Error>> + Send + 'a {
+        // A cache in memory alone (the common case) is written here, at once, and the future
+        // is ready: the futures of every token call then carry no state of a write.
+        if self.inner.distributed.is_none() && self.inner.persistence.is_none() {
+            return Either::Left(std::future::ready(self.store_mut().save_response(&w)));
+        }
+        Either::Right(Box::pin(async move {
+            let scope = WriteScope {
+                client_id: w.client_id,
+                realm: w.realm,
+                home_account_id: w.home_account_id.filter(|h| !h.is_empty()),
+                user_assertion_hash: w.user_assertion_hash.filter(|h| !h.is_empty()),
+            };
+            self.write(scope, |store| store.save_response(&w)).await
+        }))
     }
 
     /// The hash of the partition of the app tokens of `client_id` in `realm`, for

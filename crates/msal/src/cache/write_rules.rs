@@ -2,6 +2,7 @@
 //! `TokenCache.add` does), and what signing an account out removes.
 
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use super::index::{Family, Store};
 use super::key;
@@ -117,8 +118,11 @@ impl<S: BuildHasher + Clone> Store<S> {
                     "AtEntry::written, AtEntry::parse and schema::access_token disagree"
                 );
             }
-            let stale: Vec<String> = self
-                .same_partition(&new)
+            // One partition hash for the lookup, the removals and the insertion; the stale
+            // entries are held by their shared handles, not copies of their keys.
+            let partition = self.partition_of(&new);
+            let stale: Vec<Arc<AtEntry>> = self
+                .same_partition(partition, &new)
                 .filter(|e| {
                     // A token replaces those of its own type only (as MSAL .NET's keys do): a
                     // proof-of-possession token for a new key replaces the one for the old key,
@@ -129,12 +133,12 @@ impl<S: BuildHasher + Clone> Store<S> {
                         && e.intersects(&new);
                     superseded || e.expires_on < w.now
                 })
-                .map(|e| e.key.clone())
+                .cloned()
                 .collect();
-            for k in &stale {
-                self.remove_at(k);
+            for e in &stale {
+                self.remove_at_in(&e.key, Some(partition));
             }
-            self.insert_written_at(key, new);
+            self.insert_written_at(key, new, partition);
         }
 
         let mut account = None;

@@ -5,6 +5,7 @@
 //! said when to come back (then the caller decides), one retry of a timeout, never a retry of
 //! a 429 (the server asked us to slow down).
 
+use std::future::Future;
 use std::time::Duration;
 
 use super::{
@@ -58,34 +59,49 @@ pub(crate) async fn send_with_retry(
 /// [`send_with_retry`] for a request that `again` builds anew for the retry: the first
 /// attempt's `request` is not copied beforehand (most requests are never retried), and no
 /// second copy of the secrets in its body is kept meanwhile.
-pub(crate) async fn send_built_with_retry(
-    client: &dyn HttpClient,
+///
+/// Not an `async fn`: the first attempt is handed to the client here, so the future holds
+/// the client's (boxed) future rather than the request, and the retry's state is boxed. It is
+/// nested in every token request's future, which is moved on every call.
+pub(crate) fn send_built_with_retry<'a>(
+    client: &'a dyn HttpClient,
     request: HttpRequest,
-    again: impl FnOnce() -> HttpRequest,
-    policy: &RetryPolicy,
-) -> Result<HttpResponse, Error> {
-    match client.execute(request).await {
-        Ok(resp) => {
-            let resp = within_limit(resp)?;
-            let status = resp.status.as_u16();
-            let has_retry_after = resp.headers.contains_key(http::header::RETRY_AFTER);
-            if (500..600).contains(&status) && !has_retry_after && policy.retry_server_errors {
-                tracing::info!(
-                    status,
-                    "server error; retrying once after {:?}",
-                    policy.delay
-                );
-                crate::runtime::sleep(policy.delay).await;
-                return within_limit(client.execute(again()).await?);
+    again: impl FnOnce() -> HttpRequest + Send + 'a,
+    policy: &'a RetryPolicy,
+) -> impl Future<Output = Result<HttpResponse, Error>> + Send + 'a {
+    let first = client.execute(request);
+    async move {
+        let resp = match first.await {
+            Ok(resp) => within_limit(resp)?,
+            Err(e) if e.kind() == TransportErrorKind::Timeout && policy.retry_timeouts => {
+                tracing::info!("request timed out; retrying once");
+                return Box::pin(retry_once(client, again, Duration::ZERO)).await;
             }
-            Ok(resp)
+            Err(e) => return Err(e.into()),
+        };
+        let status = resp.status.as_u16();
+        let has_retry_after = resp.headers.contains_key(http::header::RETRY_AFTER);
+        if (500..600).contains(&status) && !has_retry_after && policy.retry_server_errors {
+            tracing::info!(
+                status,
+                "server error; retrying once after {:?}",
+                policy.delay
+            );
+            drop(resp);
+            return Box::pin(retry_once(client, again, policy.delay)).await;
         }
-        Err(e) if e.kind() == TransportErrorKind::Timeout && policy.retry_timeouts => {
-            tracing::info!("request timed out; retrying once");
-            within_limit(client.execute(again()).await?)
-        }
-        Err(e) => Err(e.into()),
+        Ok(resp)
     }
+}
+
+/// The one retry, after `delay`; boxed by its callers, as most requests never need it.
+async fn retry_once(
+    client: &dyn HttpClient,
+    again: impl FnOnce() -> HttpRequest,
+    delay: Duration,
+) -> Result<HttpResponse, Error> {
+    crate::runtime::sleep(delay).await;
+    within_limit(client.execute(again()).await?)
 }
 
 /// The answer, or the `response_too_large` error when its body is over the limit; the body is

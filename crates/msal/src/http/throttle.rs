@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -24,11 +25,14 @@ const SWEEP_AT: usize = 1024;
 #[derive(Debug, Default)]
 pub(crate) struct ThrottleStore {
     entries: Mutex<HashMap<[u8; 32], (Instant, Error)>>,
+    /// How many entries there are, readable without the lock: while there are none (the
+    /// usual case), a request neither computes its key nor takes the lock.
+    len: AtomicUsize,
 }
 
 /// The identity of a request for throttling: client id, authority, scopes, account and (for a
 /// silent request) a hash of the refresh token, hashed so no secret is kept.
-pub(crate) fn throttle_key(parts: &[&str]) -> [u8; 32] {
+pub(crate) fn throttle_key<'a>(parts: impl IntoIterator<Item = &'a str>) -> [u8; 32] {
     let mut h = Sha256::new();
     for p in parts {
         h.update((p.len() as u64).to_le_bytes());
@@ -38,6 +42,39 @@ pub(crate) fn throttle_key(parts: &[&str]) -> [u8; 32] {
 }
 
 impl ThrottleStore {
+    /// Whether no window is open (nor kept): then nothing is throttled and nothing to clear.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len.load(Ordering::Acquire) == 0
+    }
+
+    /// [`check`](Self::check) with the key computed only when a window may be open.
+    pub(crate) fn check_with(&self, key: impl FnOnce() -> [u8; 32]) -> Result<(), Error> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        self.check(&key())
+    }
+
+    /// Settles a request with its answer: a success clears the key's window, a failure may
+    /// open one (see [`record`](Self::record)). The key is computed only when needed.
+    pub(crate) fn settle<T>(
+        &self,
+        key: impl FnOnce() -> [u8; 32],
+        answer: &Result<T, Error>,
+        public_client: bool,
+        silent: bool,
+    ) {
+        match answer {
+            Ok(_) if self.is_empty() => {}
+            Ok(_) => self.clear(&key()),
+            Err(e) => self.record(key(), e, public_client, silent),
+        }
+    }
+
+    fn set_len(&self, entries: &HashMap<[u8; 32], (Instant, Error)>) {
+        self.len.store(entries.len(), Ordering::Release);
+    }
+
     /// Fails fast with a throttled copy of the stored error while the key's window is open.
     pub(crate) fn check(&self, key: &[u8; 32]) -> Result<(), Error> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -47,6 +84,7 @@ impl ThrottleStore {
                 return Err(err.as_throttled(*until - now));
             }
             entries.remove(key);
+            self.set_len(&entries);
         }
         Ok(())
     }
@@ -79,12 +117,14 @@ impl ThrottleStore {
             entries.retain(|_, (until, _)| *until > now);
         }
         entries.insert(key, (now + window, err.clone()));
+        self.set_len(&entries);
     }
 
     /// Forgets the key's window (after a success).
     pub(crate) fn clear(&self, key: &[u8; 32]) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.remove(key);
+        self.set_len(&entries);
     }
 }
 
@@ -110,14 +150,14 @@ mod tests {
     #[test]
     fn retry_after_throttles_any_client() {
         let s = ThrottleStore::default();
-        let k = throttle_key(&["client", "authority", "scope"]);
+        let k = throttle_key(["client", "authority", "scope"]);
         s.record(k, &answer(429, "throttled", Some("30")), false, false);
         let e = s.check(&k).unwrap_err();
         assert!(e.is_client_throttled());
         assert_eq!(e.code(), "throttled");
         assert!(e.retry_after().unwrap() <= Duration::from_secs(30));
         assert!(
-            s.check(&throttle_key(&["client", "authority", "other"]))
+            s.check(&throttle_key(["client", "authority", "other"]))
                 .is_ok()
         );
         s.clear(&k);
@@ -127,7 +167,7 @@ mod tests {
     #[test]
     fn status_without_retry_after_throttles_public_clients_only() {
         let s = ThrottleStore::default();
-        let k = throttle_key(&["a"]);
+        let k = throttle_key(["a"]);
         s.record(
             k,
             &answer(503, "temporarily_unavailable", None),
@@ -148,7 +188,7 @@ mod tests {
     #[test]
     fn ui_required_throttles_silent_requests() {
         let s = ThrottleStore::default();
-        let k = throttle_key(&["a", "rt-hash"]);
+        let k = throttle_key(["a", "rt-hash"]);
         let ui = answer(400, "invalid_grant", None);
         s.record(k, &ui, true, false);
         assert!(s.check(&k).is_ok());
@@ -159,9 +199,41 @@ mod tests {
     }
 
     #[test]
+    fn the_key_is_computed_only_while_a_window_is_open_or_after_a_failure() {
+        let s = ThrottleStore::default();
+        let computed = std::cell::Cell::new(0);
+        let key = || {
+            computed.set(computed.get() + 1);
+            throttle_key(["a"])
+        };
+        // Nothing throttled: a success computes no key and takes no lock.
+        assert!(s.is_empty());
+        assert!(s.check_with(key).is_ok());
+        s.settle(key, &Ok::<(), Error>(()), true, false);
+        assert_eq!(computed.get(), 0);
+        // A failure that opens a window computes it; so do the checks while it is open.
+        s.settle(
+            key,
+            &Err::<(), _>(answer(429, "x", Some("30"))),
+            true,
+            false,
+        );
+        assert_eq!(computed.get(), 1);
+        assert!(!s.is_empty());
+        assert!(s.check_with(key).unwrap_err().is_client_throttled());
+        assert_eq!(computed.get(), 2);
+        // A success clears the window, and the store is empty again.
+        s.settle(key, &Ok::<(), Error>(()), true, false);
+        assert_eq!(computed.get(), 3);
+        assert!(s.is_empty());
+        assert!(s.check_with(key).is_ok());
+        assert_eq!(computed.get(), 3);
+    }
+
+    #[test]
     fn zero_retry_after_does_not_throttle() {
         let s = ThrottleStore::default();
-        let k = throttle_key(&["a"]);
+        let k = throttle_key(["a"]);
         s.record(k, &answer(429, "x", Some("0")), true, false);
         assert!(s.check(&k).is_ok());
     }

@@ -5,9 +5,11 @@ pub(crate) mod assertion;
 pub(crate) mod device_code;
 
 use std::fmt;
+use std::future::Future;
 
 use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+use futures_util::FutureExt;
 use http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use url::Url;
@@ -322,16 +324,20 @@ pub(crate) async fn post_form(
 }
 
 /// [`post_form`] with more headers (the token endpoint's telemetry).
-async fn post_form_with(
-    http: &dyn HttpClient,
-    retry: &RetryPolicy,
-    endpoint: &Url,
-    form: &[(&str, &str)],
-    correlation_id: &str,
-    headers: &[(HeaderName, &str)],
-) -> Result<HttpResponse, Error> {
+///
+/// This and [`post_token_request`] are not `async fn`s: the request is built and handed to the
+/// client at once, and the future returned holds only the client's future and what the
+/// answer is checked with (see `send_built_with_retry`).
+fn post_form_with<'a>(
+    http: &'a dyn HttpClient,
+    retry: &'a RetryPolicy,
+    endpoint: &'a Url,
+    form: &'a [(&'a str, &'a str)],
+    correlation_id: &'a str,
+    headers: &'a [(HeaderName, &'a str)],
+) -> impl Future<Output = Result<HttpResponse, Error>> + Send + 'a {
     // Built again for a retry rather than copied for one that most requests never need.
-    let build = || {
+    let build = move || {
         let mut req = HttpRequest::post_form(endpoint.clone(), form.iter().copied());
         crate::http::put_standard_headers(&mut req.headers, correlation_id);
         // A name's value replaces one already there.
@@ -342,23 +348,23 @@ async fn post_form_with(
         }
         req
     };
+    // `map`, not an `async` block: a block awaiting a future it holds keeps two of it.
     send_built_with_retry(http, build(), build, retry)
-        .await
-        .map_err(|e| e.with_correlation_id(correlation_id))
+        .map(move |answer| answer.map_err(|e| e.with_correlation_id(correlation_id)))
 }
 
 /// Sends a form to the token endpoint, with the standard headers and `headers` (the server
 /// telemetry), and parses the answer.
-pub(crate) async fn post_token_request(
-    http: &dyn HttpClient,
-    retry: &RetryPolicy,
-    endpoint: &Url,
-    form: &[(&str, &str)],
-    correlation_id: &str,
-    headers: &[(HeaderName, &str)],
-) -> Result<TokenResponse, Error> {
-    let resp = post_form_with(http, retry, endpoint, form, correlation_id, headers).await?;
-    parse_token_response(resp, correlation_id)
+pub(crate) fn post_token_request<'a>(
+    http: &'a dyn HttpClient,
+    retry: &'a RetryPolicy,
+    endpoint: &'a Url,
+    form: &'a [(&'a str, &'a str)],
+    correlation_id: &'a str,
+    headers: &'a [(HeaderName, &'a str)],
+) -> impl Future<Output = Result<TokenResponse, Error>> + Send + 'a {
+    post_form_with(http, retry, endpoint, form, correlation_id, headers)
+        .map(move |answer| parse_token_response(answer?, correlation_id))
 }
 
 /// Parses a token endpoint answer.

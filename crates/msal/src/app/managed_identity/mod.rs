@@ -478,14 +478,12 @@ impl Steps for &ManagedIdentityRequest {
     }
 
     async fn token(self, cx: &Context<'_>) -> Result<TokenResponse, Error> {
-        let key = cx.throttle_key(&[]);
-        cx.core.throttle.check(&key)?;
+        cx.core.throttle.check_with(|| cx.throttle_key(&[]))?;
         tracing::debug!(correlation_id = %cx.correlation_id, source = %self.app.source(), scope = %cx.scope, "managed identity: requesting a token");
         let answer = self.fetch(cx).await;
-        match &answer {
-            Ok(_) => cx.core.throttle.clear(&key),
-            Err(e) => cx.core.throttle.record(key, e, false, false),
-        }
+        cx.core
+            .throttle
+            .settle(|| cx.throttle_key(&[]), &answer, false, false);
         answer
     }
 
