@@ -1,6 +1,8 @@
 //! The exchange with the token endpoint, the last steps of the pipeline: sending a token
 //! request (throttled, with the client's credential and the claims) and saving its answer.
 
+use std::sync::Arc;
+
 use super::hit_memo::MemoHit;
 use super::telemetry::Report;
 use super::{AppCore, Completion, TokenRequest, declined_scopes, from_unix, now_unix, unix_after};
@@ -141,9 +143,9 @@ impl AppCore {
         }
         .map_err(|e| e.with_correlation_id(c.correlation_id))?;
         let token_type = resp.token_type.take().unwrap_or_else(|| "Bearer".into());
-        let account = self
+        let saved = self
             .cache
-            .save_response(CacheWrite {
+            .save_response_shared(CacheWrite {
                 client_id: &self.client_id,
                 environment: &c.metadata.environment,
                 realm: &realm,
@@ -175,6 +177,7 @@ impl AppCore {
                 now,
             })
             .await?;
+        let account = saved.account;
         let pii = self.pii_logging;
         tracing::debug!(
             correlation_id = %c.correlation_id,
@@ -184,20 +187,41 @@ impl AppCore {
             "token response saved in the cache"
         );
         let declined = declined_scopes(c.requested, &granted);
+        // The result shares the parts of the entry just written (as a hit would), when they
+        // are what it reports: the scopes in the answer's order, the realm, the token type.
+        let shared = saved.parts.filter(|p| {
+            p.scopes.iter().eq(granted.iter())
+                && *p.realm == *realm
+                && p.token_type.as_deref().unwrap_or("Bearer") == token_type
+        });
+        let (access_token, token_type, scopes, tenant_id) = match shared {
+            Some(p) => (
+                AccessToken::cached(Arc::clone(&p)),
+                SharedStr::token_type_of(&p),
+                Scopes::of(&p),
+                Some(SharedStr::realm_of(&p)).filter(|_| !realm.is_empty()),
+            ),
+            None => (
+                AccessToken::new(std::mem::take(&mut *access_token)),
+                if token_type == "Bearer" {
+                    SharedStr::from_static("Bearer")
+                } else {
+                    SharedStr::from(token_type)
+                },
+                Scopes::from(granted.clone()),
+                Some(realm).filter(|r| !r.is_empty()).map(SharedStr::from),
+            ),
+        };
         let result = AuthenticationResult {
-            access_token: AccessToken::new(std::mem::take(&mut *access_token)),
-            token_type: if token_type == "Bearer" {
-                SharedStr::from_static("Bearer")
-            } else {
-                SharedStr::from(token_type)
-            },
+            access_token,
+            token_type,
             expires_on: unix_after(now, lifetimes.expires_in),
             extended_expires_on: lifetimes.ext_expires_in.map(|s| unix_after(now, s)),
             refresh_on: lifetimes.refresh_in.map(|s| unix_after(now, s)),
-            scopes: Scopes::from(granted.clone()),
+            scopes,
             declined_scopes: declined.clone(),
             source: TokenSource::IdentityProvider,
-            tenant_id: Some(realm).filter(|r| !r.is_empty()).map(SharedStr::from),
+            tenant_id,
             correlation_id: c.correlation_id.to_owned(),
             account,
             id_token_claims: id_claims,
@@ -218,7 +242,6 @@ impl AppCore {
     }
 }
 
-/// A result served from the cache.
 /// The result of a remembered hit (see `hit_memo.rs`): as [`cached_result`] makes it, for an
 /// app token.
 pub(crate) fn remembered_result(hit: MemoHit, correlation_id: String) -> AuthenticationResult {
@@ -238,6 +261,7 @@ pub(crate) fn remembered_result(hit: MemoHit, correlation_id: String) -> Authent
     }
 }
 
+/// A result served from the cache.
 pub(crate) fn cached_result(
     at: CachedAccessToken,
     account: Option<Account>,

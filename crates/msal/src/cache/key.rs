@@ -45,7 +45,20 @@ pub(crate) struct BoundKey<'a> {
 }
 
 fn join_lower(parts: &[&str]) -> String {
-    parts.join("-").to_lowercase()
+    if !parts.iter().all(|p| p.is_ascii()) {
+        return parts.join("-").to_lowercase();
+    }
+    // ASCII (every key this library writes for Entra ID): one allocation, lowered in place.
+    let len = parts.iter().map(|p| p.len() + 1).sum::<usize>();
+    let mut key = String::with_capacity(len);
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            key.push('-');
+        }
+        key.push_str(p);
+    }
+    key.make_ascii_lowercase();
+    key
 }
 
 /// The key of an access token. `home_account_id` is `None` for app tokens. A token of another
@@ -60,22 +73,20 @@ pub(crate) fn access_token(
     token_type: &str,
 ) -> String {
     let bearer = token_type.is_empty() || token_type.eq_ignore_ascii_case("bearer");
-    let mut parts = vec![
-        home_account_id.unwrap_or(""),
-        environment,
-        if bearer {
-            ACCESS_TOKEN
-        } else {
-            ACCESS_TOKEN_WITH_AUTH_SCHEME
-        },
-        client_id,
-        realm,
-        target,
-    ];
-    if !bearer {
-        parts.push(token_type);
+    let home = home_account_id.unwrap_or("");
+    if bearer {
+        join_lower(&[home, environment, ACCESS_TOKEN, client_id, realm, target])
+    } else {
+        join_lower(&[
+            home,
+            environment,
+            ACCESS_TOKEN_WITH_AUTH_SCHEME,
+            client_id,
+            realm,
+            target,
+            token_type,
+        ])
     }
-    join_lower(&parts)
 }
 
 /// The key of a refresh token (no realm: refresh tokens are cross-tenant).
@@ -123,6 +134,14 @@ pub(crate) fn account(home_account_id: &str, environment: &str, realm: &str) -> 
 /// The key of an app's metadata. MSAL Python does not lower-case this one.
 pub(crate) fn app_metadata(environment: &str, client_id: &str) -> String {
     format!("appmetadata-{environment}-{client_id}")
+}
+
+/// Whether `key` is [`app_metadata`]'s key, without building it.
+pub(crate) fn is_app_metadata(key: &str, environment: &str, client_id: &str) -> bool {
+    key.strip_prefix("appmetadata-")
+        .and_then(|k| k.strip_prefix(environment))
+        .and_then(|k| k.strip_prefix('-'))
+        == Some(client_id)
 }
 
 /// The scopes of a response as MSAL writes them in `target`: sorted, joined by one space.
@@ -311,6 +330,36 @@ mod tests {
             app_metadata("login.microsoftonline.com", "CID"),
             "appmetadata-login.microsoftonline.com-CID"
         );
+    }
+
+    #[test]
+    fn keys_are_lowered_as_a_whole_in_ascii_and_otherwise() {
+        for parts in [
+            &[
+                "UID.UTID",
+                "Login.Microsoftonline.com",
+                "AccessToken",
+                "",
+                "api://A/.Default",
+            ][..],
+            &["", "", ""],
+            &["Ünïcode", "ΣΣ", "x"],
+            &["aΣ", "Σb"],
+        ] {
+            assert_eq!(
+                join_lower(parts),
+                parts.join("-").to_lowercase(),
+                "{parts:?}"
+            );
+        }
+        assert!(is_app_metadata(
+            &app_metadata("login.microsoftonline.com", "cid"),
+            "login.microsoftonline.com",
+            "cid"
+        ));
+        assert!(!is_app_metadata("appmetadata-login-cid-2", "login", "cid"));
+        assert!(!is_app_metadata("appmetadata-login-cid", "login-cid", ""));
+        assert!(!is_app_metadata("appmetadata-Login-cid", "login", "cid"));
     }
 
     #[test]

@@ -79,8 +79,11 @@ pub use redis_l2::RedisCache;
 
 pub(crate) use key::BoundKey;
 pub(crate) use key::request_bloom;
-pub(crate) use query::{AccessTokenQuery, CacheWrite, CachedAccessToken, CachedRefreshToken};
+pub(crate) use query::{
+    AccessTokenQuery, CacheWrite, CachedAccessToken, CachedRefreshToken, Saved,
+};
 
+use futures_util::FutureExt;
 use futures_util::future::Either;
 
 use crate::account::Account;
@@ -493,6 +496,16 @@ impl TokenCache {
         &'a self,
         w: CacheWrite<'a>,
     ) -> impl Future<Output = Result<Option<Account>, Error>> + Send + 'a {
+        self.save_response_shared(w)
+            .map(|saved| saved.map(|s| s.account))
+    }
+
+    /// [`save_response`](Self::save_response), with the parts of the access token written,
+    /// which the answer's result shares instead of copying them.
+    pub(crate) fn save_response_shared<'a>(
+        &'a self,
+        w: CacheWrite<'a>,
+    ) -> impl Future<Output = Result<Saved, Error>> + Send + 'a {
         // A cache in memory alone (the common case) is written here, at once, and the future
         // is ready: the futures of every token call then carry no state of a write.
         if self.inner.distributed.is_none() && self.inner.persistence.is_none() {

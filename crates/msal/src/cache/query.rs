@@ -5,8 +5,16 @@ use std::sync::Arc;
 
 use super::key::BoundKey;
 use super::schema::AtEntry;
+use crate::account::Account;
 use crate::result::{Scopes, SharedStr};
-use crate::secret::{AccessToken, RefreshToken};
+use crate::secret::{AccessToken, RefreshToken, TokenParts};
+
+/// What a token answer's cache write returns: the account of a user's answer, and the shared
+/// parts of the access token written (see [`TokenParts`]).
+pub(crate) struct Saved {
+    pub account: Option<Account>,
+    pub parts: Option<Arc<TokenParts>>,
+}
 
 /// What a token response writes to the cache.
 pub(crate) struct CacheWrite<'a> {

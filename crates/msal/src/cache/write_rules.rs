@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::index::{Family, Store};
 use super::key;
-use super::query::CacheWrite;
+use super::query::{CacheWrite, Saved};
 use super::schema::{self, AtEntry, AtFields, Written};
 use crate::account::Account;
 use crate::error::Error;
@@ -71,8 +71,11 @@ impl<S: BuildHasher + Clone> Store<S> {
     }
 
     /// Writes the entries of a token response, as MSAL Python's `TokenCache.add` does, and
-    /// replaces what they supersede (see [`super::TokenCache`]).
-    pub(crate) fn save_response(&mut self, w: &CacheWrite<'_>) -> Result<Option<Account>, Error> {
+    /// replaces what they supersede (see [`super::TokenCache`]). Returns the account of a
+    /// user's answer and the parts of the access token written, which the answer's result can
+    /// share instead of copying.
+    pub(crate) fn save_response(&mut self, w: &CacheWrite<'_>) -> Result<Saved, Error> {
+        let mut written_parts = None;
         let home = w.home_account_id.filter(|h| !h.is_empty());
         let target = key::target(w.scopes);
         let written = Written {
@@ -138,6 +141,7 @@ impl<S: BuildHasher + Clone> Store<S> {
             for e in &stale {
                 self.remove_at_in(&e.key, Some(partition));
             }
+            written_parts = Some(Arc::clone(&new.parts));
             self.insert_written_at(key, new, partition);
         }
 
@@ -188,8 +192,8 @@ impl<S: BuildHasher + Clone> Store<S> {
             }
         }
 
-        let key = key::app_metadata(w.environment, w.client_id);
-        if !self.app_metadata_unchanged(&key, w) {
+        if !self.app_metadata_unchanged(w) {
+            let key = key::app_metadata(w.environment, w.client_id);
             let stale: Vec<String> = self
                 .app_metadata
                 .entries
@@ -207,13 +211,16 @@ impl<S: BuildHasher + Clone> Store<S> {
             self.insert_app_metadata(key, raw)?;
         }
 
-        Ok(account)
+        Ok(Saved {
+            account,
+            parts: written_parts,
+        })
     }
 
     /// Whether the app's metadata is cached exactly as the response would write it (its one
     /// entry, under `key`, with the same fields in the same order): every answer writes it,
     /// and it seldom changes, so it is then left as it is.
-    fn app_metadata_unchanged(&self, key: &str, w: &CacheWrite<'_>) -> bool {
+    fn app_metadata_unchanged(&self, w: &CacheWrite<'_>) -> bool {
         let mut same_app = self.app_metadata.entries.iter().filter(|(_, r)| {
             r.entry.environment.eq_ignore_ascii_case(w.environment)
                 && r.entry.client_id.eq_ignore_ascii_case(w.client_id)
@@ -230,7 +237,7 @@ impl<S: BuildHasher + Clone> Store<S> {
             ("family_id", w.family_id),
         ];
         let mut expected = fields.iter().filter_map(|(n, v)| v.map(|v| (*n, v)));
-        k == key
+        key::is_app_metadata(k, w.environment, w.client_id)
             && raw.len() == expected.clone().count()
             && raw
                 .iter()

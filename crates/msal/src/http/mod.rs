@@ -63,7 +63,10 @@ impl HttpRequest {
             .finish()
             .into_bytes();
         let body = Zeroizing::new(body);
-        let mut headers = HeaderMap::new();
+        // Room for MSAL's headers (the content type, the correlation id and the five standard
+        // ones, the two of telemetry) and those an HTTP client adds (user agent, accept): the
+        // map is allocated once, never grown.
+        let mut headers = HeaderMap::with_capacity(12);
         headers.insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/x-www-form-urlencoded;charset=utf-8"),
