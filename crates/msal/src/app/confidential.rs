@@ -281,7 +281,8 @@ impl ClientCredentialsRequest {
             return Ok(hit);
         }
         // Boxed: the pipeline's state is not carried by the future of every call.
-        Box::pin(async move { self.core.execute(self.request(), &self).await }).await
+        crate::runtime::boxed(|| async move { self.core.execute(self.request(), &self).await })
+            .await
     }
 
     /// The request as the pipeline runs it.

@@ -25,6 +25,7 @@ use super::{
     AppCore, Completion, ScopeSet, TenantAuthority, TenantEntry, ThrottleIdentity, TokenRequest,
     correlation_id, now_unix,
 };
+use std::borrow::Cow;
 use std::future::Future;
 
 use crate::account::Account;
@@ -291,11 +292,12 @@ pub(crate) fn user_scope(scopes: &[String]) -> String {
     )
 }
 
-fn scope_parameter(req: &Request<'_>, scopes: &[String]) -> String {
+fn scope_parameter<'s>(req: &Request<'_>, scopes: &'s ScopeSet) -> Cow<'s, str> {
     if req.user_flow {
-        user_scope(scopes)
+        Cow::Owned(user_scope(scopes))
     } else {
-        join_scopes(scopes.iter().map(String::as_str))
+        // Joined once, when the scope list was built.
+        Cow::Borrowed(scopes.joined())
     }
 }
 
@@ -470,8 +472,10 @@ impl AppCore {
         };
         // Boxed, so that the state of a request to the identity provider (far larger than a
         // cache lookup's) is not carried, and moved, by every call served from the cache.
-        let fetch = self.fetch(&req, steps, scopes, claims.as_deref(), use_cache, &cid);
-        let result = match Box::pin(fetch).await {
+        let fetch = crate::runtime::boxed(|| {
+            self.fetch(&req, steps, scopes, claims.as_deref(), use_cache, &cid)
+        });
+        let result = match fetch.await {
             Ok(r) => r,
             Err(mut e) => {
                 // A declined-scopes error's partial result is bound as a success would be.

@@ -12,6 +12,7 @@ use foldhash::fast::RandomState;
 
 use crate::cache::request_bloom;
 use crate::error::{Error, codes};
+use crate::oauth::join_scopes;
 use crate::result::Scopes;
 
 /// The normalised scopes of a request (see [`super::normalize_scopes`]). Cheap to clone;
@@ -29,6 +30,9 @@ struct Inner {
     /// Its index among the app's interned lists (each list once, never reused); `None`: not
     /// interned. What a remembered hit is found by (see `hit_memo.rs`).
     interned: Option<usize>,
+    /// The `scope` parameter of an app token request for the list, joined once (see
+    /// [`join_scopes`]).
+    joined: Box<str>,
 }
 
 impl ScopeSet {
@@ -48,6 +52,7 @@ impl ScopeSet {
     {
         let list = normalize_scope_list(scopes)?;
         Ok(ScopeSet(Arc::new(Inner {
+            joined: join_scopes(list.iter().map(String::as_str)).into(),
             bloom: request_bloom(&list),
             short_forms: with_graph_short_forms(&list),
             list: Scopes::from(list),
@@ -63,6 +68,11 @@ impl ScopeSet {
     /// The Bloom filter of the scopes, for the cache lookup.
     pub(crate) fn bloom(&self) -> Option<u64> {
         self.0.bloom
+    }
+
+    /// The scopes as an app token request's `scope` parameter.
+    pub(crate) fn joined(&self) -> &str {
+        &self.0.joined
     }
 
     /// The scopes in Graph's short forms, when any scope has one.

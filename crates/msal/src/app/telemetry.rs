@@ -110,6 +110,22 @@ struct Failures {
     next_seq: u64,
 }
 
+/// Appends `n` in decimal. The headers are written for every cache miss: without the
+/// formatting machinery, which costs more than the few digits.
+fn push_decimal(s: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    s.push_str(std::str::from_utf8(&digits[start..]).unwrap_or("0"));
+}
+
 /// An application's telemetry since its last successful token request: thread-safe and
 /// bounded (a count, and failures within [`MAX_FAILED_CHARS`]).
 #[derive(Debug, Default)]
@@ -149,11 +165,19 @@ impl ServerTelemetry {
         // Written in place, two strings per request: every cache miss sends them. Only
         // `[A-Za-z0-9._|,-]` can be in them (see `sanitize`): always valid header values.
         let mut current = String::with_capacity(16);
-        let _ = write!(current, "{SCHEMA_VERSION}|{api_id},{}|", refresh as u8);
+        current.push_str(SCHEMA_VERSION);
+        current.push('|');
+        push_decimal(&mut current, api_id.into());
+        current.push(',');
+        push_decimal(&mut current, refresh as u64);
+        current.push('|');
         let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let silent_hits = self.silent_hits.load(Ordering::Relaxed);
         let mut last = String::with_capacity(16 + failures.size);
-        let _ = write!(last, "{SCHEMA_VERSION}|{silent_hits}|");
+        last.push_str(SCHEMA_VERSION);
+        last.push('|');
+        push_decimal(&mut last, silent_hits);
+        last.push('|');
         for (i, f) in failures.list.iter().enumerate() {
             let sep = if i > 0 { "," } else { "" };
             let _ = write!(last, "{sep}{},{}", f.api_id, f.correlation_id);
@@ -229,6 +253,15 @@ mod tests {
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v)
             .unwrap()
+    }
+
+    #[test]
+    fn decimals_are_written_as_format_writes_them() {
+        for n in [0, 7, 10, 84, 730, 1_000_001, u64::MAX] {
+            let mut s = String::from("x");
+            push_decimal(&mut s, n);
+            assert_eq!(s, format!("x{n}"));
+        }
     }
 
     #[test]

@@ -138,11 +138,18 @@ impl<S: BuildHasher + Clone> Store<S> {
                 })
                 .cloned()
                 .collect();
-            for e in &stale {
-                self.remove_at_in(&e.key, Some(partition));
-            }
             written_parts = Some(Arc::clone(&new.parts));
-            self.insert_written_at(key, new, partition);
+            // The token it replaces under the same key, alone: replaced in place.
+            let new = match stale.as_slice() {
+                [old] if old.key == key => self.replace_written_at(old, &key, new, partition),
+                _ => Some(new),
+            };
+            if let Some(new) = new {
+                for e in &stale {
+                    self.remove_at_in(&e.key, Some(partition));
+                }
+                self.insert_written_at(key, new, partition);
+            }
         }
 
         let mut account = None;

@@ -168,7 +168,8 @@ impl HttpClient for ReqwestHttpClient {
             }
             let mut resp = rb.send().await.map_err(classify)?;
             let status = resp.status();
-            let headers = resp.headers().clone();
+            // Taken, not copied: nothing reads them from the response again.
+            let headers = std::mem::take(resp.headers_mut());
             let limit = self.max_response_size;
             let too_large = || TransportError::response_too_large(status, limit);
             // Refused before a byte of the body is read; dropping the answer closes the
@@ -177,7 +178,33 @@ impl HttpClient for ReqwestHttpClient {
             if announced.is_some_and(|n| n > limit as u64) {
                 return Err(too_large());
             }
-            let mut body = BytesMut::with_capacity(announced.unwrap_or(0) as usize);
+            // A body in one chunk (a token answer, mostly) is kept as it came, without a copy.
+            let Some(first) = resp.chunk().await.map_err(classify)? else {
+                return Ok(HttpResponse {
+                    status,
+                    headers,
+                    body: Bytes::new(),
+                });
+            };
+            if first.len() > limit {
+                return Err(too_large());
+            }
+            let Some(second) = resp.chunk().await.map_err(classify)? else {
+                return Ok(HttpResponse {
+                    status,
+                    headers,
+                    body: first,
+                });
+            };
+            let mut body = BytesMut::with_capacity(
+                (announced.unwrap_or(0) as usize).max(first.len() + second.len()),
+            );
+            for chunk in [first, second] {
+                if chunk.len() > limit - body.len() {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
             while let Some(chunk) = resp.chunk().await.map_err(classify)? {
                 if chunk.len() > limit - body.len() {
                     return Err(too_large());

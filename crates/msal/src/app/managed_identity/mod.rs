@@ -385,7 +385,8 @@ impl ManagedIdentityRequest {
         if let Some(hit) = self.app.core.remembered(&self.request()) {
             return Ok(hit);
         }
-        Box::pin(async move { self.app.core.execute(self.request(), &self).await }).await
+        crate::runtime::boxed(|| async move { self.app.core.execute(self.request(), &self).await })
+            .await
     }
 
     /// The request as the pipeline runs it.
