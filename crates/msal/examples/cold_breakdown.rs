@@ -5,11 +5,14 @@
 //! alternating rounds in one process.
 //!
 //! ```sh
-//! cargo run --release -p msal-entra --example cold_breakdown -- --calls 20000
+//! cargo run --release -p msal-entra --example cold_breakdown -- --calls 2000 --rounds 15
 //! ```
 //!
-//! Prints one JSON line per round: `msal_us`, `inside_http_client_us`, `outside_us`,
-//! `bare_with_msal_headers_us`.
+//! Prints one JSON line per round (`--calls` of each, the library's first): `msal_us`,
+//! `inside_http_client_us`, `outside_us`, `bare_with_msal_headers_us` and `ratio` (the
+//! library's time over the bare request's); then a `summary` line with the medians over the
+//! rounds. Short rounds and the median keep a shared host's slow and fast spells (which last
+//! seconds) from landing on one side only.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -79,7 +82,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .position(|a| a == "--calls")
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(20_000)
+        .unwrap_or(2_000)
+        .max(1);
+    let rounds = args
+        .iter()
+        .position(|a| a == "--rounds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(15)
         .max(1);
     // As `cargo bench --bench cold`: the server on one worker, the caller on the main thread.
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -104,7 +114,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let bare = reqwest::Client::new();
         let endpoint = format!("{base}/tenant0/oauth2/v2.0/token");
         let per_call = |started: Instant| started.elapsed().as_nanos() as f64 / calls as f64 / 1e3;
-        for round in 0..3 {
+        let mut seen: Vec<[f64; 4]> = Vec::with_capacity(rounds);
+        for round in 0..rounds {
             timed.nanos.store(0, Ordering::Relaxed);
             let started = Instant::now();
             for _ in 0..calls {
@@ -120,6 +131,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 bare_post::post_with_msal_headers(&bare, &endpoint, SCOPE).await?;
             }
             let bare_us = per_call(started);
+            let ratio = msal / bare_us;
+            seen.push([msal, msal - inside, bare_us, ratio]);
             println!(
                 "{}",
                 json!({
@@ -128,9 +141,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "inside_http_client_us": inside,
                     "outside_us": msal - inside,
                     "bare_with_msal_headers_us": bare_us,
+                    "ratio": ratio,
                 })
             );
         }
+        let median = |i: usize| {
+            let mut v: Vec<f64> = seen.iter().map(|r| r[i]).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        println!(
+            "{}",
+            json!({
+                "summary": { "rounds": rounds, "calls_per_round": calls },
+                "median_msal_us": median(0),
+                "median_outside_us": median(1),
+                "median_bare_with_msal_headers_us": median(2),
+                "median_ratio": median(3),
+            })
+        );
         Ok(())
     })
 }

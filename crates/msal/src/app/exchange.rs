@@ -1,15 +1,18 @@
 //! The exchange with the token endpoint, the last steps of the pipeline: sending a token
 //! request (throttled, with the client's credential and the claims) and saving its answer.
 
+use std::future::Future;
 use std::sync::Arc;
+
+use futures_util::future::Either;
 
 use super::hit_memo::MemoHit;
 use super::telemetry::Report;
 use super::{AppCore, Completion, TokenRequest, declined_scopes, from_unix, now_unix, unix_after};
 use crate::account::Account;
-use crate::cache::{CacheWrite, CachedAccessToken};
+use crate::cache::{CacheWrite, CachedAccessToken, Saved};
 use crate::error::{Error, codes};
-use crate::oauth::{ClientInfo, TokenResponse, decode_jwt_payload, post_token_request};
+use crate::oauth::{ClientInfo, Lifetimes, TokenResponse, decode_jwt_payload, post_token_request};
 use crate::result::{AuthenticationResult, Scopes, SharedStr, TokenSource};
 use crate::secret::AccessToken;
 
@@ -91,11 +94,36 @@ impl AppCore {
     }
 
     /// Saves a token answer in the cache and reports it.
-    pub(crate) async fn complete(
-        &self,
-        mut resp: TokenResponse,
-        c: Completion<'_>,
-    ) -> Result<AuthenticationResult, Error> {
+    ///
+    /// Not an `async fn`: with a cache in memory alone (the common case) the answer is saved
+    /// and its result built here, at once, and the future is ready; only a cache with a
+    /// persistence or an L2 gives a (boxed) future that awaits the write.
+    pub(crate) fn complete<'a>(
+        &'a self,
+        resp: TokenResponse,
+        c: Completion<'a>,
+    ) -> impl Future<Output = Result<AuthenticationResult, Error>> + Send + 'a {
+        let answer = match self.take_apart(resp, &c) {
+            Ok(a) => a,
+            Err(e) => return Either::Left(std::future::ready(Err(e))),
+        };
+        if self.cache.writes_in_memory() {
+            let saved = self.cache.save_in_memory(&self.cache_write(&answer, &c));
+            return Either::Left(std::future::ready(
+                saved.and_then(|saved| self.result_of(answer, saved, &c)),
+            ));
+        }
+        Either::Right(Box::pin(async move {
+            let saved = self
+                .cache
+                .save_response_shared(self.cache_write(&answer, &c))
+                .await?;
+            self.result_of(answer, saved, &c)
+        }))
+    }
+
+    /// The answer checked and taken apart, before it is saved.
+    fn take_apart(&self, mut resp: TokenResponse, c: &Completion<'_>) -> Result<Answer, Error> {
         let now = now_unix();
         // `parse_token_response` refuses answers without lifetimes; this is its twin check.
         let lifetimes = resp.lifetimes().ok_or_else(|| {
@@ -135,48 +163,80 @@ impl AppCore {
             .or_else(|| client_info.as_ref().map(|ci| ci.utid.clone()))
             .unwrap_or_else(|| c.tenant.to_owned());
         // Wiped if the cache write fails before it reaches the result.
-        let mut access_token =
-            zeroize::Zeroizing::new(resp.access_token.take().unwrap_or_default());
+        let access_token = zeroize::Zeroizing::new(resp.access_token.take().unwrap_or_default());
         match c.scheme {
             Some(scheme) => scheme.check_answer(resp.token_type.as_deref()),
             None => crate::pop::AuthScheme::check_bearer_answer(resp.token_type.as_deref()),
         }
         .map_err(|e| e.with_correlation_id(c.correlation_id))?;
         let token_type = resp.token_type.take().unwrap_or_else(|| "Bearer".into());
-        let saved = self
-            .cache
-            .save_response_shared(CacheWrite {
-                client_id: &self.client_id,
-                environment: &c.metadata.environment,
-                realm: &realm,
-                scopes: &granted,
-                access_token: Some(&access_token),
-                token_type: &token_type,
-                expires_in: lifetimes.expires_in,
-                ext_expires_in: lifetimes.ext_expires_in,
-                refresh_in: lifetimes.refresh_in,
-                refresh_token: if c.user_flow {
-                    resp.refresh_token.as_deref()
-                } else {
-                    None
-                },
-                family_id: resp.foci.as_deref(),
-                id_token: if c.user_flow {
-                    resp.id_token.as_deref()
-                } else {
-                    None
-                },
-                id_token_claims: id_claims.as_ref(),
-                home_account_id: if c.user_flow {
-                    home_account_id.as_deref()
-                } else {
-                    None
-                },
-                user_assertion_hash: c.user_assertion_hash,
-                key_id: c.scheme.map(crate::pop::AuthScheme::key_id),
-                now,
-            })
-            .await?;
+        Ok(Answer {
+            now,
+            lifetimes,
+            granted,
+            id_claims,
+            home_account_id,
+            realm,
+            access_token,
+            token_type,
+            resp,
+        })
+    }
+
+    /// What the answer writes to the cache.
+    fn cache_write<'w>(&'w self, a: &'w Answer, c: &Completion<'w>) -> CacheWrite<'w> {
+        CacheWrite {
+            client_id: &self.client_id,
+            environment: &c.metadata.environment,
+            realm: &a.realm,
+            scopes: &a.granted,
+            access_token: Some(&a.access_token),
+            token_type: &a.token_type,
+            expires_in: a.lifetimes.expires_in,
+            ext_expires_in: a.lifetimes.ext_expires_in,
+            refresh_in: a.lifetimes.refresh_in,
+            refresh_token: if c.user_flow {
+                a.resp.refresh_token.as_deref()
+            } else {
+                None
+            },
+            family_id: a.resp.foci.as_deref(),
+            id_token: if c.user_flow {
+                a.resp.id_token.as_deref()
+            } else {
+                None
+            },
+            id_token_claims: a.id_claims.as_ref(),
+            home_account_id: if c.user_flow {
+                a.home_account_id.as_deref()
+            } else {
+                None
+            },
+            user_assertion_hash: c.user_assertion_hash,
+            key_id: c.scheme.map(crate::pop::AuthScheme::key_id),
+            now: a.now,
+        }
+    }
+
+    /// The result of a saved answer; the `declined_scopes` error when the identity provider
+    /// granted fewer scopes than asked for and the caller does not accept it.
+    fn result_of(
+        &self,
+        a: Answer,
+        saved: Saved,
+        c: &Completion<'_>,
+    ) -> Result<AuthenticationResult, Error> {
+        let Answer {
+            now,
+            lifetimes,
+            granted,
+            id_claims,
+            home_account_id,
+            realm,
+            mut access_token,
+            token_type,
+            resp: _,
+        } = a;
         let account = saved.account;
         let pii = self.pii_logging;
         tracing::debug!(
@@ -240,6 +300,20 @@ impl AppCore {
         }
         Ok(result)
     }
+}
+
+/// A token answer checked and taken apart: what its cache write and its result are made of.
+struct Answer {
+    now: i64,
+    lifetimes: Lifetimes,
+    granted: Vec<String>,
+    id_claims: Option<serde_json::Value>,
+    home_account_id: Option<String>,
+    realm: String,
+    access_token: zeroize::Zeroizing<String>,
+    token_type: String,
+    /// The rest of the answer (its refresh token, id token and family).
+    resp: TokenResponse,
 }
 
 /// The result of a remembered hit (see `hit_memo.rs`): as [`cached_result`] makes it, for an

@@ -194,10 +194,12 @@ pub(crate) struct AppCore {
     /// At most [`MAX_TENANTS`]: tenant names may come from untrusted input.
     pub tenants: std::sync::RwLock<Tenants>,
     /// Requests to the identity provider under way, by request identity: concurrent callers
-    /// of the same request share one (single-flight).
-    pub inflight: std::sync::Mutex<HashMap<[u8; 32], Flight>>,
+    /// of the same request share one (single-flight). The keys are SHA-256 digests, hashed
+    /// with foldhash (seeded): SipHash's rounds buy nothing over them.
+    pub inflight: std::sync::Mutex<HashMap<[u8; 32], Flight, foldhash::fast::RandomState>>,
     /// When a background (proactive) refresh of a request last started.
-    pub refreshing: std::sync::Mutex<HashMap<[u8; 32], std::time::Instant>>,
+    pub refreshing:
+        std::sync::Mutex<HashMap<[u8; 32], std::time::Instant, foldhash::fast::RandomState>>,
     /// The scope lists callers asked for, normalised once.
     pub scope_sets: ScopeInterner,
     /// The app's own tenant, once resolved: what a cache hit without a per-request tenant

@@ -490,6 +490,18 @@ impl TokenCache {
         }
     }
 
+    /// Whether a write goes to memory alone: no persistence to save to, no L2 to write
+    /// through (then [`save_in_memory`](Self::save_in_memory) is the whole write).
+    pub(crate) fn writes_in_memory(&self) -> bool {
+        self.inner.distributed.is_none() && self.inner.persistence.is_none()
+    }
+
+    /// [`save_response_shared`](Self::save_response_shared) to a cache that
+    /// [`writes_in_memory`](Self::writes_in_memory), without a future.
+    pub(crate) fn save_in_memory(&self, w: &CacheWrite<'_>) -> Result<Saved, Error> {
+        self.store_mut().save_response(w)
+    }
+
     /// Writes the tokens, id token, account and app metadata of a token response. Returns
     /// the account for user responses.
     pub(crate) fn save_response<'a>(
@@ -508,8 +520,8 @@ impl TokenCache {
     ) -> impl Future<Output = Result<Saved, Error>> + Send + 'a {
         // A cache in memory alone (the common case) is written here, at once, and the future
         // is ready: the futures of every token call then carry no state of a write.
-        if self.inner.distributed.is_none() && self.inner.persistence.is_none() {
-            return Either::Left(std::future::ready(self.store_mut().save_response(&w)));
+        if self.writes_in_memory() {
+            return Either::Left(std::future::ready(self.save_in_memory(&w)));
         }
         Either::Right(Box::pin(async move {
             let scope = WriteScope {

@@ -71,26 +71,32 @@ pub(crate) fn send_built_with_retry<'a>(
 ) -> impl Future<Output = Result<HttpResponse, Error>> + Send + 'a {
     let first = client.execute(request);
     async move {
-        let resp = match first.await {
-            Ok(resp) => within_limit(resp)?,
+        // The answer is dead before the retry's await: the future holds no copy of it.
+        let delay = match first.await {
+            Ok(resp) => {
+                let resp = within_limit(resp)?;
+                // The headers are read only for a 5xx: most answers are not.
+                let status = resp.status.as_u16();
+                if !(500..600).contains(&status)
+                    || !policy.retry_server_errors
+                    || resp.headers.contains_key(http::header::RETRY_AFTER)
+                {
+                    return Ok(resp);
+                }
+                tracing::info!(
+                    status,
+                    "server error; retrying once after {:?}",
+                    policy.delay
+                );
+                policy.delay
+            }
             Err(e) if e.kind() == TransportErrorKind::Timeout && policy.retry_timeouts => {
                 tracing::info!("request timed out; retrying once");
-                return Box::pin(retry_once(client, again, Duration::ZERO)).await;
+                Duration::ZERO
             }
             Err(e) => return Err(e.into()),
         };
-        let status = resp.status.as_u16();
-        let has_retry_after = resp.headers.contains_key(http::header::RETRY_AFTER);
-        if (500..600).contains(&status) && !has_retry_after && policy.retry_server_errors {
-            tracing::info!(
-                status,
-                "server error; retrying once after {:?}",
-                policy.delay
-            );
-            drop(resp);
-            return Box::pin(retry_once(client, again, policy.delay)).await;
-        }
-        Ok(resp)
+        Box::pin(retry_once(client, again, delay)).await
     }
 }
 
