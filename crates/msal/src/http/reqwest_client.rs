@@ -156,17 +156,17 @@ impl HttpClient for ReqwestHttpClient {
                     None,
                 ));
             }
-            let mut rb = self
-                .client
-                .request(request.method, request.url)
-                .headers(request.headers);
+            // Built directly rather than with a `RequestBuilder`, which would insert each header
+            // into a map of its own (hashing every name again): the map is moved in as it is.
+            let mut req = reqwest::Request::new(request.method, request.url);
+            *req.headers_mut() = std::mem::take(&mut request.headers);
             if !request.body.is_empty() {
                 // The body holds secrets: reqwest gets it without a copy, and it is zeroed when
                 // the last reference to it is dropped.
                 let body = Zeroizing::new(std::mem::take(&mut *request.body));
-                rb = rb.body(Bytes::from_owner(body));
+                *req.body_mut() = Some(Bytes::from_owner(body).into());
             }
-            let mut resp = rb.send().await.map_err(classify)?;
+            let mut resp = self.client.execute(req).await.map_err(classify)?;
             let status = resp.status();
             // Taken, not copied: nothing reads them from the response again.
             let headers = std::mem::take(resp.headers_mut());
