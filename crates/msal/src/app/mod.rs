@@ -129,6 +129,7 @@ mod obo;
 mod pipeline;
 mod public;
 mod region;
+mod request;
 mod ropc;
 mod scopes;
 mod telemetry;

@@ -19,9 +19,12 @@
 //! [strict](DistributedCacheOptions::strict) mode the token call fails instead.
 
 use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::error::Error;
+use crate::error::{Error, codes};
 use crate::http::BoxFuture;
 
 /// Which tokens a [`CachePartition`] holds.
@@ -179,5 +182,70 @@ impl DistributedCacheOptions {
     pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
         self.refresh_token_ttl = ttl;
         self
+    }
+}
+
+/// The second level of a two-level cache.
+pub(super) struct Distributed {
+    pub(super) backend: Arc<dyn DistributedCache>,
+    pub(super) options: DistributedCacheOptions,
+    /// Whether the last call succeeded: failures are logged once per outage.
+    pub(super) healthy: AtomicBool,
+    /// Whether log events show partitions whole (they name tenants and accounts): set by
+    /// an application with PII logging on that uses the cache.
+    pub(super) pii_logging: AtomicBool,
+}
+
+impl Distributed {
+    /// Runs an L2 call within the timeout. A failure is `Err` in strict mode, and `Ok(None)`
+    /// with a warning (once per outage) otherwise.
+    pub(super) async fn call<T>(
+        &self,
+        what: &str,
+        partition: &CachePartition,
+        f: impl Future<Output = Result<T, Error>>,
+    ) -> Result<Option<T>, Error> {
+        let result = if tokio::runtime::Handle::try_current().is_err() {
+            Err(Error::client(
+                codes::CACHE_PERSISTENCE,
+                "the distributed token cache needs a Tokio runtime",
+            ))
+        } else {
+            match tokio::time::timeout(self.options.timeout, f).await {
+                Ok(r) => r,
+                Err(elapsed) => Err(Error::client(
+                    codes::CACHE_PERSISTENCE,
+                    format!(
+                        "the distributed token cache did not {what} within {} ms",
+                        self.options.timeout.as_millis()
+                    ),
+                )
+                .with_source(elapsed)),
+            }
+        };
+        let pii = self.pii_logging.load(Ordering::Relaxed);
+        let partition = crate::pii::pii(partition.id(), pii);
+        match result {
+            Ok(v) => {
+                if !self.healthy.swap(true, Ordering::Relaxed) {
+                    tracing::info!(%partition, "the distributed token cache is back");
+                }
+                Ok(Some(v))
+            }
+            Err(e) if self.options.strict => Err(e),
+            Err(e) => {
+                if self.healthy.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(
+                        %partition,
+                        error = %crate::pii::pii_error(&e, pii),
+                        "the distributed token cache failed; going on with the in-memory cache \
+                         and the identity provider until it is back"
+                    );
+                } else {
+                    tracing::debug!(%partition, error = %crate::pii::pii_error(&e, pii), "the distributed token cache failed again");
+                }
+                Ok(None)
+            }
+        }
     }
 }

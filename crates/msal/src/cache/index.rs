@@ -182,7 +182,7 @@ pub(super) struct AtPartition {
 }
 
 impl AtSlot {
-    fn of(entry: &Arc<AtEntry>) -> Self {
+    pub(super) fn of(entry: &Arc<AtEntry>) -> Self {
         AtSlot {
             expires_on: entry.expires_on,
             scope_bloom: entry.scope_bloom,
@@ -374,42 +374,6 @@ impl<S: BuildHasher + Clone> Store<S> {
             entry: Arc::new(entry),
         };
         self.insert_at_rec(key, rec, Some(partition));
-    }
-
-    /// Puts `new` in the place of `old`, which it replaces under the same key: the common
-    /// write (a token fetched again for the same request) then moves no map entry, allocates
-    /// no slot and builds no key. `old` must be in the cache under `key`, in the partition
-    /// `partition` (not indexed by scope), with the same account and session as `new`, which
-    /// is otherwise given back (for [`insert_written_at`](Self::insert_written_at)); `None`:
-    /// replaced.
-    pub(super) fn replace_written_at(
-        &mut self,
-        old: &Arc<AtEntry>,
-        key: &str,
-        new: AtEntry,
-        partition: u64,
-    ) -> Option<AtEntry> {
-        if old.home() != new.home() || old.user_assertion_hash() != new.user_assertion_hash() {
-            return Some(new);
-        }
-        let Some(part) = self.at_partitions.get_mut(&partition) else {
-            return Some(new);
-        };
-        let Some(rec) = self.ats.entries.get_mut(key) else {
-            return Some(new);
-        };
-        let slot = part.slots.iter_mut().find(|s| Arc::ptr_eq(&s.entry, old));
-        let (None, Some(slot), true) = (&part.by_scope, slot, Arc::ptr_eq(&rec.entry, old)) else {
-            return Some(new);
-        };
-        let new = Arc::new(new);
-        *slot = AtSlot::of(&new);
-        *rec = Rec {
-            raw: None,
-            entry: new,
-        };
-        self.generation += 1;
-        None
     }
 
     fn insert_at_rec(&mut self, key: String, rec: Rec<Arc<AtEntry>>, partition: Option<u64>) {

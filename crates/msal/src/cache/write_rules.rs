@@ -4,7 +4,7 @@
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use super::index::{Family, Store};
+use super::index::{AtSlot, Family, Rec, Store};
 use super::key;
 use super::query::{CacheWrite, Saved};
 use super::schema::{self, AtEntry, AtFields, Written};
@@ -222,6 +222,42 @@ impl<S: BuildHasher + Clone> Store<S> {
             account,
             parts: written_parts,
         })
+    }
+
+    /// Puts `new` in the place of `old`, which it replaces under the same key: the common
+    /// write (a token fetched again for the same request) then moves no map entry, allocates
+    /// no slot and builds no key. `old` must be in the cache under `key`, in the partition
+    /// `partition` (not indexed by scope), with the same account and session as `new`, which
+    /// is otherwise given back (for `insert_written_at`); `None`:
+    /// replaced.
+    pub(super) fn replace_written_at(
+        &mut self,
+        old: &Arc<AtEntry>,
+        key: &str,
+        new: AtEntry,
+        partition: u64,
+    ) -> Option<AtEntry> {
+        if old.home() != new.home() || old.user_assertion_hash() != new.user_assertion_hash() {
+            return Some(new);
+        }
+        let Some(part) = self.at_partitions.get_mut(&partition) else {
+            return Some(new);
+        };
+        let Some(rec) = self.ats.entries.get_mut(key) else {
+            return Some(new);
+        };
+        let slot = part.slots.iter_mut().find(|s| Arc::ptr_eq(&s.entry, old));
+        let (None, Some(slot), true) = (&part.by_scope, slot, Arc::ptr_eq(&rec.entry, old)) else {
+            return Some(new);
+        };
+        let new = Arc::new(new);
+        *slot = AtSlot::of(&new);
+        *rec = Rec {
+            raw: None,
+            entry: new,
+        };
+        self.generation += 1;
+        None
     }
 
     /// Whether the app's metadata is cached exactly as the response would write it (its one
