@@ -12,13 +12,6 @@ use std::time::Duration;
 
 use crate::error::{Error, codes};
 
-/// A future made by `make`, boxed: the box is allocated first and the future written into it,
-/// so the compiler can build it there rather than on the stack and copy it (a token request's
-/// future is some kilobytes, of which a new one holds only its arguments).
-pub(crate) fn boxed<F: Future>(make: impl FnOnce() -> F) -> std::pin::Pin<Box<F>> {
-    Box::into_pin(Box::write(Box::new_uninit(), make()))
-}
-
 /// Whether a Tokio runtime is running on this thread (its timers, tasks and sockets work).
 pub(crate) fn has_tokio() -> bool {
     tokio::runtime::Handle::try_current().is_ok()

@@ -281,8 +281,7 @@ impl ClientCredentialsRequest {
             return Ok(hit);
         }
         // Boxed: the pipeline's state is not carried by the future of every call.
-        crate::runtime::boxed(|| async move { self.core.execute(self.request(), &self).await })
-            .await
+        Box::pin(async move { self.core.execute(self.request(), &self).await }).await
     }
 
     /// The request as the pipeline runs it.

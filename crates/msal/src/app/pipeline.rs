@@ -361,10 +361,8 @@ impl AppCore {
         };
         // Boxed, so that the state of a request to the identity provider (far larger than a
         // cache lookup's) is not carried, and moved, by every call served from the cache.
-        let fetch = crate::runtime::boxed(|| {
-            self.fetch(&req, steps, scopes, claims.as_deref(), use_cache, &cid)
-        });
-        let result = match fetch.await {
+        let fetch = self.fetch(&req, steps, scopes, claims.as_deref(), use_cache, &cid);
+        let result = match Box::pin(fetch).await {
             Ok(r) => r,
             Err(mut e) => {
                 // A declined-scopes error's partial result is bound as a success would be.

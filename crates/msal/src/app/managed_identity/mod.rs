@@ -385,8 +385,7 @@ impl ManagedIdentityRequest {
         if let Some(hit) = self.app.core.remembered(&self.request()) {
             return Ok(hit);
         }
-        crate::runtime::boxed(|| async move { self.app.core.execute(self.request(), &self).await })
-            .await
+        Box::pin(async move { self.app.core.execute(self.request(), &self).await }).await
     }
 
     /// The request as the pipeline runs it.
