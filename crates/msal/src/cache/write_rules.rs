@@ -227,9 +227,9 @@ impl<S: BuildHasher + Clone> Store<S> {
     /// Puts `new` in the place of `old`, which it replaces under the same key: the common
     /// write (a token fetched again for the same request) then moves no map entry, allocates
     /// no slot and builds no key. `old` must be in the cache under `key`, in the partition
-    /// `partition` (not indexed by scope), with the same account and session as `new`, which
-    /// is otherwise given back (for `insert_written_at`); `None`:
-    /// replaced.
+    /// `partition` (not indexed by scope), with the same account and session as `new`.
+    /// Returns `None` when `new` took its place; otherwise `new` is given back, for
+    /// `insert_written_at`.
     pub(super) fn replace_written_at(
         &mut self,
         old: &Arc<AtEntry>,
