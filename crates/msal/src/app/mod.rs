@@ -116,6 +116,7 @@ mod auth_code;
 mod builder;
 mod by_refresh_token;
 mod confidential;
+mod correlation;
 mod credential;
 mod exchange;
 pub(crate) mod extra_query;
@@ -162,6 +163,7 @@ pub use region::{DEFAULT_IMDS_TIMEOUT, REGION_NAME_VAR, Region, RegionDetection}
 pub use ropc::UsernamePasswordRequest;
 pub use token_file::{FederatedTokenFile, MAX_TOKEN_FILE_SIZE};
 
+pub(crate) use correlation::correlation_id;
 use scopes::graph_short_form;
 pub(crate) use scopes::{ScopeInterner, ScopeSet};
 use tenant_key::TenantKey;
@@ -343,25 +345,6 @@ where
 /// Whether a tenant is a tenant id (rather than a domain name or `common`).
 pub(crate) fn looks_like_guid(s: &str) -> bool {
     uuid::Uuid::parse_str(s).is_ok()
-}
-
-/// A fresh correlation id, unless the caller gave one.
-pub(crate) fn correlation_id(given: Option<&str>) -> String {
-    match given {
-        Some(id) => id.to_owned(),
-        None => {
-            // A version 4 UUID from the thread's fast generator: a correlation id must be
-            // unique, not secret (it is sent in headers and logged), and every call makes one,
-            // cache hits included.
-            let random = fastrand::u128(..).to_le_bytes();
-            let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-            uuid::Builder::from_random_bytes(random)
-                .into_uuid()
-                .hyphenated()
-                .encode_lower(&mut buf)
-                .to_owned()
-        }
-    }
 }
 
 /// Whether `granted` covers `requested` (case-insensitive; Entra answers Microsoft Graph scopes

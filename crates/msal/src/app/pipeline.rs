@@ -392,11 +392,9 @@ impl AppCore {
         }
         let (tenant, index) = self.memo_of(req, req.scopes.as_ref().ok()?)?;
         let now = now_unix();
+        // Never past `refresh_on` (not remembered then): the pipeline starts the background
+        // refresh of such a hit.
         let hit = tenant.hits.get(index, self.cache.generation(), now)?;
-        if hit.refresh_on_unix.is_some_and(|r| r <= now) {
-            // Past `refresh_on`: the pipeline starts the background refresh.
-            return None;
-        }
         let cid = correlation_id(req.correlation_id);
         tracing::debug!(correlation_id = %cid, flow = req.flow, "cache hit");
         self.telemetry.hit();
