@@ -306,12 +306,6 @@ pub(crate) trait ThrottleIdentity: Sync {
     fn key(&self) -> [u8; 32];
 }
 
-impl ThrottleIdentity for [u8; 32] {
-    fn key(&self) -> [u8; 32] {
-        *self
-    }
-}
-
 /// What a token answer is saved and reported with.
 pub(crate) struct Completion<'a> {
     pub metadata: &'a Metadata,

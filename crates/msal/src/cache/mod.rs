@@ -85,7 +85,6 @@ pub(crate) use query::{
 };
 
 use futures_util::FutureExt;
-use futures_util::future::Either;
 
 use crate::account::Account;
 use crate::error::{Error, codes};
@@ -449,25 +448,16 @@ impl TokenCache {
     }
 
     /// [`save_response`](Self::save_response), with the parts of the access token written,
-    /// which the answer's result shares instead of copying them.
-    pub(crate) fn save_response_shared<'a>(
-        &'a self,
-        w: CacheWrite<'a>,
-    ) -> impl Future<Output = Result<Saved, Error>> + Send + 'a {
-        // A cache in memory alone (the common case) is written here, at once, and the future
-        // is ready: the futures of every token call then carry no state of a write.
-        if self.writes_in_memory() {
-            return Either::Left(std::future::ready(self.save_in_memory(&w)));
-        }
-        Either::Right(Box::pin(async move {
-            let scope = WriteScope {
-                client_id: w.client_id,
-                realm: w.realm,
-                home_account_id: w.home_account_id.filter(|h| !h.is_empty()),
-                user_assertion_hash: w.user_assertion_hash.filter(|h| !h.is_empty()),
-            };
-            self.write(scope, |store| store.save_response(&w)).await
-        }))
+    /// which the answer's result shares instead of copying them. (The pipeline writes a
+    /// cache in memory alone with [`save_in_memory`](Self::save_in_memory), without a future.)
+    pub(crate) async fn save_response_shared(&self, w: CacheWrite<'_>) -> Result<Saved, Error> {
+        let scope = WriteScope {
+            client_id: w.client_id,
+            realm: w.realm,
+            home_account_id: w.home_account_id.filter(|h| !h.is_empty()),
+            user_assertion_hash: w.user_assertion_hash.filter(|h| !h.is_empty()),
+        };
+        self.write(scope, |store| store.save_response(&w)).await
     }
 
     /// The hash of the partition of the app tokens of `client_id` in `realm`, for

@@ -196,20 +196,17 @@ impl HttpClient for ReqwestHttpClient {
                     body: first,
                 });
             };
-            let mut body = BytesMut::with_capacity(
-                (announced.unwrap_or(0) as usize).max(first.len() + second.len()),
-            );
-            for chunk in [first, second] {
+            // More chunks: gathered, each checked against what is left of the limit.
+            let mut body =
+                BytesMut::with_capacity((announced.unwrap_or(0) as usize).max(first.len()));
+            body.extend_from_slice(&first);
+            let mut next = Some(second);
+            while let Some(chunk) = next {
                 if chunk.len() > limit - body.len() {
                     return Err(too_large());
                 }
                 body.extend_from_slice(&chunk);
-            }
-            while let Some(chunk) = resp.chunk().await.map_err(classify)? {
-                if chunk.len() > limit - body.len() {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
+                next = resp.chunk().await.map_err(classify)?;
             }
             Ok(HttpResponse {
                 status,
